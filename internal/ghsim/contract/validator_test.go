@@ -1,0 +1,107 @@
+package contract
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// newValidator loads the description once per test; loading takes ~100 ms.
+func newValidator(t *testing.T, opts ...Option) *Validator {
+	t.Helper()
+	v, err := New(opts...)
+	require.NoError(t, err)
+	return v
+}
+
+var jsonHeader = http.Header{"Content-Type": {"application/json; charset=utf-8"}}
+
+const goodKey = `[{"id":1,"key":"ssh-ed25519 AAAA","url":"https://api.github.com/repos/acme/api/keys/1","title":"deploy","verified":true,"created_at":"2024-01-02T03:04:05Z","read_only":true,"added_by":"octocat","last_used":null,"enabled":true}]`
+
+const goodToken = `{"token":"ghs_x","expires_at":"2024-01-02T04:04:05Z","permissions":{"contents":"read"},"repository_selection":"selected"}`
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	v := newValidator(t)
+	tests := []struct {
+		name       string
+		method     string
+		url        string
+		reqHeader  http.Header
+		reqBody    string
+		status     int
+		respHeader http.Header
+		respBody   string
+		wantErr    string // "" for valid
+	}{
+		{name: "deploy keys", method: "GET", url: "/repos/acme/api/keys?per_page=100", status: 200, respHeader: jsonHeader, respBody: goodKey},
+		{name: "deploy keys missing required field", method: "GET", url: "/repos/acme/api/keys", status: 200, respHeader: jsonHeader,
+			respBody: strings.Replace(goodKey, `"read_only":true,`, "", 1), wantErr: `read_only`},
+		{name: "deploy keys wrong type", method: "GET", url: "/repos/acme/api/keys", status: 200, respHeader: jsonHeader,
+			respBody: strings.Replace(goodKey, `"id":1`, `"id":"1"`, 1), wantErr: `"id"`},
+		{name: "deploy keys bad date-time", method: "GET", url: "/repos/acme/api/keys", status: 200, respHeader: jsonHeader,
+			respBody: strings.Replace(goodKey, `2024-01-02T03:04:05Z`, `yesterday`, 1), wantErr: `date-time`},
+		{name: "deploy keys relative uri", method: "GET", url: "/repos/acme/api/keys", status: 200, respHeader: jsonHeader,
+			respBody: strings.Replace(goodKey, `https://api.github.com/repos/acme/api/keys/1`, `/repos/acme/api/keys/1`, 1), wantErr: `absolute URI`},
+		{name: "deploy keys object not array", method: "GET", url: "/repos/acme/api/keys", status: 200, respHeader: jsonHeader,
+			respBody: goodKey[1 : len(goodKey)-1], wantErr: `array`},
+		{name: "per_page not a number", method: "GET", url: "/repos/acme/api/keys?per_page=many", status: 200, respHeader: jsonHeader,
+			respBody: goodKey, wantErr: `per_page`},
+		{name: "undescribed route", method: "GET", url: "/repos/acme/api/teleport", status: 200, respHeader: jsonHeader,
+			respBody: `{}`, wantErr: `route not in GitHub's API description`},
+		{name: "undescribed method", method: "PATCH", url: "/repos/acme/api/keys", status: 200, respHeader: jsonHeader,
+			respBody: `{}`, wantErr: `route not in GitHub's API description`},
+		{name: "undescribed success status", method: "GET", url: "/repos/acme/api/keys", status: 201, respHeader: jsonHeader,
+			respBody: goodKey, wantErr: `status is not supported`},
+		{name: "generic 404", method: "GET", url: "/repos/acme/api/keys", status: 404, respHeader: jsonHeader,
+			respBody: `{"message":"Not Found","documentation_url":"https://docs.github.com/rest","status":"404"}`},
+		{name: "generic 404 without message", method: "GET", url: "/repos/acme/api/keys", status: 404, respHeader: jsonHeader,
+			respBody: `{"documentation_url":"https://docs.github.com/rest"}`, wantErr: `message`},
+		{name: "generic 403 with numeric status", method: "GET", url: "/repos/acme/api/keys", status: 403, respHeader: jsonHeader,
+			respBody: `{"message":"Forbidden","status":403}`, wantErr: `basic-error`},
+		{name: "generic 500 not JSON", method: "GET", url: "/repos/acme/api/keys", status: 500, respHeader: http.Header{"Content-Type": {"text/plain"}},
+			respBody: `oops`, wantErr: `Content-Type`},
+		{name: "conditional 304", method: "GET", url: "/repos/acme/api/keys", reqHeader: http.Header{"If-None-Match": {`W/"x"`}}, status: 304},
+		{name: "unconditional 304", method: "GET", url: "/repos/acme/api/keys", status: 304, wantErr: `without If-None-Match`},
+		{name: "304 with body", method: "GET", url: "/repos/acme/api/keys", reqHeader: http.Header{"If-None-Match": {`W/"x"`}}, status: 304, respBody: goodKey, wantErr: `body`},
+		{name: "access token", method: "POST", url: "/app/installations/7/access_tokens", reqHeader: jsonHeader,
+			reqBody: `{"repositories":["api"],"permissions":{"contents":"read"}}`, status: 201, respHeader: jsonHeader, respBody: goodToken},
+		{name: "access token unknown permission level", method: "POST", url: "/app/installations/7/access_tokens", reqHeader: jsonHeader,
+			reqBody: `{"permissions":{"contents":"everything"}}`, status: 201, respHeader: jsonHeader, respBody: goodToken, wantErr: `request`},
+		{name: "access token unknown permission name", method: "POST", url: "/app/installations/7/access_tokens", reqHeader: jsonHeader,
+			reqBody: `{"permissions":{"teleport":"read"}}`, status: 201, respHeader: jsonHeader, respBody: goodToken, wantErr: `request`},
+		{name: "access token 422", method: "POST", url: "/app/installations/7/access_tokens", reqHeader: jsonHeader,
+			reqBody: `{"permissions":{"contents":"write"}}`, status: 422, respHeader: jsonHeader,
+			respBody: `{"message":"The permissions requested are not granted to this installation.","documentation_url":"https://docs.github.com/rest"}`},
+		{name: "access token response without token", method: "POST", url: "/app/installations/7/access_tokens", reqHeader: jsonHeader,
+			reqBody: `{}`, status: 201, respHeader: jsonHeader, respBody: `{"expires_at":"2024-01-02T04:04:05Z"}`, wantErr: `token`},
+		{name: "body on GET", method: "GET", url: "/rate_limit", reqHeader: jsonHeader, reqBody: `{}`, status: 200, respHeader: jsonHeader,
+			respBody: `{}`, wantErr: `request`},
+		{name: "revoke", method: "DELETE", url: "/installation/token", status: 204},
+		{name: "revoke with body", method: "DELETE", url: "/installation/token", status: 204, respHeader: jsonHeader, respBody: `{}`, wantErr: `without a body`},
+		{name: "contents path with slashes", method: "GET", url: "/repos/acme/api/contents/.github/jitkey/policy.cue?ref=main", status: 404,
+			respHeader: jsonHeader, respBody: `{"message":"Not Found"}`},
+		{name: "credential authorizations from ghec", method: "GET", url: "/orgs/acme/credential-authorizations", status: 200,
+			respHeader: jsonHeader, respBody: `[{"login":"octocat","credential_id":1,"credential_type":"personal access token","credential_authorized_at":"2024-01-02T03:04:05Z","credential_accessed_at":null}]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			req := httptest.NewRequest(tt.method, tt.url, strings.NewReader(tt.reqBody))
+			for k, vs := range tt.reqHeader {
+				req.Header[k] = vs
+			}
+			err := v.Validate(req, []byte(tt.reqBody), tt.status, tt.respHeader, []byte(tt.respBody))
+			if tt.wantErr == "" {
+				assert.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.wantErr)
+		})
+	}
+}
