@@ -132,10 +132,17 @@ func New(opts ...Option) (*Validator, error) {
 			SchemaValidationOptions:           formatOptions(),
 		},
 	}
+	v.opts.WithCustomSchemaErrorFunc(schemaError)
 	for _, o := range opts {
 		o(v)
 	}
 	return v, nil
+}
+
+// schemaError says where in the body and why, without kin-openapi's dump of
+// the whole schema.
+func schemaError(err *openapi3.SchemaError) string {
+	return fmt.Sprintf("at %q: %s", "/"+strings.Join(err.JSONPointer(), "/"), err.Reason)
 }
 
 var emailFormat = regexp.MustCompile(`^[^@\s]+@[^@<>",\s]+$`)

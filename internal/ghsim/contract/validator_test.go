@@ -22,6 +22,8 @@ var jsonHeader = http.Header{"Content-Type": {"application/json; charset=utf-8"}
 
 const goodKey = `[{"id":1,"key":"ssh-ed25519 AAAA","url":"https://api.github.com/repos/acme/api/keys/1","title":"deploy","verified":true,"created_at":"2024-01-02T03:04:05Z","read_only":true,"added_by":"octocat","last_used":null,"enabled":true}]`
 
+const goodLabel = `{"id":208045946,"node_id":"MDU6TGFiZWwyMDgwNDU5NDY=","url":"https://api.github.com/repos/acme/api/labels/bug","name":"bug","description":null,"color":"f29513","default":true}`
+
 const goodToken = `{"token":"ghs_x","expires_at":"2024-01-02T04:04:05Z","permissions":{"contents":"read"},"repository_selection":"selected"}`
 
 func TestValidate(t *testing.T) {
@@ -42,11 +44,16 @@ func TestValidate(t *testing.T) {
 		{name: "deploy keys missing required field", method: "GET", url: "/repos/acme/api/keys", status: 200, respHeader: jsonHeader,
 			respBody: strings.Replace(goodKey, `"read_only":true,`, "", 1), wantErr: `read_only`},
 		{name: "deploy keys wrong type", method: "GET", url: "/repos/acme/api/keys", status: 200, respHeader: jsonHeader,
-			respBody: strings.Replace(goodKey, `"id":1`, `"id":"1"`, 1), wantErr: `"id"`},
+			respBody: strings.Replace(goodKey, `"id":1`, `"id":"1"`, 1), wantErr: `/0/id`},
 		{name: "deploy keys bad date-time", method: "GET", url: "/repos/acme/api/keys", status: 200, respHeader: jsonHeader,
-			respBody: strings.Replace(goodKey, `2024-01-02T03:04:05Z`, `yesterday`, 1), wantErr: `date-time`},
-		{name: "deploy keys relative uri", method: "GET", url: "/repos/acme/api/keys", status: 200, respHeader: jsonHeader,
-			respBody: strings.Replace(goodKey, `https://api.github.com/repos/acme/api/keys/1`, `/repos/acme/api/keys/1`, 1), wantErr: `absolute URI`},
+			respBody: strings.Replace(goodKey, `"last_used":null`, `"last_used":"yesterday"`, 1), wantErr: `date-time`},
+		{name: "label", method: "GET", url: "/repos/acme/api/labels/good%20first%20issue", status: 200, respHeader: jsonHeader, respBody: goodLabel},
+		{name: "label relative uri", method: "GET", url: "/repos/acme/api/labels/bug", status: 200, respHeader: jsonHeader,
+			respBody: strings.Replace(goodLabel, `https://api.github.com`, ``, 1), wantErr: `absolute URI`},
+		{name: "label description missing", method: "GET", url: "/repos/acme/api/labels/bug", status: 200, respHeader: jsonHeader,
+			respBody: strings.Replace(goodLabel, `"description":null,`, ``, 1), wantErr: `description`},
+		{name: "label color null", method: "GET", url: "/repos/acme/api/labels/bug", status: 200, respHeader: jsonHeader,
+			respBody: strings.Replace(goodLabel, `"f29513"`, `null`, 1), wantErr: `color`},
 		{name: "deploy keys object not array", method: "GET", url: "/repos/acme/api/keys", status: 200, respHeader: jsonHeader,
 			respBody: goodKey[1 : len(goodKey)-1], wantErr: `array`},
 		{name: "per_page not a number", method: "GET", url: "/repos/acme/api/keys?per_page=many", status: 200, respHeader: jsonHeader,
@@ -72,8 +79,8 @@ func TestValidate(t *testing.T) {
 			reqBody: `{"repositories":["api"],"permissions":{"contents":"read"}}`, status: 201, respHeader: jsonHeader, respBody: goodToken},
 		{name: "access token unknown permission level", method: "POST", url: "/app/installations/7/access_tokens", reqHeader: jsonHeader,
 			reqBody: `{"permissions":{"contents":"everything"}}`, status: 201, respHeader: jsonHeader, respBody: goodToken, wantErr: `request`},
-		{name: "access token unknown permission name", method: "POST", url: "/app/installations/7/access_tokens", reqHeader: jsonHeader,
-			reqBody: `{"permissions":{"teleport":"read"}}`, status: 201, respHeader: jsonHeader, respBody: goodToken, wantErr: `request`},
+		{name: "access token repositories not a list", method: "POST", url: "/app/installations/7/access_tokens", reqHeader: jsonHeader,
+			reqBody: `{"repositories":"api"}`, status: 201, respHeader: jsonHeader, respBody: goodToken, wantErr: `request`},
 		{name: "access token 422", method: "POST", url: "/app/installations/7/access_tokens", reqHeader: jsonHeader,
 			reqBody: `{"permissions":{"contents":"write"}}`, status: 422, respHeader: jsonHeader,
 			respBody: `{"message":"The permissions requested are not granted to this installation.","documentation_url":"https://docs.github.com/rest"}`},
@@ -86,7 +93,12 @@ func TestValidate(t *testing.T) {
 		{name: "contents path with slashes", method: "GET", url: "/repos/acme/api/contents/.github/jitkey/policy.cue?ref=main", status: 404,
 			respHeader: jsonHeader, respBody: `{"message":"Not Found"}`},
 		{name: "credential authorizations from ghec", method: "GET", url: "/orgs/acme/credential-authorizations", status: 200,
-			respHeader: jsonHeader, respBody: `[{"login":"octocat","credential_id":1,"credential_type":"personal access token","credential_authorized_at":"2024-01-02T03:04:05Z","credential_accessed_at":null}]`},
+			respHeader: jsonHeader, respBody: `[{"login":"octocat","credential_id":1,"credential_type":"personal access token","credential_authorized_at":"2024-01-02T03:04:05Z","credential_accessed_at":null,"authorized_credential_id":null}]`},
+		{name: "credential authorizations missing field", method: "GET", url: "/orgs/acme/credential-authorizations", status: 200,
+			respHeader: jsonHeader, respBody: `[{"login":"octocat","credential_id":1,"credential_type":"personal access token","credential_authorized_at":"2024-01-02T03:04:05Z","credential_accessed_at":null}]`,
+			wantErr: `authorized_credential_id`},
+		{name: "GHES path without prefix handling", method: "GET", url: "/api/v3/rate_limit", status: 200, respHeader: jsonHeader,
+			respBody: `{}`, wantErr: `route not in GitHub's API description`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

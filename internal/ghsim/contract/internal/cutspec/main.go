@@ -190,21 +190,31 @@ func info(src map[string]any, name, version, license, licenseText string) map[st
 func cut(primary, secondary map[string]any, ops []string) (map[string]any, error) {
 	c := &cutter{components: map[string]map[string]any{}, origin: map[string]string{}}
 	paths := map[string]any{}
+	// Primary operations first, so that a component both descriptions hold
+	// comes from the primary one whatever the order of ops.
+	var fromPrimary, fromSecondary []string
 	for _, op := range ops {
 		method, path, ok := strings.Cut(op, " ")
 		if !ok {
 			return nil, fmt.Errorf("operation %q: want \"METHOD /path\"", op)
 		}
-		method = strings.ToLower(method)
-		src, srcName := primary, ""
-		operation := lookup(primary, path, method)
-		if operation == nil {
-			src, srcName = secondary, "ghec.json"
-			operation = lookup(secondary, path, method)
-		}
-		if operation == nil {
+		switch {
+		case lookup(primary, path, strings.ToLower(method)) != nil:
+			fromPrimary = append(fromPrimary, op)
+		case lookup(secondary, path, strings.ToLower(method)) != nil:
+			fromSecondary = append(fromSecondary, op)
+		default:
 			return nil, fmt.Errorf("operation %s: in neither description", op)
 		}
+	}
+	for i, op := range append(fromPrimary, fromSecondary...) {
+		method, path, _ := strings.Cut(op, " ")
+		method = strings.ToLower(method)
+		src, srcName := primary, ""
+		if i >= len(fromPrimary) {
+			src, srcName = secondary, "ghec.json"
+		}
+		operation := lookup(src, path, method)
 		operation = clone(operation).(map[string]any)
 		stripOperationExamples(operation)
 		if srcName != "" {
