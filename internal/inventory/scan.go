@@ -267,7 +267,7 @@ func (s *Scanner) call(ctx context.Context, do func() error) error {
 		if err == nil || attempt >= 3 {
 			return err
 		}
-		wait, limited := rateLimitWait(err, s.opts.Now())
+		wait, limited := RateLimitWait(err, s.opts.Now())
 		if !limited || wait > s.opts.MaxRateLimitWait {
 			return err
 		}
@@ -277,7 +277,8 @@ func (s *Scanner) call(ctx context.Context, do func() error) error {
 	}
 }
 
-func rateLimitWait(err error, now time.Time) (time.Duration, bool) {
+// RateLimitWait says how long to wait before retrying after err, and whether err is a rate limit at all.
+func RateLimitWait(err error, now time.Time) (time.Duration, bool) {
 	var rl *github.RateLimitError
 	if errors.As(err, &rl) {
 		return max(rl.Rate.Reset.Time.Sub(now)+time.Second, time.Second), true

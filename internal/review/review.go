@@ -122,14 +122,19 @@ func Evaluate(inv *inventory.Inventory, rv policy.Review, now time.Time) Report 
 			rep.Findings = append(rep.Findings, f)
 		}
 	}
-	sort.Slice(rep.Findings, func(i, j int) bool {
-		a, b := rep.Findings[i], rep.Findings[j]
+	SortFindings(rep.Findings)
+	return rep
+}
+
+// SortFindings orders findings by credential, then type.
+func SortFindings(fs []Finding) {
+	sort.Slice(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
 		if a.Credential.ID != b.Credential.ID {
 			return a.Credential.ID < b.Credential.ID
 		}
 		return a.Type < b.Type
 	})
-	return rep
 }
 
 // exemption finds the exemption for (c, t): active is false when it expired.

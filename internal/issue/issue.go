@@ -1,0 +1,393 @@
+// Package issue keeps one GitHub issue per review finding, idempotently: it
+// opens an issue for a new finding, edits it when the evidence changes,
+// closes it (saying why) when the finding is gone from a complete scan,
+// reopens it when it was closed by hand while the finding persists, and
+// carries out the reviewer command `/jitkey revoke`.
+package issue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-github/v62/github"
+
+	"github.com/jitkey/jitkey/internal/inventory"
+	"github.com/jitkey/jitkey/internal/policy"
+	"github.com/jitkey/jitkey/internal/review"
+)
+
+// Label is on every review issue; it is how jitkey finds its issues.
+const Label = "jitkey"
+
+// DefaultMaxIssues caps the issues opened per run when neither the policy nor
+// the caller says otherwise.
+const DefaultMaxIssues = 50
+
+// IssuesService is the part of go-github's IssuesService the lifecycle uses.
+type IssuesService interface {
+	ListByRepo(ctx context.Context, owner string, repo string, opts *github.IssueListByRepoOptions) ([]*github.Issue, *github.Response, error)
+	Create(ctx context.Context, owner string, repo string, issue *github.IssueRequest) (*github.Issue, *github.Response, error)
+	Edit(ctx context.Context, owner string, repo string, number int, issue *github.IssueRequest) (*github.Issue, *github.Response, error)
+	ListComments(ctx context.Context, owner string, repo string, number int, opts *github.IssueListCommentsOptions) ([]*github.IssueComment, *github.Response, error)
+	CreateComment(ctx context.Context, owner string, repo string, number int, comment *github.IssueComment) (*github.IssueComment, *github.Response, error)
+	GetLabel(ctx context.Context, owner string, repo string, name string) (*github.Label, *github.Response, error)
+	CreateLabel(ctx context.Context, owner string, repo string, label *github.Label) (*github.Label, *github.Response, error)
+}
+
+// RepositoriesService is the part of go-github's RepositoriesService the lifecycle uses.
+type RepositoriesService interface {
+	GetPermissionLevel(ctx context.Context, owner, repo, user string) (*github.RepositoryPermissionLevel, *github.Response, error)
+	GetContents(ctx context.Context, owner, repo, path string, opts *github.RepositoryContentGetOptions) (*github.RepositoryContent, []*github.RepositoryContent, *github.Response, error)
+}
+
+// Config tunes a Tracker.
+type Config struct {
+	Review      policy.Review
+	MaxIssues   int  // issues opened per run; 0: Review.MaxIssuesPerRun, else DefaultMaxIssues
+	DryRun      bool // read and plan, write nothing
+	Concurrency int  // concurrent reads; 0: inventory.DefaultConcurrency
+	Now         func() time.Time
+	Sleep       func(context.Context, time.Duration) error
+	Pacer       *Pacer // nil: NewPacer at GitHub's limits
+	Log         *slog.Logger
+}
+
+// Tracker runs the lifecycle.
+type Tracker struct {
+	issues  IssuesService
+	repos   RepositoriesService
+	remover Remover
+	cfg     Config
+	pacer   *Pacer
+	log     *slog.Logger
+
+	mu     sync.Mutex
+	result Result
+	perms  map[string]string // "repo\x00login" -> permission
+}
+
+// New returns a Tracker. remover may be nil when nothing may be removed.
+func New(issues IssuesService, repos RepositoriesService, remover Remover, cfg Config) *Tracker {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = sleep
+	}
+	if cfg.MaxIssues <= 0 {
+		cfg.MaxIssues = cfg.Review.MaxIssuesPerRun
+	}
+	if cfg.MaxIssues <= 0 {
+		cfg.MaxIssues = DefaultMaxIssues
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = inventory.DefaultConcurrency
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	p := cfg.Pacer
+	if p == nil {
+		p = NewPacer(cfg.Now, cfg.Sleep)
+	}
+	return &Tracker{issues: issues, repos: repos, remover: remover, cfg: cfg, pacer: p, log: cfg.Log, perms: map[string]string{}}
+}
+
+// Op is what the lifecycle did (or, in a dry run, would do) to one issue.
+type Op string
+
+// The operations.
+const (
+	OpCreate  Op = "create"
+	OpUpdate  Op = "update"
+	OpReopen  Op = "reopen"
+	OpClose   Op = "close"
+	OpDedupe  Op = "close_duplicate"
+	OpRemind  Op = "remind"
+	OpRevoke  Op = "revoke"
+	OpRefuse  Op = "refuse"
+	OpDefer   Op = "defer" // over the cap: not opened this run
+	OpFailed  Op = "failed"
+	OpSkipped Op = "skip_repo" // issues of a repository could not be read
+)
+
+// Action is one step of the lifecycle.
+type Action struct {
+	Op          Op     `json:"op"`
+	Repo        string `json:"repo"`
+	Number      int    `json:"number,omitempty"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+	Title       string `json:"title,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+	DryRun      bool   `json:"dry_run,omitempty"`
+}
+
+// Remediation records a credential removed on a reviewer's command or by policy.
+type Remediation struct {
+	Credential string    `json:"credential"`
+	Kind       string    `json:"kind"`
+	By         string    `json:"by"` // login, or "policy auto_remediate"
+	Issue      string    `json:"issue"`
+	At         time.Time `json:"at"`
+	Error      string    `json:"error,omitempty"`
+}
+
+// Result is what one Sync did.
+type Result struct {
+	Actions      []Action      `json:"actions"`
+	Remediations []Remediation `json:"remediations,omitempty"`
+	Deferred     int           `json:"deferred"` // findings not opened because of the cap
+	Created      int           `json:"created"`
+	PacedFor     time.Duration `json:"paced_for_ns"`
+	Partial      bool          `json:"partial"` // some repository's issues could not be read or written
+}
+
+func (t *Tracker) record(a Action) {
+	a.DryRun = t.cfg.DryRun
+	t.mu.Lock()
+	t.result.Actions = append(t.result.Actions, a)
+	if a.Op == OpFailed || a.Op == OpSkipped {
+		t.result.Partial = true
+	}
+	t.mu.Unlock()
+	t.log.Debug("review issue", "op", a.Op, "repo", a.Repo, "number", a.Number, "reason", a.Reason)
+}
+
+func splitRepo(full string) (string, string) {
+	o, r, _ := strings.Cut(full, "/")
+	return o, r
+}
+
+func statusOf(err error) int {
+	var er *github.ErrorResponse
+	if errors.As(err, &er) && er.Response != nil {
+		return er.Response.StatusCode
+	}
+	return 0
+}
+
+// Sync brings the review issues in step with the findings of one scan.
+// Issues about a (target, kind) the scan did not read in full are left alone.
+func (t *Tracker) Sync(ctx context.Context, inv *inventory.Inventory, rep review.Report) (*Result, error) {
+	findings := map[string]review.Finding{}
+	for _, f := range rep.Findings {
+		findings[f.Fingerprint] = f
+	}
+	suppressed := map[string]review.Suppressed{}
+	for _, s := range rep.Suppressed {
+		suppressed[s.Fingerprint] = s
+	}
+	repos := t.issueRepos(inv, rep)
+	states := t.readAll(ctx, repos, findings)
+	if err := ctx.Err(); err != nil {
+		return &t.result, err
+	}
+	known := map[string]bool{}
+	for _, c := range inv.Credentials {
+		known[c.ID] = true
+	}
+	created := 0
+	for _, st := range states {
+		if st.err != nil {
+			t.record(Action{Op: OpSkipped, Repo: st.repo, Reason: st.err.Error()})
+			continue
+		}
+		s := &syncer{t: t, st: st, inv: inv, findings: findings, suppressed: suppressed, known: known, created: &created}
+		if err := s.run(ctx); err != nil {
+			return &t.result, err
+		}
+	}
+	t.result.PacedFor = t.pacer.Waited()
+	t.result.Created = created
+	return &t.result, nil
+}
+
+// issueRepos lists the repositories whose review issues this run may touch:
+// those of the findings, and those of every target read in full (where an
+// issue may need closing).
+func (t *Tracker) issueRepos(inv *inventory.Inventory, rep review.Report) []string {
+	set := map[string]bool{}
+	for _, f := range rep.Findings {
+		set[f.IssueRepo] = true
+	}
+	central := t.cfg.Review.CentralRepository
+	complete := map[string]bool{}
+	for _, c := range inv.Coverage {
+		if c.Status == inventory.StatusReviewed {
+			complete[c.Target] = true
+		}
+	}
+	if central != "" {
+		if len(complete) > 0 {
+			set[central] = true
+		}
+	} else {
+		for _, r := range inv.Repos {
+			if r.Skipped == "" && r.OpenIssues != 0 && complete[r.FullName] {
+				set[r.FullName] = true
+			}
+		}
+		if inv.Org != "" && complete[inventory.OrgTarget(inv.Org)] {
+			set[inv.Org+"/.github"] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for r := range set {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// tracked is one review issue with its marker.
+type tracked struct {
+	issue  *github.Issue
+	marker Marker
+}
+
+func (x tracked) open() bool { return x.issue.GetState() == "open" }
+
+// repoState is what the read phase learned about one repository.
+type repoState struct {
+	repo     string
+	err      error
+	byFP     map[string][]tracked // sorted by issue number
+	labels   map[string]bool      // labels known to exist
+	comments map[int][]*github.IssueComment
+}
+
+// readAll lists the review issues of every repository, and the comments of
+// open issues that may carry a reviewer command, with bounded concurrency.
+func (t *Tracker) readAll(ctx context.Context, repos []string, findings map[string]review.Finding) []*repoState {
+	states := make([]*repoState, len(repos))
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(t.cfg.Concurrency, max(len(repos), 1)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				states[i] = t.readRepo(ctx, repos[i], findings)
+			}
+		}()
+	}
+	for i := range repos {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	return states
+}
+
+func (t *Tracker) readRepo(ctx context.Context, repo string, findings map[string]review.Finding) *repoState {
+	st := &repoState{repo: repo, byFP: map[string][]tracked{}, labels: map[string]bool{}, comments: map[int][]*github.IssueComment{}}
+	list, err := t.listIssues(ctx, repo, "all")
+	if err != nil {
+		if statusOf(err) == http.StatusNotFound && strings.HasSuffix(repo, "/.github") {
+			return st // no organisation .github repository: nothing to close there
+		}
+		st.err = fmt.Errorf("list review issues of %s: %w", repo, err)
+		return st
+	}
+	for _, x := range list {
+		for _, l := range x.issue.Labels {
+			st.labels[l.GetName()] = true
+		}
+		st.byFP[x.marker.Fingerprint] = append(st.byFP[x.marker.Fingerprint], x)
+	}
+	for fp, xs := range st.byFP {
+		sort.Slice(xs, func(i, j int) bool { return xs[i].issue.GetNumber() < xs[j].issue.GetNumber() })
+		st.byFP[fp] = xs
+		if _, ok := findings[fp]; !ok {
+			continue
+		}
+		for _, x := range xs {
+			if x.open() && x.issue.GetComments() > 0 {
+				cs, err := t.listComments(ctx, repo, x.issue.GetNumber())
+				if err != nil {
+					st.err = fmt.Errorf("list comments of %s#%d: %w", repo, x.issue.GetNumber(), err)
+					return st
+				}
+				st.comments[x.issue.GetNumber()] = cs
+			}
+		}
+	}
+	return st
+}
+
+func (t *Tracker) listIssues(ctx context.Context, repo, state string) ([]tracked, error) {
+	owner, name := splitRepo(repo)
+	opt := &github.IssueListByRepoOptions{State: state, Labels: []string{Label}, Sort: "created", Direction: "asc", ListOptions: github.ListOptions{PerPage: 100}}
+	var out []tracked
+	for {
+		var page []*github.Issue
+		var resp *github.Response
+		err := t.retry(ctx, func() error {
+			var err error
+			page, resp, err = t.issues.ListByRepo(ctx, owner, name, opt)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, is := range page {
+			if is.IsPullRequest() {
+				continue
+			}
+			if m, ok := ParseMarker(is.GetBody()); ok {
+				out = append(out, tracked{issue: is, marker: m})
+			}
+		}
+		if resp == nil || resp.NextPage == 0 {
+			return out, nil
+		}
+		opt.Page = resp.NextPage
+	}
+}
+
+func (t *Tracker) listComments(ctx context.Context, repo string, number int) ([]*github.IssueComment, error) {
+	owner, name := splitRepo(repo)
+	opt := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
+	var out []*github.IssueComment
+	for {
+		var page []*github.IssueComment
+		var resp *github.Response
+		err := t.retry(ctx, func() error {
+			var err error
+			page, resp, err = t.issues.ListComments(ctx, owner, name, number, opt)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if resp == nil || resp.NextPage == 0 {
+			return out, nil
+		}
+		opt.Page = resp.NextPage
+	}
+}
+
+// retry repeats a read after a rate-limit answer, waiting as GitHub asks.
+func (t *Tracker) retry(ctx context.Context, do func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := do()
+		if err == nil || attempt >= 3 {
+			return err
+		}
+		wait, limited := inventory.RateLimitWait(err, t.cfg.Now())
+		if !limited || wait > 15*time.Minute {
+			return err
+		}
+		if err := t.cfg.Sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,344 @@
+package issue
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/go-github/v62/github"
+
+	"github.com/jitkey/jitkey/internal/inventory"
+	"github.com/jitkey/jitkey/internal/policy"
+	"github.com/jitkey/jitkey/internal/review"
+)
+
+// syncer brings one repository's review issues in step. Its writes are
+// made one at a time (GitHub asks for serial writes), content-creating ones
+// through the pacer.
+type syncer struct {
+	t          *Tracker
+	st         *repoState
+	inv        *inventory.Inventory
+	findings   map[string]review.Finding
+	suppressed map[string]review.Suppressed
+	known      map[string]bool
+	created    *int
+	owners     []string // assignees, resolved once per repository
+	ownersDone bool
+	mine       []int // issues this run created here
+}
+
+func (s *syncer) run(ctx context.Context) error {
+	s.dedupe(ctx)
+	var fps []string
+	for fp, f := range s.findings {
+		if f.IssueRepo == s.st.repo {
+			fps = append(fps, fp)
+		}
+	}
+	sort.Strings(fps)
+	for _, fp := range fps {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		s.keep(ctx, s.findings[fp])
+	}
+	s.closeGone(ctx)
+	s.dedupeMine(ctx)
+	return ctx.Err()
+}
+
+// dedupe closes every open issue of a fingerprint but the oldest: two runs
+// at the same time may both have opened one.
+func (s *syncer) dedupe(ctx context.Context) {
+	for fp, xs := range s.st.byFP {
+		var keep *tracked
+		for i := range xs {
+			if !xs[i].open() {
+				continue
+			}
+			if keep == nil {
+				keep = &xs[i]
+				continue
+			}
+			if s.close(ctx, xs[i], fmt.Sprintf("Duplicate of #%d, which tracks the same finding (fingerprint `%s`).", keep.issue.GetNumber(), fp), "not_planned", OpDedupe) {
+				xs[i].issue.State = github.String("closed")
+			}
+		}
+	}
+}
+
+// current returns the open issue of fp, else the oldest closed one.
+func (s *syncer) current(fp string) (tracked, bool) {
+	xs := s.st.byFP[fp]
+	for _, x := range xs {
+		if x.open() {
+			return x, true
+		}
+	}
+	if len(xs) > 0 {
+		return xs[0], true
+	}
+	return tracked{}, false
+}
+
+func (s *syncer) keep(ctx context.Context, f review.Finding) {
+	x, ok := s.current(f.Fingerprint)
+	switch {
+	case !ok:
+		s.create(ctx, f)
+	case x.open():
+		if s.command(ctx, f, x) || s.autoRemediate(ctx, f, x) {
+			return
+		}
+		if x.marker.Evidence != f.EvidenceHash || x.issue.GetTitle() != f.Title {
+			s.edit(ctx, x, f, x.marker.Reminders, nil, OpUpdate, "evidence changed")
+		}
+		s.remind(ctx, f, x)
+	default:
+		state := "open"
+		if s.edit(ctx, x, f, 0, &state, OpReopen, "closed while the finding persists") {
+			s.comment(ctx, x.issue.GetNumber(), fmt.Sprintf("Reopened by `jitkey review`: the finding is still there (%s).\n\n"+
+				"If this credential is acceptable as it is, do not close the issue by hand: add an exemption to the review policy "+
+				"(the CUE snippet under \"How to exempt it\" above) in a pull request, and the next review closes this issue.", f.Summary))
+		}
+	}
+}
+
+func (s *syncer) labels() []string {
+	ls := append([]string{Label}, s.t.cfg.Review.Labels...)
+	sort.Strings(ls[1:])
+	return ls
+}
+
+func (s *syncer) create(ctx context.Context, f review.Finding) {
+	if *s.created >= s.t.cfg.MaxIssues {
+		s.t.mu.Lock()
+		s.t.result.Deferred++
+		s.t.mu.Unlock()
+		s.t.record(Action{Op: OpDefer, Repo: s.st.repo, Fingerprint: f.Fingerprint, Title: f.Title, Reason: fmt.Sprintf("cap of %d new issues per run reached", s.t.cfg.MaxIssues)})
+		return
+	}
+	*s.created++
+	owners := s.resolveOwners(ctx)
+	body := Body(f, mentions(s.t.cfg.Review.Owners, owners), 0)
+	if s.t.cfg.DryRun {
+		s.t.record(Action{Op: OpCreate, Repo: s.st.repo, Fingerprint: f.Fingerprint, Title: f.Title})
+		return
+	}
+	if !s.ensureLabels(ctx) {
+		return
+	}
+	owner, name := splitRepo(s.st.repo)
+	req := &github.IssueRequest{Title: github.String(f.Title), Body: github.String(body), Labels: ptrSlice(s.labels())}
+	if len(owners) > 0 {
+		req.Assignees = ptrSlice(owners)
+	}
+	if err := s.t.pacer.Wait(ctx); err != nil {
+		return
+	}
+	is, _, err := s.t.issues.Create(ctx, owner, name, req)
+	if err != nil && req.Assignees != nil && statusOf(err) == http.StatusUnprocessableEntity {
+		req.Assignees = nil // an owner who cannot be assigned must not block the issue
+		is, _, err = s.t.issues.Create(ctx, owner, name, req)
+	}
+	if err != nil {
+		s.t.record(Action{Op: OpFailed, Repo: s.st.repo, Fingerprint: f.Fingerprint, Title: f.Title, Reason: "create issue: " + err.Error()})
+		return
+	}
+	x := tracked{issue: is, marker: MarkerOf(f, 0)}
+	s.st.byFP[f.Fingerprint] = append(s.st.byFP[f.Fingerprint], x)
+	s.mine = append(s.mine, is.GetNumber())
+	s.t.record(Action{Op: OpCreate, Repo: s.st.repo, Number: is.GetNumber(), Fingerprint: f.Fingerprint, Title: f.Title})
+}
+
+func ptrSlice(s []string) *[]string { return &s }
+
+// dedupeMine re-lists the open issues after creating some, and closes each
+// of ours that lost a race: another run opened the same finding first.
+func (s *syncer) dedupeMine(ctx context.Context) {
+	if len(s.mine) == 0 || s.t.cfg.DryRun {
+		return
+	}
+	list, err := s.t.listIssues(ctx, s.st.repo, "open")
+	if err != nil {
+		s.t.record(Action{Op: OpFailed, Repo: s.st.repo, Reason: "re-list issues to find duplicates (the next run closes any): " + err.Error()})
+		return
+	}
+	lowest := map[string]int{}
+	for _, x := range list {
+		if n, ok := lowest[x.marker.Fingerprint]; !ok || x.issue.GetNumber() < n {
+			lowest[x.marker.Fingerprint] = x.issue.GetNumber()
+		}
+	}
+	for _, x := range list {
+		n := x.issue.GetNumber()
+		if !contains(s.mine, n) || lowest[x.marker.Fingerprint] >= n {
+			continue
+		}
+		s.close(ctx, x, fmt.Sprintf("Duplicate of #%d, opened by a review running at the same time.", lowest[x.marker.Fingerprint]), "not_planned", OpDedupe)
+	}
+}
+
+func contains(xs []int, n int) bool {
+	for _, x := range xs {
+		if x == n {
+			return true
+		}
+	}
+	return false
+}
+
+// closeGone closes open issues whose finding is gone, but only when the
+// credential's kind was read in full for its target in this run.
+func (s *syncer) closeGone(ctx context.Context) {
+	var fps []string
+	for fp := range s.st.byFP {
+		fps = append(fps, fp)
+	}
+	sort.Strings(fps)
+	for _, fp := range fps {
+		for _, x := range s.st.byFP[fp] {
+			if !x.open() {
+				continue
+			}
+			f, still := s.findings[fp]
+			if still && f.IssueRepo == s.st.repo {
+				continue
+			}
+			if still {
+				s.close(ctx, x, fmt.Sprintf("This finding is now tracked in %s (the review policy's central repository changed).", f.IssueRepo), "not_planned", OpClose)
+				continue
+			}
+			if !s.inv.Complete(x.marker.Target, policy.CredentialKind(x.marker.Kind)) {
+				continue // not read in full this run: absence proves nothing
+			}
+			s.close(ctx, x, s.whyGone(x), "completed", OpClose)
+		}
+	}
+}
+
+func (s *syncer) whyGone(x tracked) string {
+	if sup, ok := s.suppressed[x.marker.Fingerprint]; ok {
+		e := sup.Exemption
+		return fmt.Sprintf("Closed by `jitkey review`: the finding is exempted by the review policy until %s (approver %s: %s).",
+			e.Expires.UTC().Format("2006-01-02"), code(e.Approver), e.Reason)
+	}
+	id := credentialID(x.issue.GetBody())
+	if id != "" && !s.known[id] {
+		return fmt.Sprintf("Closed by `jitkey review`: the credential %s no longer exists.", code(id))
+	}
+	return "Closed by `jitkey review`: the credential no longer shows this problem (it was used, rotated or narrowed, or the review policy changed)."
+}
+
+// credentialID reads the credential row of the evidence table.
+func credentialID(body string) string {
+	const row = "| Credential | `"
+	i := strings.Index(body, row)
+	if i < 0 {
+		return ""
+	}
+	rest := body[i+len(row):]
+	j := strings.Index(rest, "`")
+	if j < 0 {
+		return ""
+	}
+	return rest[:j]
+}
+
+// close comments why, then closes. It reports whether the issue was closed.
+func (s *syncer) close(ctx context.Context, x tracked, why, reason string, op Op) bool {
+	a := Action{Op: op, Repo: s.st.repo, Number: x.issue.GetNumber(), Fingerprint: x.marker.Fingerprint, Title: x.issue.GetTitle(), Reason: why}
+	if s.t.cfg.DryRun {
+		s.t.record(a)
+		return true
+	}
+	if !s.comment(ctx, x.issue.GetNumber(), why) {
+		return false
+	}
+	owner, name := splitRepo(s.st.repo)
+	if _, _, err := s.t.issues.Edit(ctx, owner, name, x.issue.GetNumber(), &github.IssueRequest{State: github.String("closed"), StateReason: github.String(reason)}); err != nil {
+		s.t.record(Action{Op: OpFailed, Repo: s.st.repo, Number: x.issue.GetNumber(), Reason: "close issue: " + err.Error()})
+		return false
+	}
+	s.t.record(a)
+	return true
+}
+
+// edit rewrites title and body (and state, when given).
+func (s *syncer) edit(ctx context.Context, x tracked, f review.Finding, reminders int, state *string, op Op, why string) bool {
+	a := Action{Op: op, Repo: s.st.repo, Number: x.issue.GetNumber(), Fingerprint: f.Fingerprint, Title: f.Title, Reason: why}
+	if s.t.cfg.DryRun {
+		s.t.record(a)
+		return true
+	}
+	owner, name := splitRepo(s.st.repo)
+	body := Body(f, mentions(s.t.cfg.Review.Owners, s.resolveOwners(ctx)), reminders)
+	req := &github.IssueRequest{Title: github.String(f.Title), Body: github.String(body), State: state}
+	if _, _, err := s.t.issues.Edit(ctx, owner, name, x.issue.GetNumber(), req); err != nil {
+		s.t.record(Action{Op: OpFailed, Repo: s.st.repo, Number: x.issue.GetNumber(), Reason: string(op) + " issue: " + err.Error()})
+		return false
+	}
+	s.t.record(a)
+	return true
+}
+
+func (s *syncer) comment(ctx context.Context, number int, body string) bool {
+	if s.t.cfg.DryRun {
+		return true
+	}
+	if err := s.t.pacer.Wait(ctx); err != nil {
+		return false
+	}
+	owner, name := splitRepo(s.st.repo)
+	if _, _, err := s.t.issues.CreateComment(ctx, owner, name, number, &github.IssueComment{Body: github.String(body)}); err != nil {
+		s.t.record(Action{Op: OpFailed, Repo: s.st.repo, Number: number, Reason: "comment: " + err.Error()})
+		return false
+	}
+	return true
+}
+
+// ensureLabels creates the review labels missing from the repository.
+func (s *syncer) ensureLabels(ctx context.Context) bool {
+	owner, name := splitRepo(s.st.repo)
+	for _, l := range s.labels() {
+		if s.st.labels[l] {
+			continue
+		}
+		_, _, err := s.t.issues.GetLabel(ctx, owner, name, l)
+		if statusOf(err) == http.StatusNotFound {
+			_, _, err = s.t.issues.CreateLabel(ctx, owner, name, &github.Label{Name: github.String(l), Color: github.String("d93f0b"),
+				Description: github.String("credential review finding, kept by jitkey")})
+			if statusOf(err) == http.StatusUnprocessableEntity {
+				err = nil // created meanwhile by a concurrent run
+			}
+		}
+		if err != nil {
+			s.t.record(Action{Op: OpFailed, Repo: s.st.repo, Reason: fmt.Sprintf("ensure label %q: %v", l, err)})
+			return false
+		}
+		s.st.labels[l] = true
+	}
+	return true
+}
+
+// remind comments on an open issue when the policy asks for reminders and
+// one is due: after AfterDays, then at doubling intervals, at most MaxReminds.
+func (s *syncer) remind(ctx context.Context, f review.Finding, x tracked) {
+	rn := s.t.cfg.Review.Renotify
+	n := x.marker.Reminders
+	if !rn.Enabled || rn.AfterDays <= 0 || (rn.MaxReminds > 0 && n >= rn.MaxReminds) {
+		return
+	}
+	due := x.issue.GetCreatedAt().Time.Add(time.Duration(rn.AfterDays*((1<<(n+1))-1)) * 24 * time.Hour)
+	if s.t.cfg.Now().Before(due) {
+		return
+	}
+	if !s.comment(ctx, x.issue.GetNumber(), fmt.Sprintf("Reminder %d: this finding is still open. %s", n+1, f.Summary)) {
+		return
+	}
+	s.edit(ctx, x, f, n+1, nil, OpRemind, fmt.Sprintf("reminder %d", n+1))
+}
