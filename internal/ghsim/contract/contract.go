@@ -94,6 +94,7 @@ func WithPrefix(prefix string) Option {
 //     built-ins); uri is checked as an absolute URI and email as an address,
 //     both stricter than kin-openapi's default of not checking them.
 //   - path parameters with slashes (contents {path}) match several segments.
+//   - undocumented routes: see Undocumented.
 //   - statuses: see Validate.
 func New(opts ...Option) (*Validator, error) {
 	loader := openapi3.NewLoader()
@@ -166,6 +167,23 @@ func (v *Validator) Operations() []string {
 	for path, item := range v.doc.Paths.Map() {
 		for method := range item.Operations() {
 			ops = append(ops, method+" "+templateOf(path))
+		}
+	}
+	sort.Strings(ops)
+	return ops
+}
+
+// Undocumented lists the operations ("METHOD /template") that the cut holds
+// although GitHub's description lacks them (marked x-jitkey-undocumented):
+// paths GitHub serves and go-github v62 calls, checked against their
+// described twin.
+func (v *Validator) Undocumented() []string {
+	var ops []string
+	for path, item := range v.doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if _, ok := op.Extensions["x-jitkey-undocumented"]; ok {
+				ops = append(ops, method+" "+templateOf(path))
+			}
 		}
 	}
 	sort.Strings(ops)

@@ -115,7 +115,14 @@ func TestOperations(t *testing.T) {
 	assert.Contains(t, ops, "GET /repos/{owner}/{repo}/contents/{path}", "reported with the description's template")
 	assert.Contains(t, ops, "GET /orgs/{org}/credential-authorizations")
 	assert.Contains(t, ops, "DELETE /orgs/{org}/dependabot/secrets/{secret_name}/repositories/{repository_id}")
-	assert.Len(t, ops, 126)
+	assert.Len(t, ops, 131)
+	assert.Equal(t, []string{
+		"DELETE /repositories/{repository_id}/environments/{environment_name}/secrets/{secret_name}",
+		"GET /repositories/{repository_id}/environments/{environment_name}/secrets",
+		"GET /repositories/{repository_id}/environments/{environment_name}/secrets/public-key",
+		"GET /repositories/{repository_id}/environments/{environment_name}/secrets/{secret_name}",
+		"PUT /repositories/{repository_id}/environments/{environment_name}/secrets/{secret_name}",
+	}, v.Undocumented())
 
 	req := httptest.NewRequest("GET", "/repos/acme/api/contents/a/b/c.cue", nil)
 	op, err := v.Route(req)

@@ -85,7 +85,7 @@ func cutFile(tgzPath string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decode %s: %w", fileGHEC, err)
 	}
-	doc, err := cut(dotcom, ghec, allOperations())
+	doc, err := cut(dotcom, ghec, allOperations(), undocumented)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +172,8 @@ func info(src map[string]any, name, version, license, licenseText string) map[st
 			"(generated/api.github.com.json, plus generated/ghec.json for operations marked x-jitkey-source), "+
 			"which publishes GitHub's official OpenAPI description (https://github.com/github/rest-api-description). "+
 			"Only the listed operations and the components they reference are kept; media-type and parameter "+
-			"examples are dropped. Licensed %s; the licence text is in x-jitkey-source.license-text.", name, version, license),
+			"examples are dropped. Operations marked x-jitkey-undocumented are not in the description: GitHub serves "+
+			"them and go-github v62 calls them, so they are copies of their described twin. Licensed %s; the licence text is in x-jitkey-source.license-text.", name, version, license),
 		"license": srcInfo["license"],
 		"x-jitkey-source": map[string]any{
 			"package":      name,
@@ -186,8 +187,9 @@ func info(src map[string]any, name, version, license, licenseText string) map[st
 }
 
 // cut builds the document holding ops (taken from primary, or from secondary
-// when primary lacks them) and every component they reference.
-func cut(primary, secondary map[string]any, ops []string) (map[string]any, error) {
+// when primary lacks them) and every component they reference, plus the
+// aliases (undocumented operation -> described twin).
+func cut(primary, secondary map[string]any, ops []string, aliases map[string]string) (map[string]any, error) {
 	c := &cutter{components: map[string]map[string]any{}, origin: map[string]string{}}
 	paths := map[string]any{}
 	// Primary operations first, so that a component both descriptions hold
@@ -236,6 +238,16 @@ func cut(primary, secondary map[string]any, ops []string) (map[string]any, error
 		}
 		item[method] = operation
 	}
+	for _, op := range sortedKeys(aliases) {
+		if err := addUndocumented(paths, op, aliases[op]); err != nil {
+			return nil, err
+		}
+	}
+	if len(aliases) > 0 {
+		if err := c.add(primary, "", "#/components/parameters/repository-id"); err != nil {
+			return nil, err
+		}
+	}
 	components := map[string]any{}
 	for kind, named := range c.components {
 		components[kind] = named
@@ -246,6 +258,47 @@ func cut(primary, secondary map[string]any, ops []string) (map[string]any, error
 		"paths":      paths,
 		"components": components,
 	}, nil
+}
+
+// addUndocumented adds op as a copy of its described twin, with the
+// {owner} and {repo} parameters replaced by {repository_id}.
+func addUndocumented(paths map[string]any, op, twin string) error {
+	tmethod, tpath, _ := strings.Cut(twin, " ")
+	item, _ := paths[tpath].(map[string]any)
+	orig, _ := item[strings.ToLower(tmethod)].(map[string]any)
+	if orig == nil {
+		return fmt.Errorf("undocumented operation %s: its twin %s is not cut", op, twin)
+	}
+	copied := clone(orig).(map[string]any)
+	params := []any{map[string]any{"$ref": "#/components/parameters/repository-id"}}
+	for _, p := range copied["parameters"].([]any) {
+		ref, _ := p.(map[string]any)["$ref"].(string)
+		if ref == "#/components/parameters/owner" || ref == "#/components/parameters/repo" {
+			continue
+		}
+		params = append(params, p)
+	}
+	copied["parameters"] = params
+	copied["operationId"] = fmt.Sprint(copied["operationId"], "-by-repository-id")
+	copied["x-jitkey-undocumented"] = "GitHub serves this path but its description no longer lists it; " +
+		"go-github v62 calls it. Copied from " + twin + " with {owner}/{repo} replaced by {repository_id}."
+	method, path, _ := strings.Cut(op, " ")
+	target, _ := paths[path].(map[string]any)
+	if target == nil {
+		target = map[string]any{}
+		paths[path] = target
+	}
+	target[strings.ToLower(method)] = copied
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func lookup(doc map[string]any, path, method string) map[string]any {

@@ -42,7 +42,7 @@ const secondaryDoc = `{
 
 func TestCut(t *testing.T) {
 	t.Parallel()
-	doc, err := cut(mustDecode(t, primaryDoc), mustDecode(t, secondaryDoc), []string{"GET /a", "GET /sso"})
+	doc, err := cut(mustDecode(t, primaryDoc), mustDecode(t, secondaryDoc), []string{"GET /a", "GET /sso"}, nil)
 	require.NoError(t, err)
 	out, err := encode(doc)
 	require.NoError(t, err)
@@ -56,7 +56,7 @@ func TestCut(t *testing.T) {
 	assert.NotContains(t, got, `"post"`)
 	assert.NotContains(t, got, `"examples"`)
 
-	again, err := cut(mustDecode(t, primaryDoc), mustDecode(t, secondaryDoc), []string{"GET /sso", "GET /a"})
+	again, err := cut(mustDecode(t, primaryDoc), mustDecode(t, secondaryDoc), []string{"GET /sso", "GET /a"}, nil)
 	require.NoError(t, err)
 	out2, err := encode(again)
 	require.NoError(t, err)
@@ -70,16 +70,18 @@ func TestCutErrors(t *testing.T) {
 	tests := map[string]struct {
 		secondary string
 		ops       []string
+		aliases   map[string]string
 		want      string
 	}{
-		"missing operation":   {secondaryDoc, []string{"GET /nowhere"}, "in neither description"},
-		"malformed operation": {secondaryDoc, []string{"GET"}, `want "METHOD /path"`},
-		"conflict":            {conflicting, []string{"GET /a", "GET /sso"}, "component schemas/b differs"},
+		"missing operation":   {secondaryDoc, []string{"GET /nowhere"}, nil, "in neither description"},
+		"malformed operation": {secondaryDoc, []string{"GET"}, nil, `want "METHOD /path"`},
+		"conflict":            {conflicting, []string{"GET /a", "GET /sso"}, nil, "component schemas/b differs"},
+		"alias of uncut twin": {secondaryDoc, []string{"GET /a"}, map[string]string{"GET /b": "GET /unused"}, "twin GET /unused is not cut"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			_, err := cut(mustDecode(t, primaryDoc), mustDecode(t, tt.secondary), tt.ops)
+			_, err := cut(mustDecode(t, primaryDoc), mustDecode(t, tt.secondary), tt.ops, tt.aliases)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
 		})

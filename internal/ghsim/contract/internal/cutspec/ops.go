@@ -131,3 +131,18 @@ var secretOperations = []string{
 }
 
 var secretKinds = []string{"actions", "codespaces", "dependabot"}
+
+// undocumented maps operations GitHub serves but no longer describes to the
+// described operation they mirror. go-github v62 reaches environment secrets
+// by repository ID (Actions.ListEnvSecrets, GetEnvSecret, DeleteEnvSecret,
+// GetEnvPublicKey), so the simulator serves those paths too. The cut adds them
+// as copies of their twin with {owner}/{repo} replaced by {repository_id},
+// marked "x-jitkey-undocumented", so that their answers are held to the
+// twin's schema instead of escaping the contract.
+var undocumented = map[string]string{
+	"GET /repositories/{repository_id}/environments/{environment_name}/secrets":                 "GET /repos/{owner}/{repo}/environments/{environment_name}/secrets",
+	"GET /repositories/{repository_id}/environments/{environment_name}/secrets/public-key":      "GET /repos/{owner}/{repo}/environments/{environment_name}/secrets/public-key",
+	"GET /repositories/{repository_id}/environments/{environment_name}/secrets/{secret_name}":   "GET /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}",
+	"PUT /repositories/{repository_id}/environments/{environment_name}/secrets/{secret_name}":   "PUT /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}",
+	"DELETE /repositories/{repository_id}/environments/{environment_name}/secrets/{secret_name}": "DELETE /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}",
+}
