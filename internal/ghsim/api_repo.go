@@ -200,5 +200,6 @@ func (s *Sim) getCollaboratorPermission(c *call) {
 		perm = "none"
 	}
 	user := c.loginJSON(login)
+	user["role_name"] = role
 	c.json(http.StatusOK, obj{"permission": perm, "role_name": role, "user": user})
 }

@@ -276,7 +276,12 @@ func (c *call) repoFor(perm, level string) (*repo, bool) {
 		return nil, false
 	}
 	c.s.mu.Lock()
-	r := c.s.repoByName(c.path("owner"), c.path("repo"))
+	var r *repo
+	if id, ok := c.pathInt("repository_id"); ok {
+		r = c.s.repoByID[id]
+	} else {
+		r = c.s.repoByName(c.path("owner"), c.path("repo"))
+	}
 	c.s.mu.Unlock()
 	if r == nil || !tok.covers(r) {
 		c.notFound()

@@ -33,8 +33,8 @@ func newFixture(t *testing.T, prefix string) *fixture {
 	sim.AddRepo(RepoSpec{Owner: "acme", Name: "api", Private: true})
 	sim.AddRepo(RepoSpec{Owner: "acme", Name: "web"})
 	inst := sim.Install(app.ID, "acme", InstallSpec{Permissions: map[string]string{
-		"contents": "write", "issues": "write", "administration": "read", "secrets": "read",
-		"organization_administration": "read", "organization_personal_access_tokens": "write",
+		"contents": "write", "issues": "write", "administration": "read", "secrets": "write",
+		"organization_administration": "write", "organization_personal_access_tokens": "write",
 		"repository_hooks": "write", "organization_hooks": "write", "organization_secrets": "read",
 		"dependabot_secrets": "read", "codespaces_secrets": "read", "organization_dependabot_secrets": "read",
 		"organization_codespaces_secrets": "read"}})

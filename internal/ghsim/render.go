@@ -2,6 +2,7 @@ package ghsim
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -46,7 +47,11 @@ func (c *call) loginJSON(login string) obj {
 	if h < 0 {
 		h = -h
 	}
-	return c.userJSON(login, 1_000_000+h%1_000_000_000, "User")
+	typ := "User"
+	if strings.HasSuffix(login, "[bot]") {
+		typ = "Bot"
+	}
+	return c.userJSON(login, 1_000_000+h%1_000_000_000, typ)
 }
 
 // repoJSON renders a full repository. Callers hold s.mu.

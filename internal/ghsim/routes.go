@@ -3,6 +3,9 @@ package ghsim
 func (s *Sim) routes() {
 	s.appRoutes()
 	s.repoRoutes()
+	s.credentialRoutes()
+	s.orgRoutes()
+	s.issueRoutes()
 	s.oidcRoutes()
 	s.mux.HandleFunc("/", s.notFoundHandler)
 }
