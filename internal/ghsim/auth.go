@@ -317,14 +317,8 @@ func (c *call) orgFor(perm, level string) (*account, bool) {
 
 // repoByName looks a repository up case-insensitively. Callers hold s.mu.
 func (s *Sim) repoByName(owner, name string) *repo {
-	a := s.accounts[lower(owner)]
-	if a == nil {
-		return nil
-	}
-	for _, r := range a.Repos {
-		if strings.EqualFold(r.Name, name) {
-			return r
-		}
+	if a := s.accounts[lower(owner)]; a != nil {
+		return a.byName[lower(name)]
 	}
 	return nil
 }

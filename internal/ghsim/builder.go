@@ -3,6 +3,7 @@ package ghsim
 import (
 	"crypto/rsa"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -63,7 +64,8 @@ func (s *Sim) addAccount(login, typ string) *account {
 	if a := s.accounts[lower(login)]; a != nil {
 		return a
 	}
-	a := &account{Login: login, ID: s.newID(), Type: typ, Secrets: map[SecretKind][]*secret{}, CreatedAt: s.Now()}
+	a := &account{Login: login, ID: s.newID(), Type: typ, Secrets: map[SecretKind][]*secret{}, CreatedAt: s.Now(),
+		byName: map[string]*repo{}}
 	s.accounts[lower(login)] = a
 	return a
 }
@@ -119,6 +121,7 @@ func (s *Sim) AddRepo(spec RepoSpec) Repo {
 			r.ID = s.newID()
 		}
 		owner.Repos = append(owner.Repos, r)
+		owner.byName[lower(r.Name)] = r
 		s.repoByID[r.ID] = r
 	}
 	r.DefaultBranch = spec.DefaultBranch
@@ -234,3 +237,28 @@ func (s *Sim) mustOrg(login string) *account {
 }
 
 func cut(s, sep string) (string, string, bool) { return strings.Cut(s, sep) }
+
+// Apps lists the registered Apps in ID order.
+func (s *Sim) Apps() []*App {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*App
+	for _, a := range s.apps {
+		cp := a.App
+		out = append(out, &cp)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Installations lists the installations in ID order.
+func (s *Sim) Installations() []Installation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Installation
+	for _, in := range s.installs {
+		out = append(out, Installation{ID: in.ID, AppID: in.App.ID, Account: in.Account.Login, AccountID: in.Account.ID})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}

@@ -80,6 +80,9 @@ func (s *Sim) AddSecret(spec SecretSpec) {
 	if spec.Kind == "" {
 		spec.Kind = SecretActions
 	}
+	if _, ok := repoSecretPerm[spec.Kind]; !ok {
+		panic(fmt.Sprintf("ghsim: secret %q: kind %q is not actions, dependabot or codespaces", spec.Name, spec.Kind))
+	}
 	sec := &secret{Name: spec.Name, CreatedAt: orNow(spec.CreatedAt, s.Now())}
 	sec.UpdatedAt = orNow(spec.UpdatedAt, sec.CreatedAt)
 	switch spec.Scope {

@@ -5,6 +5,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"sync"
 )
 
@@ -37,3 +38,13 @@ const oidcKeyIndex = 0
 func encodeKeyPEM(k *rsa.PrivateKey) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})
 }
+
+func parseRSAKey(b []byte) (*rsa.PrivateKey, error) {
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, errNoPEM
+	}
+	return x509.ParsePKCS1PrivateKey(blk.Bytes)
+}
+
+var errNoPEM = errors.New("no PEM block: give an RSA private key in PEM form")

@@ -9,10 +9,11 @@ import (
 
 // account is an organisation or a user.
 type account struct {
-	Login string
-	ID    int64
-	Type  string // "Organization" or "User"
-	Repos []*repo
+	Login  string
+	ID     int64
+	Type   string // "Organization" or "User"
+	Repos  []*repo
+	byName map[string]*repo // lower-case name -> repository
 
 	Secrets   map[SecretKind][]*secret
 	Hooks     []*webhook

@@ -143,7 +143,14 @@ func New(opts ...Option) (*Validator, error) {
 // schemaError says where in the body and why, without kin-openapi's dump of
 // the whole schema.
 func schemaError(err *openapi3.SchemaError) string {
-	return fmt.Sprintf("at %q: %s", "/"+strings.Join(err.JSONPointer(), "/"), err.Reason)
+	msg := fmt.Sprintf("at %q: %s", "/"+strings.Join(err.JSONPointer(), "/"), err.Reason)
+	var inner *openapi3.SchemaError
+	if errors.As(err.Origin, &inner) {
+		msg += ": " + schemaError(inner)
+	} else if err.Origin != nil {
+		msg += ": " + err.Origin.Error()
+	}
+	return msg
 }
 
 var emailFormat = regexp.MustCompile(`^[^@\s]+@[^@<>",\s]+$`)

@@ -140,9 +140,9 @@ var secretKinds = []string{"actions", "codespaces", "dependabot"}
 // marked "x-jitkey-undocumented", so that their answers are held to the
 // twin's schema instead of escaping the contract.
 var undocumented = map[string]string{
-	"GET /repositories/{repository_id}/environments/{environment_name}/secrets":                 "GET /repos/{owner}/{repo}/environments/{environment_name}/secrets",
-	"GET /repositories/{repository_id}/environments/{environment_name}/secrets/public-key":      "GET /repos/{owner}/{repo}/environments/{environment_name}/secrets/public-key",
-	"GET /repositories/{repository_id}/environments/{environment_name}/secrets/{secret_name}":   "GET /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}",
-	"PUT /repositories/{repository_id}/environments/{environment_name}/secrets/{secret_name}":   "PUT /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}",
+	"GET /repositories/{repository_id}/environments/{environment_name}/secrets":                  "GET /repos/{owner}/{repo}/environments/{environment_name}/secrets",
+	"GET /repositories/{repository_id}/environments/{environment_name}/secrets/public-key":       "GET /repos/{owner}/{repo}/environments/{environment_name}/secrets/public-key",
+	"GET /repositories/{repository_id}/environments/{environment_name}/secrets/{secret_name}":    "GET /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}",
+	"PUT /repositories/{repository_id}/environments/{environment_name}/secrets/{secret_name}":    "PUT /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}",
 	"DELETE /repositories/{repository_id}/environments/{environment_name}/secrets/{secret_name}": "DELETE /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}",
 }

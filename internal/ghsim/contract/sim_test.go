@@ -1,0 +1,761 @@
+package contract_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bradleyfalzon/ghinstallation/v2"
+	"github.com/google/go-github/v62/github"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/jitkey/jitkey/internal/ghsim"
+	"github.com/jitkey/jitkey/internal/ghsim/contract"
+)
+
+// oidcPrefix is where the simulator's OIDC issuer lives: OpenID Connect
+// discovery, not GitHub's REST API, so outside the description.
+const oidcPrefix = "/_services/token/"
+
+// env is one simulator, seeded, behind the contract middleware, with clients
+// holding every kind of credential the probes need.
+type env struct {
+	t      *testing.T
+	ctx    context.Context
+	sim    *ghsim.Sim
+	v      *contract.Validator
+	api    string // API base URL, trailing slash
+	server string // web root, trailing slash
+	app    *ghsim.App
+	inst   ghsim.Installation
+	repo   ghsim.Repo
+
+	appc      *github.Client // App JWT (ghinstallation.AppsTransport)
+	full      *github.Client // installation token with every permission (ghinstallation.Transport)
+	fullTok   string
+	narrow    *github.Client // installation token with metadata:read only
+	narrowTok string
+	anon      *github.Client
+
+	keyID, doomedKeyID, hookID, doomedHookID, orgHookID, doomedOrgHookID int64
+	patID, doomedPatID, credID, doomedCredID                             int64
+	issue                                                                int
+}
+
+var permissions = map[string]string{
+	"contents": "write", "issues": "write", "administration": "write", "secrets": "write",
+	"dependabot_secrets": "write", "codespaces_secrets": "write", "repository_hooks": "write",
+	"environments": "write", "organization_administration": "write", "organization_secrets": "write",
+	"organization_dependabot_secrets": "write", "organization_codespaces_secrets": "write",
+	"organization_personal_access_tokens": "write", "organization_hooks": "write", "members": "read",
+}
+
+func newEnv(t *testing.T, prefix string) *env {
+	t.Helper()
+	v, err := contract.New(contract.WithPrefix(prefix), contract.WithOutside(oidcPrefix))
+	require.NoError(t, err)
+	sim := ghsim.New(ghsim.Options{Prefix: prefix, Clock: ghsim.NewClock(time.Now())})
+	srv := httptest.NewServer(v.Wrap(sim.Handler(), func(err error) { t.Errorf("contract: %v", err) }))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { _ = sim.Close() })
+	e := &env{t: t, ctx: context.Background(), sim: sim, v: v, api: srv.URL + prefix + "/", server: srv.URL + "/"}
+	e.seed()
+	e.clients()
+	return e
+}
+
+func (e *env) seed() {
+	s := e.sim
+	e.app = s.AddApp(ghsim.AppSpec{Slug: "jitkey"})
+	s.AddUser("octocat")
+	s.AddUser("hubot")
+	e.repo = s.AddRepo(ghsim.RepoSpec{Owner: "acme", Name: "api", Private: true, Description: "the API"})
+	s.AddRepo(ghsim.RepoSpec{Owner: "acme", Name: "web"})
+	s.AddRepo(ghsim.RepoSpec{Owner: "acme", Name: "docs"})
+	s.AddRepo(ghsim.RepoSpec{Owner: "octocat", Name: "dotfiles"})
+	e.inst = s.Install(e.app.ID, "acme", ghsim.InstallSpec{Permissions: permissions})
+	s.Install(e.app.ID, "octocat", ghsim.InstallSpec{Permissions: map[string]string{"contents": "read"}})
+	s.PutFile("acme", "api", "main", ".github/jitkey/policy.cue", []byte("package jitkey\n"))
+	s.PutFile("acme", "api", "main", ".github/jitkey/policy_test.cue", []byte("package jitkey\n"))
+	used := s.Now().Add(-48 * time.Hour)
+	e.keyID = s.AddDeployKey(ghsim.DeployKeySpec{Owner: "acme", Repo: "api", Title: "deploy", ReadOnly: true, Verified: true, AddedBy: "octocat", LastUsed: &used})
+	e.doomedKeyID = s.AddDeployKey(ghsim.DeployKeySpec{Owner: "acme", Repo: "api", Title: "old"})
+	for _, kind := range []ghsim.SecretKind{ghsim.SecretActions, ghsim.SecretDependabot, ghsim.SecretCodespaces} {
+		for _, name := range []string{"TOKEN", "DOOMED"} {
+			s.AddSecret(ghsim.SecretSpec{Kind: kind, Scope: ghsim.ScopeRepo, Owner: "acme", Repo: "api", Name: name})
+			s.AddSecret(ghsim.SecretSpec{Kind: kind, Scope: ghsim.ScopeOrg, Owner: "acme", Name: name, Visibility: "selected", SelectedRepos: []string{"api", "web"}})
+		}
+		s.AddSecret(ghsim.SecretSpec{Kind: kind, Scope: ghsim.ScopeOrg, Owner: "acme", Name: "SHARED", Visibility: "all"})
+	}
+	s.AddEnvironment("acme", "api", "staging")
+	for _, name := range []string{"DEPLOY", "DOOMED", "DOOMED2"} {
+		s.AddSecret(ghsim.SecretSpec{Scope: ghsim.ScopeEnvironment, Owner: "acme", Repo: "api", Environment: "prod", Name: name})
+	}
+	expires := s.Now().Add(30 * 24 * time.Hour)
+	e.patID = s.AddPAT(ghsim.PATSpec{Org: "acme", Owner: "octocat", TokenName: "laptop", ExpiresAt: &expires, LastUsedAt: &used,
+		Repositories: []string{"api"}, Permissions: ghsim.PATPermissions{Repository: map[string]string{"contents": "read"}}})
+	e.doomedPatID = s.AddPAT(ghsim.PATSpec{Org: "acme", Owner: "hubot", TokenName: "ci"})
+	e.credID = s.AddSSOAuthorization(ghsim.SSOSpec{Org: "acme", Login: "octocat", Scopes: []string{"repo"}, AccessedAt: &used})
+	e.doomedCredID = s.AddSSOAuthorization(ghsim.SSOSpec{Org: "acme", Login: "hubot", CredentialType: "SSH key"})
+	code := 200
+	e.hookID = s.AddWebhook(ghsim.WebhookSpec{Owner: "acme", Repo: "api", URL: "https://ci.example.com/hook", Secret: true,
+		LastResponse: &ghsim.HookResponse{Code: &code, Status: "active", Message: "OK"}})
+	e.doomedHookID = s.AddWebhook(ghsim.WebhookSpec{Owner: "acme", Repo: "api", URL: "http://old.example.com/hook", InsecureSSL: true})
+	e.orgHookID = s.AddWebhook(ghsim.WebhookSpec{Owner: "acme", URL: "https://audit.example.com/hook", Events: []string{"repository"}})
+	e.doomedOrgHookID = s.AddWebhook(ghsim.WebhookSpec{Owner: "acme", URL: "https://old.example.com/org"})
+	s.AddCollaborator("acme", "api", "octocat", "admin")
+	s.AddCollaborator("acme", "api", "hubot", "read")
+}
+
+func (e *env) clients() {
+	t := e.t
+	atr, err := ghinstallation.NewAppsTransport(http.DefaultTransport, e.app.ID, e.app.PrivateKeyPEM)
+	require.NoError(t, err)
+	atr.BaseURL = strings.TrimSuffix(e.api, "/")
+	e.appc = e.client(&http.Client{Transport: atr, Timeout: 10 * time.Second})
+	itr := ghinstallation.NewFromAppsTransport(atr, e.inst.ID)
+	itr.BaseURL = atr.BaseURL
+	e.full = e.client(&http.Client{Transport: itr, Timeout: 10 * time.Second})
+	e.fullTok, err = itr.Token(e.ctx)
+	require.NoError(t, err)
+	e.narrowTok = e.mint(&github.InstallationTokenOptions{Permissions: &github.InstallationPermissions{Metadata: github.String("read")}})
+	e.narrow = e.tokenClient(e.narrowTok)
+	e.anon = e.tokenClient("")
+}
+
+func (e *env) client(hc *http.Client) *github.Client {
+	c := github.NewClient(hc)
+	u, err := c.BaseURL.Parse(e.api)
+	require.NoError(e.t, err)
+	c.BaseURL, c.UploadURL = u, u
+	return c
+}
+
+func (e *env) tokenClient(tok string) *github.Client {
+	c := e.client(&http.Client{Timeout: 10 * time.Second})
+	if tok != "" {
+		c = c.WithAuthToken(tok)
+	}
+	return c
+}
+
+func (e *env) mint(opts *github.InstallationTokenOptions) string {
+	tok, resp, err := e.appc.Apps.CreateInstallationToken(e.ctx, e.inst.ID, opts)
+	require.NoError(e.t, err)
+	require.Equal(e.t, http.StatusCreated, resp.StatusCode)
+	return tok.GetToken()
+}
+
+// want checks the status of a go-github call.
+func (e *env) want(label string, status int, resp *github.Response, err error) {
+	e.t.Helper()
+	if resp == nil {
+		e.t.Errorf("%s: no answer: %v", label, err)
+		return
+	}
+	assert.Equal(e.t, status, resp.StatusCode, "%s: %v", label, err)
+}
+
+// raw sends one request without go-github and returns status, header and body.
+func (e *env) raw(method, path, token string, body any, header ...string) (int, http.Header, []byte) {
+	e.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		require.NoError(e.t, err)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(e.ctx, method, e.api+strings.TrimPrefix(path, "/"), rd)
+	require.NoError(e.t, err)
+	req.Header.Set("Accept", "application/vnd.github+json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(e.t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(e.t, err)
+	return resp.StatusCode, resp.Header, b
+}
+
+// wantRaw checks the status of a raw request.
+func (e *env) wantRaw(status int, method, path, token string, body any, header ...string) []byte {
+	e.t.Helper()
+	got, _, b := e.raw(method, path, token, body, header...)
+	assert.Equal(e.t, status, got, "%s %s: %s", method, path, b)
+	return b
+}
+
+// conditional fetches path twice, the second time with the first ETag, and
+// expects 304.
+func (e *env) conditional(path, token string) {
+	e.t.Helper()
+	status, hdr, _ := e.raw("GET", path, token, nil)
+	require.Equal(e.t, http.StatusOK, status, path)
+	etag := hdr.Get("ETag")
+	require.NotEmpty(e.t, etag, "GET %s: no ETag", path)
+	e.wantRaw(http.StatusNotModified, "GET", path, token, nil, "If-None-Match", etag)
+}
+
+var paramRe = regexp.MustCompile(`\{[^}]+\}`)
+
+// servedRoutes asks a fresh simulator which operations it serves: each
+// described operation is sent once, unauthenticated, and Calls() tells which
+// reached a route (the catch-all 404 is not counted). Calls under other
+// templates are returned too, so a route served under a template the
+// description lacks is caught.
+//
+// ghsim has no Routes() yet; when it has, it is used instead (see routesOf).
+func servedRoutes(t *testing.T, v *contract.Validator) []string {
+	t.Helper()
+	sim := ghsim.New(ghsim.Options{})
+	if routes, ok := routesOf(sim); ok {
+		return routes
+	}
+	h := sim.Handler()
+	for _, op := range v.Operations() {
+		method, path, _ := strings.Cut(op, " ")
+		path = paramRe.ReplaceAllString(path, "1")
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(method, path, nil))
+	}
+	var served []string
+	for route := range sim.Calls() {
+		served = append(served, route)
+	}
+	sort.Strings(served)
+	return served
+}
+
+// routesOf returns the simulator's own route list when it exposes one.
+func routesOf(sim any) ([]string, bool) {
+	r, ok := sim.(interface{ Routes() []string })
+	if !ok {
+		return nil, false
+	}
+	return r.Routes(), true
+}
+
+func TestSimulatorHonoursContract(t *testing.T) {
+	t.Parallel()
+	for _, prefix := range []string{"", "/api/v3"} {
+		t.Run("prefix="+prefix, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, prefix)
+			served := servedRoutes(t, e.v)
+			require.NotEmpty(t, served)
+			described := map[string]bool{}
+			for _, op := range e.v.Operations() {
+				described[op] = true
+			}
+			for _, route := range served {
+				if strings.Contains(route, oidcPrefix) {
+					continue
+				}
+				assert.True(t, described[route], "ghsim serves %s, which GitHub's description lacks", route)
+			}
+			for _, route := range served {
+				p, ok := probes[route]
+				if !ok {
+					if !strings.Contains(route, oidcPrefix) {
+						t.Errorf("ghsim serves %s but no probe exercises it: add one to probes", route)
+					}
+					continue
+				}
+				p(e)
+			}
+			e.oidc()
+			seen := e.v.Seen()
+			allStatuses := map[int]bool{}
+			for _, route := range served {
+				if strings.Contains(route, oidcPrefix) {
+					continue
+				}
+				ok := false
+				for status := range seen[route] {
+					allStatuses[status] = true
+					ok = ok || status < 300
+				}
+				assert.True(t, ok, "%s was never answered with success (seen %v)", route, seen[route])
+			}
+			for _, status := range []int{401, 403, 404, 422, 304} {
+				assert.True(t, allStatuses[status], "no exchange answered %d", status)
+			}
+			var missing []string
+			for _, op := range e.v.Operations() {
+				if !slicesContains(served, op) {
+					missing = append(missing, op)
+				}
+			}
+			t.Logf("%d routes served and held to the description; described but not served (%d): %s",
+				len(served), len(missing), strings.Join(missing, ", "))
+		})
+	}
+}
+
+func slicesContains(s []string, x string) bool {
+	for _, y := range s {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// oidc exercises the OIDC issuer: recorded by the middleware, held to OpenID
+// Connect discovery by hand (it is not part of the REST description).
+func (e *env) oidc() {
+	resp, err := http.Get(e.server + strings.TrimPrefix(oidcPrefix, "/") + ".well-known/openid-configuration")
+	require.NoError(e.t, err)
+	defer resp.Body.Close()
+	var doc struct {
+		Issuer  string `json:"issuer"`
+		JWKSURI string `json:"jwks_uri"`
+	}
+	require.NoError(e.t, json.NewDecoder(resp.Body).Decode(&doc))
+	assert.NotEmpty(e.t, doc.Issuer)
+	jwks, err := http.Get(doc.JWKSURI)
+	require.NoError(e.t, err)
+	defer jwks.Body.Close()
+	var keys struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	require.NoError(e.t, json.NewDecoder(jwks.Body).Decode(&keys))
+	assert.NotEmpty(e.t, keys.Keys)
+	reqURL, reqTok := e.sim.OIDCRequest(e.sim.JobClaims("acme/api"))
+	u := strings.Replace(reqURL, strings.TrimSuffix(e.sim.ServerURL(), "/"), strings.TrimSuffix(e.server, "/"), 1)
+	req, err := http.NewRequestWithContext(e.ctx, "GET", u+"&audience=jitkey", nil)
+	require.NoError(e.t, err)
+	req.Header.Set("Authorization", "Bearer "+reqTok)
+	tok, err := http.DefaultClient.Do(req)
+	require.NoError(e.t, err)
+	defer tok.Body.Close()
+	var body struct {
+		Value string `json:"value"`
+	}
+	require.NoError(e.t, json.NewDecoder(tok.Body).Decode(&body))
+	assert.Equal(e.t, 2, strings.Count(body.Value, "."), "a JWT")
+}
+
+func secretPaths(kind string) (repo, org string) {
+	return "repos/acme/api/" + kind + "/secrets", "orgs/acme/" + kind + "/secrets"
+}
+
+// probes exercise each route, success and error paths, keyed by the
+// operation ("METHOD /template") they cover.
+var probes = map[string]func(e *env){
+	"GET /app": func(e *env) {
+		app, resp, err := e.appc.Apps.Get(e.ctx, "")
+		e.want("get app", 200, resp, err)
+		assert.Equal(e.t, "jitkey", app.GetSlug())
+		_, resp, err = e.anon.Apps.Get(e.ctx, "")
+		e.want("get app without JWT", 401, resp, err)
+		e.wantRaw(401, "GET", "app", "e30.e30.c2ln", nil)
+	},
+	"GET /apps/{app_slug}": func(e *env) {
+		_, resp, err := e.full.Apps.Get(e.ctx, "jitkey")
+		e.want("get app by slug", 200, resp, err)
+		_, resp, err = e.full.Apps.Get(e.ctx, "nobody")
+		e.want("get missing app", 404, resp, err)
+	},
+	"GET /app/installations": func(e *env) {
+		list, resp, err := e.appc.Apps.ListInstallations(e.ctx, &github.ListOptions{PerPage: 1})
+		e.want("list installations", 200, resp, err)
+		assert.Len(e.t, list, 1)
+		assert.NotZero(e.t, resp.NextPage, "paginated")
+		_, resp, err = e.full.Apps.ListInstallations(e.ctx, nil)
+		e.want("list installations with installation token", 401, resp, err)
+	},
+	"GET /app/installations/{installation_id}": func(e *env) {
+		_, resp, err := e.appc.Apps.GetInstallation(e.ctx, e.inst.ID)
+		e.want("get installation", 200, resp, err)
+		_, resp, err = e.appc.Apps.GetInstallation(e.ctx, 999999)
+		e.want("get missing installation", 404, resp, err)
+	},
+	"POST /app/installations/{installation_id}/access_tokens": func(e *env) {
+		tok, resp, err := e.appc.Apps.CreateInstallationToken(e.ctx, e.inst.ID, &github.InstallationTokenOptions{
+			Repositories: []string{"api"}, Permissions: &github.InstallationPermissions{Contents: github.String("read")}})
+		e.want("mint", 201, resp, err)
+		assert.Len(e.t, tok.Repositories, 1)
+		e.wantRaw(201, "POST", fmt.Sprintf("app/installations/%d/access_tokens", e.inst.ID), jwtOf(e), map[string]any{
+			"repository_ids": []int64{e.repo.ID}, "permissions": map[string]string{"issues": "write", "secrets": "read"}})
+		_, resp, err = e.appc.Apps.CreateInstallationToken(e.ctx, e.inst.ID, &github.InstallationTokenOptions{
+			Permissions: &github.InstallationPermissions{Workflows: github.String("write")}})
+		e.want("mint beyond the installation", 422, resp, err)
+		_, resp, err = e.appc.Apps.CreateInstallationToken(e.ctx, e.inst.ID, &github.InstallationTokenOptions{Repositories: []string{"nowhere"}})
+		e.want("mint for a missing repository", 422, resp, err)
+		_, resp, err = e.appc.Apps.CreateInstallationToken(e.ctx, 999999, nil)
+		e.want("mint on a missing installation", 404, resp, err)
+		_, resp, err = e.full.Apps.CreateInstallationToken(e.ctx, e.inst.ID, nil)
+		e.want("mint with an installation token", 401, resp, err)
+	},
+	"DELETE /app/installations/{installation_id}": func(e *env) {
+		resp, err := e.appc.Apps.DeleteInstallation(e.ctx, 999999)
+		e.want("delete missing installation", 404, resp, err)
+	},
+	"GET /repos/{owner}/{repo}/installation": func(e *env) {
+		_, resp, err := e.appc.Apps.FindRepositoryInstallation(e.ctx, "acme", "api")
+		e.want("repo installation", 200, resp, err)
+		_, resp, err = e.appc.Apps.FindRepositoryInstallation(e.ctx, "acme", "nowhere")
+		e.want("missing repo installation", 404, resp, err)
+	},
+	"GET /orgs/{org}/installation": func(e *env) {
+		_, resp, err := e.appc.Apps.FindOrganizationInstallation(e.ctx, "acme")
+		e.want("org installation", 200, resp, err)
+		_, resp, err = e.appc.Apps.FindOrganizationInstallation(e.ctx, "nobody")
+		e.want("missing org installation", 404, resp, err)
+	},
+	"GET /users/{username}/installation": func(e *env) {
+		_, resp, err := e.appc.Apps.FindUserInstallation(e.ctx, "octocat")
+		e.want("user installation", 200, resp, err)
+		_, resp, err = e.appc.Apps.FindUserInstallation(e.ctx, "hubot")
+		e.want("missing user installation", 404, resp, err)
+	},
+	"DELETE /installation/token": func(e *env) {
+		c := e.tokenClient(e.mint(&github.InstallationTokenOptions{Permissions: &github.InstallationPermissions{Contents: github.String("read")}}))
+		resp, err := c.Apps.RevokeInstallationToken(e.ctx)
+		e.want("revoke", 204, resp, err)
+		resp, err = c.Apps.RevokeInstallationToken(e.ctx)
+		e.want("revoke again", 401, resp, err)
+	},
+	"GET /installation/repositories": func(e *env) {
+		list, resp, err := e.full.Apps.ListRepos(e.ctx, &github.ListOptions{PerPage: 2})
+		e.want("installation repositories", 200, resp, err)
+		assert.Equal(e.t, 3, list.GetTotalCount())
+		_, resp, err = e.appc.Apps.ListRepos(e.ctx, nil)
+		e.want("installation repositories with a JWT", 401, resp, err)
+	},
+	"GET /orgs/{org}/installations": func(e *env) {
+		list, resp, err := e.full.Organizations.ListInstallations(e.ctx, "acme", nil)
+		e.want("org installations", 200, resp, err)
+		assert.Equal(e.t, 1, list.GetTotalCount())
+		_, resp, err = e.narrow.Organizations.ListInstallations(e.ctx, "acme", nil)
+		e.want("org installations without permission", 403, resp, err)
+	},
+	"GET /user": func(e *env) {
+		_, resp, err := e.anon.Users.Get(e.ctx, "")
+		e.want("authenticated user without token", 401, resp, err)
+	},
+	"GET /users/{username}": func(e *env) {
+		_, resp, err := e.full.Users.Get(e.ctx, "octocat")
+		e.want("user", 200, resp, err)
+		_, resp, err = e.full.Users.Get(e.ctx, "nobody")
+		e.want("missing user", 404, resp, err)
+	},
+	"GET /orgs/{org}": func(e *env) {
+		_, resp, err := e.full.Organizations.Get(e.ctx, "acme")
+		e.want("org", 200, resp, err)
+		_, resp, err = e.full.Organizations.Get(e.ctx, "nobody")
+		e.want("missing org", 404, resp, err)
+	},
+	"GET /repos/{owner}/{repo}": func(e *env) {
+		r, resp, err := e.full.Repositories.Get(e.ctx, "acme", "api")
+		e.want("repo", 200, resp, err)
+		assert.True(e.t, r.GetPrivate())
+		_, resp, err = e.full.Repositories.Get(e.ctx, "acme", "nowhere")
+		e.want("missing repo", 404, resp, err)
+		_, resp, err = e.anon.Repositories.Get(e.ctx, "acme", "api")
+		e.want("private repo without token", 404, resp, err)
+		e.wantRaw(401, "GET", "repos/acme/api", "ghs_not_a_token", nil)
+		e.conditional("repos/acme/api", e.fullTok)
+	},
+	"GET /orgs/{org}/repos": func(e *env) {
+		list, resp, err := e.full.Repositories.ListByOrg(e.ctx, "acme", &github.RepositoryListByOrgOptions{ListOptions: github.ListOptions{PerPage: 2}})
+		e.want("org repos page 1", 200, resp, err)
+		assert.Len(e.t, list, 2)
+		require.NotZero(e.t, resp.NextPage, "link header")
+		list, resp, err = e.full.Repositories.ListByOrg(e.ctx, "acme", &github.RepositoryListByOrgOptions{ListOptions: github.ListOptions{PerPage: 2, Page: resp.NextPage}})
+		e.want("org repos page 2", 200, resp, err)
+		assert.Len(e.t, list, 1)
+		e.wantRaw(200, "GET", "orgs/acme/repos?type=all&sort=full_name&per_page=100", e.fullTok, nil)
+		e.wantRaw(404, "GET", "orgs/nobody/repos", e.fullTok, nil)
+		e.conditional("orgs/acme/repos", e.fullTok)
+	},
+	"GET /users/{username}/repos": func(e *env) {
+		_, resp, err := e.full.Repositories.ListByUser(e.ctx, "octocat", nil)
+		e.want("user repos", 200, resp, err)
+	},
+	"GET /repos/{owner}/{repo}/contents/{path}": func(e *env) {
+		file, _, resp, err := e.full.Repositories.GetContents(e.ctx, "acme", "api", ".github/jitkey/policy.cue", &github.RepositoryContentGetOptions{Ref: "main"})
+		e.want("policy file", 200, resp, err)
+		content, err := file.GetContent()
+		require.NoError(e.t, err)
+		assert.Equal(e.t, "package jitkey\n", content)
+		_, dir, resp, err := e.full.Repositories.GetContents(e.ctx, "acme", "api", ".github/jitkey", nil)
+		e.want("policy directory", 200, resp, err)
+		assert.Len(e.t, dir, 2)
+		_, _, resp, err = e.full.Repositories.GetContents(e.ctx, "acme", "api", "missing.cue", nil)
+		e.want("missing file", 404, resp, err)
+		_, _, resp, err = e.narrow.Repositories.GetContents(e.ctx, "acme", "api", ".github/jitkey/policy.cue", nil)
+		e.want("file without contents permission", 403, resp, err)
+		_, _, resp, err = e.tokenClient(e.sim.JobToken("acme/web")).Repositories.GetContents(e.ctx, "acme", "api", ".github/jitkey/policy.cue", nil)
+		e.want("file with another repository's job token", 404, resp, err)
+		e.conditional("repos/acme/api/contents/.github/jitkey/policy.cue?ref=main", e.fullTok)
+	},
+	"GET /repos/{owner}/{repo}/keys": func(e *env) {
+		keys, resp, err := e.full.Repositories.ListKeys(e.ctx, "acme", "api", &github.ListOptions{PerPage: 100})
+		e.want("deploy keys", 200, resp, err)
+		require.NotEmpty(e.t, keys)
+		assert.Equal(e.t, "octocat", keys[0].GetAddedBy())
+		assert.False(e.t, keys[0].GetLastUsed().IsZero())
+		_, resp, err = e.narrow.Repositories.ListKeys(e.ctx, "acme", "api", nil)
+		e.want("deploy keys without permission", 403, resp, err)
+		_, resp, err = e.full.Repositories.ListKeys(e.ctx, "acme", "nowhere", nil)
+		e.want("deploy keys of a missing repo", 404, resp, err)
+		e.conditional("repos/acme/api/keys", e.fullTok)
+	},
+	"GET /repos/{owner}/{repo}/keys/{key_id}": func(e *env) {
+		_, resp, err := e.full.Repositories.GetKey(e.ctx, "acme", "api", e.keyID)
+		e.want("deploy key", 200, resp, err)
+		_, resp, err = e.full.Repositories.GetKey(e.ctx, "acme", "api", 999999)
+		e.want("missing deploy key", 404, resp, err)
+	},
+	"DELETE /repos/{owner}/{repo}/keys/{key_id}": func(e *env) {
+		resp, err := e.narrow.Repositories.DeleteKey(e.ctx, "acme", "api", e.doomedKeyID)
+		e.want("delete deploy key without permission", 403, resp, err)
+		resp, err = e.full.Repositories.DeleteKey(e.ctx, "acme", "api", e.doomedKeyID)
+		e.want("delete deploy key", 204, resp, err)
+		resp, err = e.full.Repositories.DeleteKey(e.ctx, "acme", "api", e.doomedKeyID)
+		e.want("delete deploy key again", 404, resp, err)
+	},
+	"GET /repos/{owner}/{repo}/environments": func(e *env) {
+		envs, resp, err := e.full.Repositories.ListEnvironments(e.ctx, "acme", "api", nil)
+		e.want("environments", 200, resp, err)
+		assert.Equal(e.t, 2, envs.GetTotalCount())
+		_, resp, err = e.full.Repositories.ListEnvironments(e.ctx, "acme", "nowhere", nil)
+		e.want("environments of a missing repo", 404, resp, err)
+	},
+	"GET /repos/{owner}/{repo}/environments/{environment_name}": func(e *env) {
+		_, resp, err := e.full.Repositories.GetEnvironment(e.ctx, "acme", "api", "prod")
+		e.want("environment", 200, resp, err)
+		_, resp, err = e.full.Repositories.GetEnvironment(e.ctx, "acme", "api", "nowhere")
+		e.want("missing environment", 404, resp, err)
+	},
+	"GET /repos/{owner}/{repo}/environments/{environment_name}/secrets": func(e *env) {
+		e.wantRaw(200, "GET", "repos/acme/api/environments/prod/secrets?per_page=100", e.fullTok, nil)
+		e.wantRaw(403, "GET", "repos/acme/api/environments/prod/secrets", e.narrowTok, nil)
+		e.wantRaw(404, "GET", "repos/acme/api/environments/nowhere/secrets", e.fullTok, nil)
+	},
+	"GET /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}": func(e *env) {
+		e.wantRaw(200, "GET", "repos/acme/api/environments/prod/secrets/DEPLOY", e.fullTok, nil)
+		e.wantRaw(404, "GET", "repos/acme/api/environments/prod/secrets/NOPE", e.fullTok, nil)
+	},
+	"DELETE /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}": func(e *env) {
+		e.wantRaw(403, "DELETE", "repos/acme/api/environments/prod/secrets/DOOMED", e.narrowTok, nil)
+		e.wantRaw(204, "DELETE", "repos/acme/api/environments/prod/secrets/DOOMED", e.fullTok, nil)
+		e.wantRaw(404, "DELETE", "repos/acme/api/environments/prod/secrets/DOOMED", e.fullTok, nil)
+	},
+	"GET /repositories/{repository_id}/environments/{environment_name}/secrets": func(e *env) {
+		list, resp, err := e.full.Actions.ListEnvSecrets(e.ctx, int(e.repo.ID), "prod", nil)
+		e.want("environment secrets by repository ID", 200, resp, err)
+		assert.NotZero(e.t, list.TotalCount)
+		_, resp, err = e.full.Actions.ListEnvSecrets(e.ctx, 999999, "prod", nil)
+		e.want("environment secrets of a missing repository", 404, resp, err)
+	},
+	"GET /repositories/{repository_id}/environments/{environment_name}/secrets/{secret_name}": func(e *env) {
+		_, resp, err := e.full.Actions.GetEnvSecret(e.ctx, int(e.repo.ID), "prod", "DEPLOY")
+		e.want("environment secret by repository ID", 200, resp, err)
+		_, resp, err = e.full.Actions.GetEnvSecret(e.ctx, int(e.repo.ID), "prod", "NOPE")
+		e.want("missing environment secret by repository ID", 404, resp, err)
+	},
+	"DELETE /repositories/{repository_id}/environments/{environment_name}/secrets/{secret_name}": func(e *env) {
+		resp, err := e.full.Actions.DeleteEnvSecret(e.ctx, int(e.repo.ID), "prod", "DOOMED2")
+		e.want("delete environment secret by repository ID", 204, resp, err)
+		resp, err = e.narrow.Actions.DeleteEnvSecret(e.ctx, int(e.repo.ID), "prod", "DEPLOY")
+		e.want("delete environment secret without permission", 403, resp, err)
+	},
+	"GET /orgs/{org}/personal-access-tokens": func(e *env) {
+		b := e.wantRaw(200, "GET", "orgs/acme/personal-access-tokens?per_page=100&sort=created_at&direction=desc", e.fullTok, nil)
+		assert.Contains(e.t, string(b), `"token_name":"laptop"`)
+		e.wantRaw(200, "GET", "orgs/acme/personal-access-tokens?owner[]=octocat&last_used_before="+url(e.sim.Now().Format(time.RFC3339)), e.fullTok, nil)
+		e.wantRaw(403, "GET", "orgs/acme/personal-access-tokens", e.narrowTok, nil)
+		e.wantRaw(401, "GET", "orgs/acme/personal-access-tokens", "", nil)
+	},
+	"POST /orgs/{org}/personal-access-tokens": func(e *env) {
+		e.wantRaw(422, "POST", "orgs/acme/personal-access-tokens", e.fullTok, map[string]any{"action": "revoke", "pat_ids": []int64{999999}})
+		e.wantRaw(403, "POST", "orgs/acme/personal-access-tokens", e.narrowTok, map[string]any{"action": "revoke", "pat_ids": []int64{e.doomedPatID}})
+		e.wantRaw(202, "POST", "orgs/acme/personal-access-tokens", e.fullTok, map[string]any{"action": "revoke", "pat_ids": []int64{e.doomedPatID}})
+		assert.True(e.t, e.sim.PATRevoked("acme", e.doomedPatID))
+	},
+	"POST /orgs/{org}/personal-access-tokens/{pat_id}": func(e *env) {
+		e.wantRaw(404, "POST", "orgs/acme/personal-access-tokens/999999", e.fullTok, map[string]any{"action": "revoke"})
+		e.wantRaw(204, "POST", fmt.Sprintf("orgs/acme/personal-access-tokens/%d", e.patID), e.fullTok, map[string]any{"action": "revoke"})
+	},
+	"GET /orgs/{org}/credential-authorizations": func(e *env) {
+		list, resp, err := e.full.Organizations.ListCredentialAuthorizations(e.ctx, "acme", &github.ListOptions{PerPage: 100})
+		e.want("credential authorizations", 200, resp, err)
+		assert.Len(e.t, list, 2)
+		_, resp, err = e.narrow.Organizations.ListCredentialAuthorizations(e.ctx, "acme", nil)
+		e.want("credential authorizations without permission", 403, resp, err)
+	},
+	"DELETE /orgs/{org}/credential-authorizations/{credential_id}": func(e *env) {
+		resp, err := e.full.Organizations.RemoveCredentialAuthorization(e.ctx, "acme", e.doomedCredID)
+		e.want("remove credential authorization", 204, resp, err)
+		resp, err = e.full.Organizations.RemoveCredentialAuthorization(e.ctx, "acme", e.doomedCredID)
+		e.want("remove credential authorization again", 404, resp, err)
+	},
+	"GET /repos/{owner}/{repo}/hooks": func(e *env) {
+		hooks, resp, err := e.full.Repositories.ListHooks(e.ctx, "acme", "api", nil)
+		e.want("repo hooks", 200, resp, err)
+		require.NotEmpty(e.t, hooks)
+		assert.Equal(e.t, "********", hooks[0].Config.GetSecret())
+		_, resp, err = e.narrow.Repositories.ListHooks(e.ctx, "acme", "api", nil)
+		e.want("repo hooks without permission", 403, resp, err)
+	},
+	"GET /repos/{owner}/{repo}/hooks/{hook_id}": func(e *env) {
+		_, resp, err := e.full.Repositories.GetHook(e.ctx, "acme", "api", e.hookID)
+		e.want("repo hook", 200, resp, err)
+		_, resp, err = e.full.Repositories.GetHook(e.ctx, "acme", "api", 999999)
+		e.want("missing repo hook", 404, resp, err)
+	},
+	"PATCH /repos/{owner}/{repo}/hooks/{hook_id}": func(e *env) {
+		h, resp, err := e.full.Repositories.EditHook(e.ctx, "acme", "api", e.hookID, &github.Hook{Active: github.Bool(false)})
+		e.want("deactivate repo hook", 200, resp, err)
+		assert.False(e.t, h.GetActive())
+		_, resp, err = e.narrow.Repositories.EditHook(e.ctx, "acme", "api", e.hookID, &github.Hook{Active: github.Bool(true)})
+		e.want("deactivate repo hook without permission", 403, resp, err)
+	},
+	"DELETE /repos/{owner}/{repo}/hooks/{hook_id}": func(e *env) {
+		resp, err := e.full.Repositories.DeleteHook(e.ctx, "acme", "api", e.doomedHookID)
+		e.want("delete repo hook", 204, resp, err)
+		resp, err = e.full.Repositories.DeleteHook(e.ctx, "acme", "api", e.doomedHookID)
+		e.want("delete repo hook again", 404, resp, err)
+	},
+	"GET /orgs/{org}/hooks": func(e *env) {
+		hooks, resp, err := e.full.Organizations.ListHooks(e.ctx, "acme", nil)
+		e.want("org hooks", 200, resp, err)
+		assert.NotEmpty(e.t, hooks)
+		_, resp, err = e.narrow.Organizations.ListHooks(e.ctx, "acme", nil)
+		e.want("org hooks without permission", 403, resp, err)
+	},
+	"GET /orgs/{org}/hooks/{hook_id}": func(e *env) {
+		_, resp, err := e.full.Organizations.GetHook(e.ctx, "acme", e.orgHookID)
+		e.want("org hook", 200, resp, err)
+		_, resp, err = e.full.Organizations.GetHook(e.ctx, "acme", 999999)
+		e.want("missing org hook", 404, resp, err)
+	},
+	"PATCH /orgs/{org}/hooks/{hook_id}": func(e *env) {
+		_, resp, err := e.full.Organizations.EditHook(e.ctx, "acme", e.orgHookID, &github.Hook{Active: github.Bool(false)})
+		e.want("deactivate org hook", 200, resp, err)
+	},
+	"DELETE /orgs/{org}/hooks/{hook_id}": func(e *env) {
+		resp, err := e.full.Organizations.DeleteHook(e.ctx, "acme", e.doomedOrgHookID)
+		e.want("delete org hook", 204, resp, err)
+		resp, err = e.full.Organizations.DeleteHook(e.ctx, "acme", e.doomedOrgHookID)
+		e.want("delete org hook again", 404, resp, err)
+	},
+	"GET /repos/{owner}/{repo}/collaborators/{username}/permission": func(e *env) {
+		p, resp, err := e.full.Repositories.GetPermissionLevel(e.ctx, "acme", "api", "octocat")
+		e.want("collaborator permission", 200, resp, err)
+		assert.Equal(e.t, "admin", p.GetPermission())
+		p, resp, err = e.full.Repositories.GetPermissionLevel(e.ctx, "acme", "api", "hubot")
+		e.want("read collaborator permission", 200, resp, err)
+		assert.Equal(e.t, "read", p.GetPermission())
+		_, resp, err = e.full.Repositories.GetPermissionLevel(e.ctx, "acme", "api", "nobody")
+		e.want("permission of a missing user", 404, resp, err)
+	},
+	"GET /rate_limit": func(e *env) {
+		rl, resp, err := e.full.RateLimit.Get(e.ctx)
+		e.want("rate limit", 200, resp, err)
+		assert.NotZero(e.t, rl.GetCore().Limit)
+		_, resp, err = e.anon.RateLimit.Get(e.ctx)
+		e.want("anonymous rate limit", 200, resp, err)
+	},
+}
+
+func url(s string) string { return strings.ReplaceAll(s, "+", "%2B") }
+
+// jwtOf returns an App JWT as ghinstallation makes it.
+func jwtOf(e *env) string {
+	atr, err := ghinstallation.NewAppsTransport(http.DefaultTransport, e.app.ID, e.app.PrivateKeyPEM)
+	require.NoError(e.t, err)
+	var tok string
+	atr.BaseURL = strings.TrimSuffix(e.api, "/")
+	rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		tok = strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader("{}")), Header: http.Header{}}, nil
+	})
+	atr2, err := ghinstallation.NewAppsTransport(rt, e.app.ID, e.app.PrivateKeyPEM)
+	require.NoError(e.t, err)
+	req, _ := http.NewRequest("GET", e.api+"app", nil)
+	resp, err := atr2.RoundTrip(req)
+	require.NoError(e.t, err)
+	resp.Body.Close()
+	return tok
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func init() {
+	// Secret routes, the same for each kind, at repository and organisation level.
+	for _, kind := range []string{"actions", "dependabot", "codespaces"} {
+		repo, org := secretPaths(kind)
+		probes["GET /repos/{owner}/{repo}/"+kind+"/secrets"] = func(e *env) {
+			b := e.wantRaw(200, "GET", repo+"?per_page=100", e.fullTok, nil)
+			assert.Contains(e.t, string(b), `"TOKEN"`)
+			e.wantRaw(403, "GET", repo, e.narrowTok, nil)
+			e.wantRaw(404, "GET", "repos/acme/nowhere/"+kind+"/secrets", e.fullTok, nil)
+			e.conditional(repo, e.fullTok)
+		}
+		probes["GET /repos/{owner}/{repo}/"+kind+"/secrets/{secret_name}"] = func(e *env) {
+			e.wantRaw(200, "GET", repo+"/TOKEN", e.fullTok, nil)
+			e.wantRaw(404, "GET", repo+"/NOPE", e.fullTok, nil)
+		}
+		probes["DELETE /repos/{owner}/{repo}/"+kind+"/secrets/{secret_name}"] = func(e *env) {
+			e.wantRaw(403, "DELETE", repo+"/DOOMED", e.narrowTok, nil)
+			e.wantRaw(204, "DELETE", repo+"/DOOMED", e.fullTok, nil)
+			e.wantRaw(404, "DELETE", repo+"/DOOMED", e.fullTok, nil)
+		}
+		probes["GET /orgs/{org}/"+kind+"/secrets"] = func(e *env) {
+			b := e.wantRaw(200, "GET", org+"?per_page=100", e.fullTok, nil)
+			assert.Contains(e.t, string(b), `"visibility":"selected"`)
+			e.wantRaw(403, "GET", org, e.narrowTok, nil)
+			e.conditional(org, e.fullTok)
+		}
+		probes["GET /orgs/{org}/"+kind+"/secrets/{secret_name}"] = func(e *env) {
+			e.wantRaw(200, "GET", org+"/TOKEN", e.fullTok, nil)
+			e.wantRaw(200, "GET", org+"/SHARED", e.fullTok, nil)
+			e.wantRaw(404, "GET", org+"/NOPE", e.fullTok, nil)
+		}
+		probes["DELETE /orgs/{org}/"+kind+"/secrets/{secret_name}"] = func(e *env) {
+			e.wantRaw(403, "DELETE", org+"/DOOMED", e.narrowTok, nil)
+			e.wantRaw(204, "DELETE", org+"/DOOMED", e.fullTok, nil)
+			e.wantRaw(404, "DELETE", org+"/DOOMED", e.fullTok, nil)
+		}
+		probes["GET /orgs/{org}/"+kind+"/secrets/{secret_name}/repositories"] = func(e *env) {
+			b := e.wantRaw(200, "GET", org+"/TOKEN/repositories?per_page=100", e.fullTok, nil)
+			assert.Contains(e.t, string(b), `"total_count":2`)
+			e.wantRaw(404, "GET", org+"/NOPE/repositories", e.fullTok, nil)
+		}
+	}
+	// go-github's Actions calls, decoded into its types.
+	inner := probes["GET /repos/{owner}/{repo}/actions/secrets"]
+	probes["GET /repos/{owner}/{repo}/actions/secrets"] = func(e *env) {
+		inner(e)
+		list, resp, err := e.full.Actions.ListRepoSecrets(e.ctx, "acme", "api", nil)
+		e.want("go-github repo secrets", 200, resp, err)
+		assert.NotZero(e.t, list.TotalCount)
+		orgList, resp, err := e.full.Actions.ListOrgSecrets(e.ctx, "acme", nil)
+		e.want("go-github org secrets", 200, resp, err)
+		require.NotEmpty(e.t, orgList.Secrets)
+		assert.NotEmpty(e.t, orgList.Secrets[0].Visibility)
+	}
+}

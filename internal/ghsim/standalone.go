@@ -1,0 +1,70 @@
+package ghsim
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// ServeStandalone runs a simulator on addr (e.g. "127.0.0.1:8080") seeded with sc
+// (nil: a small generated organisation "acme") until ctx is done. It writes each
+// App's private key, mode 0600, into a fresh temporary directory (removed on
+// return) and prints to w the API URL, the Apps with their IDs and key paths, the
+// installations, the OIDC endpoints and a ready ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN
+// pair for a push job on the first repository.
+func ServeStandalone(ctx context.Context, addr string, sc *Scenario, w io.Writer) error {
+	if sc == nil {
+		sc = Generate(GenSpec{Repos: 5, PATs: 5, SSO: 3, OrgSecrets: 3, OtherApps: 1})
+	}
+	sim := New(Options{})
+	if err := sim.Apply(sc); err != nil {
+		return err
+	}
+	if _, err := sim.Serve(addr); err != nil {
+		return fmt.Errorf("listen on %s: %w (choose another --serve address)", addr, err)
+	}
+	defer sim.Close()
+	dir, err := os.MkdirTemp("", "ghsim-keys-")
+	if err != nil {
+		return fmt.Errorf("make a directory for the App keys: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	if err := sim.printStandalone(w, dir, sc); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	fmt.Fprintln(w, "ghsim: stopped")
+	return nil
+}
+
+func (s *Sim) printStandalone(w io.Writer, dir string, sc *Scenario) error {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	p("ghsim: GitHub simulator listening")
+	p("  API URL (GITHUB_API_URL):       %s", s.URL())
+	p("  server URL (GITHUB_SERVER_URL): %s", s.ServerURL())
+	for _, app := range s.Apps() {
+		path := filepath.Join(dir, app.Slug+".pem")
+		if err := os.WriteFile(path, app.PrivateKeyPEM, 0o600); err != nil {
+			return fmt.Errorf("write the key of app %s: %w", app.Slug, err)
+		}
+		p("  App %-26s id %d, client id %s, private key %s", app.Slug+":", app.ID, app.ClientID, path)
+	}
+	for _, in := range s.Installations() {
+		p("  installation %d of app %d on %s", in.ID, in.AppID, in.Account)
+	}
+	iss := s.OIDCIssuer()
+	p("  OIDC issuer:    %s", iss)
+	p("  OIDC discovery: %s/.well-known/openid-configuration", iss)
+	p("  OIDC JWKS:      %s/.well-known/jwks", iss)
+	if len(sc.Orgs) > 0 && len(sc.Orgs[0].Repos) > 0 {
+		full := sc.Orgs[0].Login + "/" + sc.Orgs[0].Repos[0].Name
+		reqURL, reqTok := s.OIDCRequest(s.JobClaims(full))
+		p("  a push job on %s (sandbox credentials, valid while the simulator runs):", full)
+		p("    ACTIONS_ID_TOKEN_REQUEST_URL=%s", reqURL)
+		p("    ACTIONS_ID_TOKEN_REQUEST_TOKEN=%s", reqTok)
+	}
+	p("ghsim: serving until interrupted")
+	return nil
+}
