@@ -33,12 +33,15 @@ type Request struct {
 
 // Decision is the verdict of Decide: deny by default, and every denial says why.
 type Decision struct {
-	Allowed      bool              `json:"allowed"`
-	Rule         string            `json:"rule,omitempty"`         // the rule that matched
-	Repositories []string          `json:"repositories,omitempty"` // "owner/name", sorted
-	Permissions  map[string]string `json:"permissions,omitempty"`
-	Reason       string            `json:"reason"`                // one sentence for humans
-	NearMisses   []NearMiss        `json:"near_misses,omitempty"` // closest rules that did not match, closest first
+	Allowed      bool     `json:"allowed"`
+	Rule         string   `json:"rule,omitempty"`         // the rule that matched
+	Repositories []string `json:"repositories,omitempty"` // "owner/name", sorted
+	// AllRepositories: the rule grants every repository of the installation
+	// and the request named none; Repositories is then empty.
+	AllRepositories bool              `json:"all_repositories,omitempty"`
+	Permissions     map[string]string `json:"permissions,omitempty"`
+	Reason          string            `json:"reason"`                // one sentence for humans
+	NearMisses      []NearMiss        `json:"near_misses,omitempty"` // closest rules that did not match, closest first
 }
 
 // NearMiss is a rule that did not match, with the conditions that failed.

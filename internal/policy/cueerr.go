@@ -1,0 +1,205 @@
+package policy
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"cuelang.org/go/cue"
+	cueerrors "cuelang.org/go/cue/errors"
+	"cuelang.org/go/cue/token"
+)
+
+// syntaxDiagnostics turns parse errors into CodeSyntax diagnostics.
+func syntaxDiagnostics(name string, err error) []Diagnostic {
+	var out []Diagnostic
+	for _, e := range cueerrors.Errors(err) {
+		p := toPos(name, e.Position())
+		format, args := e.Msg()
+		out = append(out, p.diag(CodeSyntax, "", "%s; fix the CUE syntax", fmt.Sprintf(format, args...)))
+	}
+	return dedupe(out)
+}
+
+// cueDiagnostics turns evaluation and schema errors into diagnostics
+// positioned in the policy file: an error CUE reports only against the
+// schema is moved to the nearest enclosing field the policy defines.
+func cueDiagnostics(name string, raw cue.Value, err error) []Diagnostic {
+	type group struct {
+		path []string
+		pos  Pos
+		msgs []string
+		disj bool
+	}
+	var groups []*group
+	byPath := map[string]*group{}
+	for _, e := range cueerrors.Errors(err) {
+		path := e.Path()
+		key := strings.Join(path, "\x00")
+		format, args := e.Msg()
+		msg := fmt.Sprintf(format, args...)
+		g, seen := byPath[key]
+		if !seen {
+			g = &group{path: path}
+			byPath[key] = g
+			groups = append(groups, g)
+		}
+		if strings.Contains(msg, "errors in empty disjunction") {
+			g.disj = true
+			continue
+		}
+		p, ok := policyPos(name, e)
+		if !ok {
+			p = walkUp(name, raw, path)
+		}
+		if len(g.msgs) == 0 {
+			g.pos = p
+		}
+		if !slices.Contains(g.msgs, msg) {
+			g.msgs = append(g.msgs, msg)
+		}
+	}
+	var out []Diagnostic
+	for _, g := range groups {
+		if len(g.msgs) == 0 {
+			continue
+		}
+		msg := g.msgs[0]
+		if g.disj || len(g.msgs) > 1 {
+			msg = "no allowed form matches: " + strings.Join(g.msgs, "; ")
+		}
+		out = append(out, g.pos.diag(CodeSchema, ruleName(raw, g.path), "%s", explain(g.path, msg)))
+	}
+	return dedupe(out)
+}
+
+// policyPos returns the first position of e that lies in the policy file.
+func policyPos(name string, e cueerrors.Error) (Pos, bool) {
+	for _, tp := range append([]token.Pos{e.Position()}, e.InputPositions()...) {
+		if tp.IsValid() && tp.Filename() == name {
+			return toPos(name, tp), true
+		}
+	}
+	return Pos{}, false
+}
+
+// walkUp finds the nearest field on path, or above it, that the policy
+// file defines, and returns its position; the file's start otherwise.
+func walkUp(name string, raw cue.Value, path []string) Pos {
+	if raw.Exists() {
+		for n := len(path); n > 0; n-- {
+			v := raw.LookupPath(cuePath(path[:n]))
+			if !v.Exists() {
+				continue
+			}
+			if tp := v.Pos(); tp.IsValid() && tp.Filename() == name {
+				return toPos(name, tp)
+			}
+		}
+	}
+	return Pos{File: name, Line: 1, Col: 1}
+}
+
+func cuePath(elems []string) cue.Path {
+	sels := make([]cue.Selector, 0, len(elems))
+	for _, e := range elems {
+		switch {
+		case strings.HasPrefix(e, "#"):
+			sels = append(sels, cue.Def(e))
+		case isIndex(e):
+			i, _ := strconv.Atoi(e)
+			sels = append(sels, cue.Index(i))
+		default:
+			if u, err := strconv.Unquote(e); err == nil {
+				e = u
+			}
+			sels = append(sels, cue.Str(e))
+		}
+	}
+	return cue.MakePath(sels...)
+}
+
+func isIndex(s string) bool {
+	if s == "" || len(s) > 9 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func toPos(name string, tp token.Pos) Pos {
+	if !tp.IsValid() {
+		return Pos{File: name, Line: 1, Col: 1}
+	}
+	return Pos{File: name, Line: tp.Line(), Col: tp.Column()}
+}
+
+// ruleName names the rule an error path lies in, when it can.
+func ruleName(raw cue.Value, path []string) string {
+	if len(path) < 2 || path[0] != "rules" || !isIndex(path[1]) || !raw.Exists() {
+		return ""
+	}
+	s, err := raw.LookupPath(cuePath(append(path[:2:2], "name"))).String()
+	if err != nil {
+		return ""
+	}
+	return s
+}
+
+// explain prefixes the message with its path and says what to do next.
+func explain(path []string, msg string) string {
+	where := strings.Join(path, ".")
+	var hint string
+	last := ""
+	if len(path) > 0 {
+		last = path[len(path)-1]
+	}
+	inPerms := len(path) >= 2 && strings.HasSuffix(path[len(path)-2], "permissions")
+	switch {
+	case strings.Contains(msg, "struct.MinFields(1)"):
+		msg = "the map is empty"
+		hint = "grant at least one permission, e.g. contents: \"read\""
+	case strings.Contains(msg, "field not allowed") && inPerms:
+		hint = fmt.Sprintf("%q is not a GitHub App permission; use one of the names in schemas/permissions.cue", last)
+	case strings.Contains(msg, "field not allowed"):
+		hint = "remove the field or fix its spelling; see the schema in schemas/policy.cue"
+	case inPerms && len(permissionLevels[last]) > 0:
+		hint = fmt.Sprintf("%s accepts %s", last, strings.Join(permissionLevels[last], ", "))
+	case strings.Contains(msg, "required but not present"):
+		hint = "add this field"
+	case strings.Contains(msg, "incomplete value"):
+		hint = "give this field a concrete value"
+	}
+	if where != "" {
+		msg = where + ": " + msg
+	}
+	if hint != "" {
+		msg += " (" + hint + ")"
+	}
+	return msg
+}
+
+func dedupe(ds []Diagnostic) []Diagnostic {
+	sort.SliceStable(ds, func(i, j int) bool {
+		if ds[i].Line != ds[j].Line {
+			return ds[i].Line < ds[j].Line
+		}
+		return ds[i].Col < ds[j].Col
+	})
+	out := ds[:0]
+	seen := map[string]bool{}
+	for _, d := range ds {
+		k := d.String()
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}

@@ -1,0 +1,207 @@
+package policy
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"path"
+	"runtime"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/cuecontext"
+	"cuelang.org/go/cue/load"
+	"cuelang.org/go/cue/parser"
+
+	"github.com/jitkey/jitkey/schemas"
+)
+
+// MaxFileSize is the largest policy file Load reads.
+const MaxFileSize = 1 << 20
+
+// TestSuffix ends the name of a policy unit test file.
+const TestSuffix = "_test.cue"
+
+// Load reads the CUE policy files and *_test.cue test files at paths in
+// fsys, validates each against the schema and returns the Set. When any
+// file is invalid it returns a nil Set and an Errors value positioned in
+// the policy files; any other error is an I/O error.
+func Load(fsys fs.FS, paths []string) (*Set, error) {
+	srcs := make([]source, len(paths))
+	for i, p := range paths {
+		data, err := readFile(fsys, p)
+		if err != nil {
+			return nil, err
+		}
+		srcs[i] = source{name: p, data: data}
+	}
+	return loadSources(srcs)
+}
+
+// LoadBytes validates one file, named name (a *_test.cue name makes it a
+// test file), and returns its Set.
+func LoadBytes(name string, data []byte) (*Set, error) {
+	return loadSources([]source{{name: name, data: data}})
+}
+
+func readFile(fsys fs.FS, name string) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("read policy %q: %w", name, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read policy %q: %w", name, err)
+	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("read policy %q: it is a directory; pass the .cue files or let the caller find them", name)
+	}
+	if st.Size() > MaxFileSize {
+		// Read nothing: the size check in check() reports it positioned.
+		return make([]byte, MaxFileSize+1), nil
+	}
+	return fs.ReadFile(fsys, name)
+}
+
+type source struct {
+	name string
+	data []byte
+}
+
+// schema is the compiled policy language.
+type schema struct {
+	ctx    *cue.Context
+	policy cue.Value
+	tests  cue.Value
+}
+
+// newSchema builds the embedded schema in a fresh context: one context per
+// run, so that memory does not grow across runs.
+func newSchema() (*schema, error) {
+	ctx := cuecontext.New()
+	insts := load.Instances([]string{"."}, &load.Config{
+		FS:         schemas.FS,
+		Dir:        "/",
+		Env:        []string{"CUE_REGISTRY=none"},
+		FromFSPath: func(p string) string { return path.Join("schemas", p) },
+	})
+	if len(insts) != 1 || insts[0].Err != nil {
+		return nil, fmt.Errorf("load the embedded schema (a build defect): %v", insts[0].Err)
+	}
+	v := ctx.BuildInstance(insts[0])
+	if err := v.Err(); err != nil {
+		return nil, fmt.Errorf("build the embedded schema (a build defect): %w", err)
+	}
+	return &schema{ctx: ctx, policy: v.LookupPath(cue.MakePath(cue.Def("Policy"))), tests: v.LookupPath(cue.MakePath(cue.Def("Tests")))}, nil
+}
+
+// fileResult is one file, checked and decoded.
+type fileResult struct {
+	name  string
+	test  bool
+	diags []Diagnostic
+	pol   *filePolicy
+	tests []TestCase
+}
+
+func loadSources(srcs []source) (*Set, error) {
+	sc, err := newSchema()
+	if err != nil {
+		return nil, err
+	}
+	results := make([]fileResult, len(srcs))
+	workers := min(runtime.GOMAXPROCS(0), len(srcs))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				results[i] = sc.file(srcs[i].name, srcs[i].data)
+			}
+		})
+	}
+	for i := range srcs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return assemble(results)
+}
+
+// file checks one file against the schema and decodes it.
+func (sc *schema) file(name string, data []byte) fileResult {
+	res := fileResult{name: name, test: strings.HasSuffix(name, TestSuffix)}
+	raw, diags := sc.compile(name, data)
+	if diags != nil {
+		res.diags = diags
+		return res
+	}
+	def := sc.policy
+	if res.test {
+		def = sc.tests
+	}
+	u := raw.Unify(def)
+	if err := u.Validate(cue.Concrete(true), cue.All()); err != nil {
+		res.diags = cueDiagnostics(name, raw, err)
+		return res
+	}
+	d := decoder{file: name, raw: raw}
+	if res.test {
+		res.tests = d.tests(u)
+	} else {
+		res.pol = d.policy(u)
+	}
+	res.diags = d.diags
+	return res
+}
+
+// compile checks that data is CUE and builds it; diagnostics carry
+// CodeSyntax when the file is not CUE at all.
+func (sc *schema) compile(name string, data []byte) (cue.Value, []Diagnostic) {
+	if d, bad := checkBytes(name, data); bad {
+		return cue.Value{}, []Diagnostic{d}
+	}
+	f, err := parser.ParseFile(name, data, parser.ParseComments)
+	if err != nil {
+		return cue.Value{}, syntaxDiagnostics(name, err)
+	}
+	raw := sc.ctx.BuildFile(f)
+	if err := raw.Err(); err != nil {
+		return cue.Value{}, cueDiagnostics(name, raw, err)
+	}
+	return raw, nil
+}
+
+// checkBytes rejects input that cannot be a policy before CUE sees it.
+func checkBytes(name string, data []byte) (Diagnostic, bool) {
+	start := Pos{File: name, Line: 1, Col: 1}
+	switch {
+	case len(data) > MaxFileSize:
+		return start.diag(CodeSyntax, "", "the file is larger than %d bytes; a policy file is small CUE, split it", MaxFileSize), true
+	case len(bytes.TrimSpace(data)) == 0:
+		return start.diag(CodeSyntax, "", "the file is empty; a policy file starts with apiVersion: %q", APIVersion), true
+	case !utf8.Valid(data):
+		return invalidUTF8(name, data), true
+	}
+	return Diagnostic{}, false
+}
+
+func invalidUTF8(name string, data []byte) Diagnostic {
+	line, col := 1, 1
+	for len(data) > 0 {
+		r, size := utf8.DecodeRune(data)
+		if r == utf8.RuneError && size <= 1 {
+			break
+		}
+		if r == '\n' {
+			line, col = line+1, 1
+		} else {
+			col += size
+		}
+		data = data[size:]
+	}
+	return Pos{File: name, Line: line, Col: col}.diag(CodeSyntax, "", "the file is not valid UTF-8 here; save it as UTF-8")
+}

@@ -1,0 +1,129 @@
+package policy
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Matches reports whether every condition of r holds for c; failed
+// explains each condition that does not, e.g.
+// `ref: "refs/heads/dev" does not match "refs/heads/main"`.
+func (r Rule) Matches(c Claims) (ok bool, failed []string) {
+	if r.RequireVerified && !c.Verified {
+		failed = append(failed, "requireVerified: the claims were not verified through OIDC")
+	}
+	for _, cond := range r.Match {
+		if !cond.holds(c) {
+			failed = append(failed, cond.explain(c))
+		}
+	}
+	return len(failed) == 0, failed
+}
+
+// failures counts the failed conditions without explaining them: the
+// fast path of Decide.
+func (r *Rule) failures(c Claims) int {
+	n := 0
+	if r.RequireVerified && !c.Verified {
+		n++
+	}
+	for i := range r.Match {
+		if !r.Match[i].holds(c) {
+			n++
+		}
+	}
+	return n
+}
+
+// claim returns the value of the named claim.
+func claim(c Claims, name string) (string, bool) {
+	switch name {
+	case "repository":
+		return c.Repository, true
+	case "repository_owner":
+		return c.RepositoryOwner, true
+	case "workflow_ref":
+		return c.WorkflowRef, true
+	case "job_workflow_ref":
+		return c.JobWorkflowRef, true
+	case "ref":
+		return c.Ref, true
+	case "ref_type":
+		return c.RefType, true
+	case "ref_protected":
+		return strconv.FormatBool(c.RefProtected), true
+	case "environment":
+		return c.Environment, true
+	case "event_name":
+		return c.EventName, true
+	case "actor":
+		return c.Actor, true
+	case "runner_environment":
+		return c.RunnerEnvironment, true
+	case "sub":
+		return c.Subject, true
+	}
+	return "", false
+}
+
+func (cond *Condition) holds(c Claims) bool {
+	v, known := claim(c, cond.Claim)
+	if !known {
+		return false
+	}
+	for _, want := range cond.Values {
+		if v == want {
+			return true
+		}
+	}
+	for _, p := range cond.Patterns {
+		if re, err := compiled(p); err == nil && re.MatchString(v) {
+			return true
+		}
+	}
+	return false
+}
+
+func (cond *Condition) explain(c Claims) string {
+	v, known := claim(c, cond.Claim)
+	if !known {
+		return fmt.Sprintf("%s: jitkey knows no such claim", cond.Claim)
+	}
+	got := strconv.Quote(v)
+	if v == "" {
+		got = "the job has no " + cond.Claim + " claim, which"
+	}
+	var wants []string
+	for _, w := range cond.Values {
+		wants = append(wants, strconv.Quote(w))
+	}
+	for _, p := range cond.Patterns {
+		wants = append(wants, "pattern "+strconv.Quote(p))
+	}
+	switch {
+	case len(wants) == 1 && len(cond.Patterns) == 0:
+		return fmt.Sprintf("%s: %s does not equal %s", cond.Claim, got, wants[0])
+	case len(wants) == 1:
+		return fmt.Sprintf("%s: %s does not match %s", cond.Claim, got, wants[0])
+	}
+	return fmt.Sprintf("%s: %s is not one of %s", cond.Claim, got, strings.Join(wants, ", "))
+}
+
+// nearMisses returns the rules closest to matching, fewest failed
+// conditions first, then in rule order.
+func nearMisses(rules []Rule, c Claims) []NearMiss {
+	type scored struct{ i, n int }
+	all := make([]scored, 0, len(rules))
+	for i := range rules {
+		all = append(all, scored{i, rules[i].failures(c)})
+	}
+	sort.SliceStable(all, func(a, b int) bool { return all[a].n < all[b].n })
+	out := make([]NearMiss, 0, MaxNearMisses)
+	for _, s := range all[:min(MaxNearMisses, len(all))] {
+		_, failed := rules[s.i].Matches(c)
+		out = append(out, NearMiss{Rule: rules[s.i].Name, Failed: failed})
+	}
+	return out
+}
