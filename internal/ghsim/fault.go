@@ -147,7 +147,7 @@ func (f *fault) after(s *Sim, w http.ResponseWriter, c *call) bool {
 		case f.Size > 0:
 			c.body = []byte(`{"message":"` + strings.Repeat("A", f.Size) + `"}`)
 		default:
-			c.body = []byte(`{"token": "ghs_`)
+			c.body = []byte(`{"id": 1, "token": ghs_not_json, <html>`)
 		}
 		c.status = http.StatusOK
 		c.header.Del("ETag")

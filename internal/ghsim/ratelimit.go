@@ -90,6 +90,9 @@ func (s *Sim) primaryLimited(w http.ResponseWriter, c *call) bool {
 }
 
 func (s *Sim) answerPrimary(w http.ResponseWriter, c *call, reset time.Time) {
+	if c.header.Get("X-RateLimit-Limit") == "" {
+		setRateHeaders(c, s.peek(c.id))
+	}
 	c.header.Set("X-RateLimit-Remaining", "0")
 	c.header.Set("X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10))
 	msg := "API rate limit exceeded"

@@ -59,6 +59,7 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request, route string, h h
 		c.header.Set("ETag", etag)
 		if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, etag) {
 			s.rl.refund(c.id.bucket)
+			setRateHeaders(c, s.peek(c.id))
 			c.status, c.body = http.StatusNotModified, nil
 		}
 	}

@@ -79,6 +79,10 @@ func TestValidate(t *testing.T) {
 			reqBody: `{"repositories":["api"],"permissions":{"contents":"read"}}`, status: 201, respHeader: jsonHeader, respBody: goodToken},
 		{name: "access token unknown permission level", method: "POST", url: "/app/installations/7/access_tokens", reqHeader: jsonHeader,
 			reqBody: `{"permissions":{"contents":"everything"}}`, status: 201, respHeader: jsonHeader, respBody: goodToken, wantErr: `request`},
+		{name: "access token null options", method: "POST", url: "/app/installations/7/access_tokens", reqHeader: jsonHeader,
+			reqBody: "null\n", status: 201, respHeader: jsonHeader, respBody: goodToken},
+		{name: "create issue null body", method: "POST", url: "/repos/acme/api/issues", reqHeader: jsonHeader,
+			reqBody: "null", status: 201, respHeader: jsonHeader, respBody: `{}`, wantErr: `request`},
 		{name: "access token repositories not a list", method: "POST", url: "/app/installations/7/access_tokens", reqHeader: jsonHeader,
 			reqBody: `{"repositories":"api"}`, status: 201, respHeader: jsonHeader, respBody: goodToken, wantErr: `request`},
 		{name: "access token 422", method: "POST", url: "/app/installations/7/access_tokens", reqHeader: jsonHeader,
@@ -116,4 +120,15 @@ func TestValidate(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.wantErr)
 		})
 	}
+}
+
+func TestInstallationAccountQuirk(t *testing.T) {
+	t.Parallel()
+	v := newValidator(t)
+	user := `{"login":"octocat","id":1,"node_id":"U_1","avatar_url":"https://github.com/a.png","gravatar_id":"","url":"https://api.github.com/users/octocat","html_url":"https://github.com/octocat","followers_url":"https://api.github.com/users/octocat/followers","following_url":"https://api.github.com/users/octocat/following{/other_user}","gists_url":"https://api.github.com/users/octocat/gists{/gist_id}","starred_url":"https://api.github.com/users/octocat/starred{/owner}{/repo}","subscriptions_url":"https://api.github.com/users/octocat/subscriptions","organizations_url":"https://api.github.com/users/octocat/orgs","repos_url":"https://api.github.com/users/octocat/repos","events_url":"https://api.github.com/users/octocat/events{/privacy}","received_events_url":"https://api.github.com/users/octocat/received_events","type":"User","site_admin":false}`
+	inst := `[{"id":1,"account":` + user + `,"access_tokens_url":"https://api.github.com/app/installations/1/access_tokens","repositories_url":"https://api.github.com/installation/repositories","html_url":"https://github.com/settings/installations/1","app_id":2,"target_id":1,"target_type":"User","permissions":{},"events":[],"created_at":"2024-01-02T03:04:05Z","updated_at":"2024-01-02T03:04:05Z","single_file_name":null,"app_slug":"jitkey","suspended_by":null,"suspended_at":null,"repository_selection":"all"}]`
+	req := httptest.NewRequest("GET", "/app/installations", nil)
+	assert.NoError(t, v.Validate(req, nil, 200, jsonHeader, []byte(inst)), "a user account")
+	bad := strings.Replace(inst, `"login":"octocat",`, ``, 1)
+	assert.ErrorContains(t, v.Validate(req, nil, 200, jsonHeader, []byte(bad)), "anyOf", "neither a user nor an enterprise")
 }

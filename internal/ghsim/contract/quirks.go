@@ -1,0 +1,55 @@
+package contract
+
+import "github.com/getkin/kin-openapi/openapi3"
+
+// fixAccountAllOf corrects one known error of GitHub's description: where it
+// inlines the Installation schema (GET /app/installations) the account is
+// "allOf": [Simple User, Enterprise], which no account can satisfy (a user
+// has no slug, an enterprise no login). The named component installation says
+// "anyOf" of the same two schemas, which is what GitHub answers; the inlined
+// copy is read the same way. It returns how many schemas it corrected.
+func fixAccountAllOf(doc *openapi3.T) int {
+	fixed := 0
+	seen := map[*openapi3.Schema]bool{}
+	var walk func(*openapi3.SchemaRef)
+	walk = func(ref *openapi3.SchemaRef) {
+		if ref == nil || ref.Value == nil || seen[ref.Value] {
+			return
+		}
+		s := ref.Value
+		seen[s] = true
+		if len(s.AllOf) == 2 && titled(s.AllOf[0], "Simple User") && titled(s.AllOf[1], "Enterprise") {
+			s.AnyOf, s.AllOf = s.AllOf, nil
+			fixed++
+		}
+		for _, p := range s.Properties {
+			walk(p)
+		}
+		walk(s.Items)
+		for _, group := range []openapi3.SchemaRefs{s.AllOf, s.AnyOf, s.OneOf} {
+			for _, x := range group {
+				walk(x)
+			}
+		}
+		if s.AdditionalProperties.Schema != nil {
+			walk(s.AdditionalProperties.Schema)
+		}
+	}
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			for _, resp := range op.Responses.Map() {
+				if resp.Value == nil {
+					continue
+				}
+				for _, mt := range resp.Value.Content {
+					walk(mt.Schema)
+				}
+			}
+		}
+	}
+	return fixed
+}
+
+func titled(ref *openapi3.SchemaRef, title string) bool {
+	return ref != nil && ref.Value != nil && ref.Value.Title == title
+}
