@@ -100,6 +100,8 @@ func WithPrefix(prefix string) Option {
 //     as "anyOf", as the installation component says (see quirks.go).
 //   - a JSON null request body where the body is optional counts as no body
 //     (see nullOptionalBody).
+//   - a bare JSON array sent where the description's prose allows one
+//     (issue labels) is validated as the object it stands for (quirks.go).
 //   - statuses: see Validate.
 func New(opts ...Option) (*Validator, error) {
 	loader := openapi3.NewLoader()
@@ -278,6 +280,7 @@ func (v *Validator) Validate(req *http.Request, reqBody []byte, status int, head
 	}
 	op := route.Method + " " + templateOf(route.Path)
 	v.count(op, status)
+	reqBody = wrapBareArray(op, reqBody)
 	if err := v.validate(route, params, req, reqBody, status, header, respBody); err != nil {
 		return fmt.Errorf("%s -> %d: %w", op, status, err)
 	}

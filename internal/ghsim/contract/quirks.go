@@ -1,6 +1,31 @@
 package contract
 
-import "github.com/getkin/kin-openapi/openapi3"
+import (
+	"bytes"
+
+	"github.com/getkin/kin-openapi/openapi3"
+)
+
+// bareArrayBodies names the operations whose description says, in prose,
+// that a bare JSON array may be sent instead of an object holding it
+// ("You can also pass an array of labels directly"), while their schema lists
+// only the object. go-github v62 sends the bare array (AddLabelsToIssue,
+// ReplaceLabelsForIssue). Such a body is validated as the object it stands for.
+var bareArrayBodies = map[string]string{
+	"POST /repos/{owner}/{repo}/issues/{issue_number}/labels": "labels",
+	"PUT /repos/{owner}/{repo}/issues/{issue_number}/labels":  "labels",
+}
+
+// wrapBareArray returns body wrapped as {"<field>": body} when op accepts a
+// bare array for field and body is one; otherwise body unchanged.
+func wrapBareArray(op string, body []byte) []byte {
+	field, ok := bareArrayBodies[op]
+	trimmed := bytes.TrimSpace(body)
+	if !ok || len(trimmed) == 0 || trimmed[0] != '[' {
+		return body
+	}
+	return append(append([]byte(`{"`+field+`":`), trimmed...), '}')
+}
 
 // fixAccountAllOf corrects one known error of GitHub's description: where it
 // inlines the Installation schema (GET /app/installations) the account is
