@@ -1,0 +1,294 @@
+package mint_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/jitkey/jitkey/internal/ghsim"
+	"github.com/jitkey/jitkey/internal/github"
+	"github.com/jitkey/jitkey/internal/mint"
+	"github.com/jitkey/jitkey/internal/policy"
+)
+
+func TestMintAllowed(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		in        func(mint.Input) mint.Input
+		rule      string
+		repos     []string
+		perms     map[string]string
+		calls     int
+		givenInst bool
+	}{
+		{name: "whole grant", in: func(i mint.Input) mint.Input { return i }, rule: "deploy",
+			repos: []string{"acme/api", "acme/infra"}, perms: map[string]string{"contents": "read", "deployments": "write"}, calls: 3},
+		{name: "narrower request", in: func(i mint.Input) mint.Input {
+			i.Request = policy.Request{Repositories: []string{"infra"}, Permissions: map[string]string{"deployments": "read"}}
+			return i
+		}, rule: "deploy", repos: []string{"acme/infra"}, perms: map[string]string{"deployments": "read"}, calls: 3},
+		{name: "installation id given", in: func(i mint.Input) mint.Input { return i }, givenInst: true, rule: "deploy",
+			repos: []string{"acme/api", "acme/infra"}, perms: map[string]string{"contents": "read", "deployments": "write"}, calls: 2},
+		{name: "unverified job on an open rule", in: func(i mint.Input) mint.Input {
+			i.Claims = policy.Claims{Repository: "acme/api", RepositoryOwner: "acme", EventName: "pull_request"}
+			return i
+		}, rule: "ci-read", repos: []string{"acme/api"}, perms: map[string]string{"contents": "read"}, calls: 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			in := tt.in(deployInput())
+			if tt.givenInst {
+				in.InstallationID = f.inst.ID
+			}
+			g, err := f.m.Mint(context.Background(), in)
+			require.NoError(t, err)
+			assert.Equal(t, tt.rule, g.Decision.Rule)
+			assert.Equal(t, tt.repos, g.Repositories)
+			assert.Equal(t, tt.perms, g.Permissions)
+			assert.Equal(t, f.inst.ID, g.InstallationID)
+			assert.Equal(t, tt.calls, totalCalls(f.sim), "API calls: %v", f.sim.Calls())
+			if !tt.givenInst {
+				assert.Equal(t, "jitkey", g.AppSlug)
+			}
+			rec, ok := f.sim.TokenByValue(g.Token.Reveal())
+			require.True(t, ok)
+			assert.Equal(t, g.SHA256, rec.SHA256)
+			assert.Equal(t, ghsim.StateValid, rec.State())
+			wantPerms := map[string]string{"metadata": "read"}
+			for k, v := range tt.perms {
+				wantPerms[k] = v
+			}
+			assert.Equal(t, wantPerms, rec.Permissions, "the token has exactly the decided permissions")
+			assert.Equal(t, "selected", rec.RepositorySelection)
+			assert.WithinDuration(t, f.clk.Now().Add(time.Hour), g.ExpiresAt, 2*time.Second)
+		})
+	}
+}
+
+func TestMintDenied(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		claims    policy.Claims
+		req       policy.Request
+		nearMiss  string
+		reasonHas string
+	}{
+		{name: "unverified cannot use a verified rule", claims: func() policy.Claims { c := deployClaims(); c.Verified = false; return c }(),
+			nearMiss: "deploy", reasonHas: "no rule matches"},
+		{name: "wrong ref", claims: func() policy.Claims { c := deployClaims(); c.Ref = "refs/heads/dev"; return c }(),
+			nearMiss: "deploy", reasonHas: "no rule matches"},
+		{name: "more than granted", claims: deployClaims(), req: policy.Request{Permissions: map[string]string{"contents": "write"}},
+			reasonHas: "grants contents: read"},
+		{name: "repository not granted", claims: deployClaims(), req: policy.Request{Repositories: []string{"acme/lib"}},
+			reasonHas: "does not grant repository acme/lib"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			in := deployInput()
+			in.Claims, in.Request = tt.claims, tt.req
+			g, err := f.m.Mint(context.Background(), in)
+			require.Error(t, err)
+			assert.Nil(t, g)
+			var denied *mint.DeniedError
+			require.True(t, errors.As(err, &denied), "%v", err)
+			assert.Contains(t, denied.Decision.Reason, tt.reasonHas)
+			if tt.nearMiss != "" {
+				require.NotEmpty(t, denied.Decision.NearMisses)
+				assert.Contains(t, mint.Explain(denied.Decision), tt.nearMiss)
+			}
+			assert.Equal(t, 0, appCalls(f.sim), "a denial calls no App endpoint")
+			assert.Equal(t, 1, totalCalls(f.sim), "a denial costs the policy read only")
+			assert.Empty(t, f.sim.Ledger(), "a denial mints nothing")
+		})
+	}
+}
+
+func TestMintErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		setup func(f *fixture) mint.Input
+		class github.Class
+		check func(t *testing.T, err error)
+	}{
+		{name: "policy missing", setup: func(f *fixture) mint.Input {
+			in := deployInput()
+			in.PolicyPath = "nope.cue"
+			return in
+		}, class: github.ClassNotFound},
+		{name: "policy ref missing", setup: func(f *fixture) mint.Input {
+			in := deployInput()
+			in.PolicyRef = "no-such-branch"
+			return in
+		}, class: github.ClassNotFound},
+		{name: "policy invalid", setup: func(f *fixture) mint.Input {
+			f.sim.PutFile("acme", "api", "main", policyPath, []byte("apiVersion: \"jitkey.dev/v1\"\nrules: [{name: 1}]\n"))
+			return deployInput()
+		}, check: func(t *testing.T, err error) {
+			var pe *mint.PolicyInvalidError
+			require.True(t, errors.As(err, &pe), "%v", err)
+			var diags policy.Errors
+			require.True(t, errors.As(err, &diags))
+			assert.Contains(t, err.Error(), policyPath+":")
+		}},
+		{name: "permission not granted to the installation", setup: func(f *fixture) mint.Input {
+			in := deployInput()
+			in.Claims = policy.Claims{Repository: "acme/api", RepositoryOwner: "acme", EventName: "schedule"}
+			return in
+		}, class: github.ClassPermissionNotGranted},
+		{name: "repository outside the installation", setup: func(f *fixture) mint.Input {
+			in := deployInput()
+			in.Claims = policy.Claims{Repository: "acme/api", RepositoryOwner: "acme", EventName: "release"}
+			return in
+		}, class: github.ClassNotInstalled},
+		{name: "installation id of nothing", setup: func(f *fixture) mint.Input {
+			in := deployInput()
+			in.InstallationID = 777
+			return in
+		}, class: github.ClassNotInstalled},
+		{name: "no repository claim", setup: func(f *fixture) mint.Input {
+			in := deployInput()
+			in.Claims.Repository = ""
+			return in
+		}, check: func(t *testing.T, err error) { assert.Contains(t, err.Error(), "not owner/name") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			_, err := f.m.Mint(context.Background(), tt.setup(f))
+			require.Error(t, err)
+			if tt.class != "" {
+				assert.Equal(t, tt.class, github.ClassOf(err), "%v", err)
+			}
+			if tt.check != nil {
+				tt.check(t, err)
+			}
+			assert.Empty(t, f.sim.ValidTokens())
+		})
+	}
+}
+
+func TestRevoke(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	g := f.mint(t)
+	before := totalCalls(f.sim)
+	out, err := f.m.Revoke(context.Background(), g.Token)
+	require.NoError(t, err)
+	assert.Equal(t, mint.Revoked, out)
+	assert.Equal(t, 1, totalCalls(f.sim)-before, "a revoke is one API call")
+	rec, _ := f.sim.TokenByValue(g.Token.Reveal())
+	assert.Equal(t, ghsim.StateRevoked, rec.State())
+
+	out, err = f.m.Revoke(context.Background(), g.Token)
+	require.NoError(t, err)
+	assert.Equal(t, mint.AlreadyRevoked, out)
+
+	expired := f.mint(t)
+	f.clk.Advance(61 * time.Minute)
+	out, err = f.m.Revoke(context.Background(), expired.Token)
+	require.NoError(t, err)
+	assert.Equal(t, mint.AlreadyRevoked, out, "an expired token is gone")
+}
+
+func TestRevokeThroughFaults(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []ghsim.FaultKind{ghsim.FaultStatus500, ghsim.FaultReset, ghsim.FaultTruncated} {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			g := f.mint(t)
+			f.sim.Fault(ghsim.FaultSpec{Method: "DELETE", Kind: kind, Count: 2})
+			out, err := f.m.Revoke(context.Background(), g.Token)
+			require.NoError(t, err)
+			assert.Contains(t, []mint.RevokeOutcome{mint.Revoked, mint.AlreadyRevoked}, out)
+			assert.Empty(t, f.sim.ValidTokens())
+		})
+	}
+}
+
+func TestRevokeGivesUpWithinDeadline(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	g := f.mint(t)
+	f.sim.Fault(ghsim.FaultSpec{Method: "DELETE", Kind: ghsim.FaultStatus500})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	out, err := f.m.Revoke(ctx, g.Token)
+	require.Error(t, err)
+	assert.Equal(t, mint.RevokeFailed, out)
+	assert.Equal(t, github.ClassServer, github.ClassOf(err))
+	assert.NotContains(t, err.Error(), g.Token.Reveal())
+}
+
+func TestLostMintAnswer(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []ghsim.FaultKind{ghsim.FaultTruncated, ghsim.FaultHostile} {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			f.sim.Fault(ghsim.FaultSpec{Method: "POST", Kind: kind, Count: 1})
+			_, err := f.m.Mint(context.Background(), deployInput())
+			require.Error(t, err)
+			var lost *mint.LostTokenError
+			require.True(t, errors.As(err, &lost), "%v", err)
+			assert.Equal(t, f.inst.ID, lost.InstallationID)
+			assert.Contains(t, err.Error(), "expires by")
+			for _, rec := range f.sim.Ledger() {
+				assert.NotContains(t, err.Error(), rec.SHA256)
+			}
+		})
+	}
+}
+
+func TestRecoverTokenFromBrokenAnswer(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	// GitHub puts the token first; a break after it leaves the token readable.
+	// The simulator sorts its keys, so this path is driven directly.
+	g := f.mint(t)
+	body := []byte(`{"token":"` + g.Token.Reveal() + `","expires_at":"20`)
+	err := mint.RecoverLost(context.Background(), f.m, 1, &github.LostAnswerError{Status: 201, Partial: body})
+	var lost *mint.LostTokenError
+	require.True(t, errors.As(err, &lost))
+	assert.True(t, lost.Recovered)
+	assert.NoError(t, lost.RevokeErr)
+	assert.Equal(t, g.SHA256, lost.SHA256)
+	assert.Empty(t, f.sim.ValidTokens())
+	assert.NotContains(t, err.Error(), g.Token.Reveal())
+}
+
+func TestAuditRecord(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	g := f.mint(t)
+	line := mint.NewRecord(f.clk.Now(), "mint", deployClaims()).WithGrant(g).JSON()
+	assert.NotContains(t, string(line), g.Token.Reveal())
+	assert.NotContains(t, string(line), "\n")
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(line, &m))
+	assert.Equal(t, "minted", m["outcome"])
+	assert.Equal(t, "deploy", m["rule"])
+	assert.Equal(t, true, m["verified"])
+	assert.Equal(t, "octocat", m["actor"])
+	assert.Equal(t, g.SHA256[:16], m["token_sha256"])
+	assert.NotEmpty(t, m["expires_at"])
+
+	_, err := f.m.Mint(context.Background(), mint.Input{Claims: policy.Claims{Repository: "acme/api"}, PolicyPath: policyPath})
+	denied := mint.NewRecord(f.clk.Now(), "mint", policy.Claims{Repository: "acme/api"}).WithError(err)
+	assert.Equal(t, "denied", denied.Outcome)
+	assert.True(t, strings.HasPrefix(denied.Reason, "no rule matches"))
+}
