@@ -15,11 +15,8 @@ func notYet(name string) func(context.Context, Env, []string) int {
 }
 
 var (
-	runValidate = notYet("validate")
-	runTest     = notYet("test")
-	runExplain  = notYet("explain")
-	runMint     = notYet("mint")
-	runRevoke   = notYet("revoke")
-	runReview   = notYet("review")
-	runSandbox  = notYet("sandbox")
+	runMint    = notYet("mint")
+	runRevoke  = notYet("revoke")
+	runReview  = notYet("review")
+	runSandbox = notYet("sandbox")
 )

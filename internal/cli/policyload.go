@@ -1,0 +1,194 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/jitkey/jitkey/internal/policy"
+	"github.com/jitkey/jitkey/internal/policyfile"
+	"github.com/jitkey/jitkey/internal/report"
+)
+
+// DefaultPolicyDir is where validate, test and explain look for policies
+// when no path is given, relative to the working directory.
+const DefaultPolicyDir = "policies"
+
+// repoFS opens the working directory as the root that policy paths must
+// stay inside. An os.Root refuses to follow a symlink out of it.
+func repoFS(env Env) (fs.FS, func(), error) {
+	root, err := os.OpenRoot(env.Dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open the working directory: %w", err)
+	}
+	return root.FS(), func() { root.Close() }, nil
+}
+
+// relPaths turns command-line paths into slash-separated paths relative to
+// the working directory; a path outside it stays "../..." and is refused by
+// policyfile.Find.
+func relPaths(env Env, paths []string) []string {
+	if len(paths) == 0 {
+		return []string{DefaultPolicyDir}
+	}
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		if filepath.IsAbs(p) {
+			if rel, err := filepath.Rel(env.Dir, p); err == nil {
+				p = rel
+			}
+		}
+		out[i] = filepath.ToSlash(filepath.Clean(p))
+	}
+	return out
+}
+
+// loaded is a policy set read from the working tree.
+type loaded struct {
+	fsys  fs.FS
+	files policyfile.Files
+	set   *policy.Set
+	diags []policy.Diagnostic // load errors, positioned; set is nil when any
+}
+
+// loadPolicies finds and loads the policies under paths. A returned error
+// is a usage or I/O error (exit 2); diagnostics are the policy's own errors.
+func loadPolicies(env Env, paths []string) (*loaded, func(), error) {
+	fsys, closeFS, err := repoFS(env)
+	if err != nil {
+		return nil, nil, err
+	}
+	files, err := policyfile.Find(fsys, relPaths(env, paths))
+	if err != nil {
+		closeFS()
+		return nil, nil, err
+	}
+	l := &loaded{fsys: fsys, files: files}
+	set, err := policy.Load(fsys, files.All())
+	if err != nil {
+		var perrs policy.Errors
+		if !errors.As(err, &perrs) || len(perrs) == 0 {
+			closeFS()
+			return nil, nil, fmt.Errorf("load policies: %w", err)
+		}
+		l.diags = append(l.diags, perrs...)
+		return l, closeFS, nil
+	}
+	l.set = set
+	return l, closeFS, nil
+}
+
+// malformed reports whether a load failed on input that is not a policy at
+// all (CUE syntax), which is an input error (exit 2) rather than a finding.
+func malformed(diags []policy.Diagnostic) bool {
+	for _, d := range diags {
+		if d.Code == "syntax" || d.Code == "parse" {
+			return true
+		}
+	}
+	return false
+}
+
+var severityRank = map[policy.Severity]int{"notice": 1, "warning": 2, "error": 3}
+
+func parseSeverity(s string) (policy.Severity, error) {
+	sev := policy.Severity(s)
+	if severityRank[sev] == 0 {
+		return "", fmt.Errorf("--fail-on %q: use error, warning or notice", s)
+	}
+	return sev, nil
+}
+
+// atOrAbove reports whether any diagnostic is at least as severe as min.
+func atOrAbove(diags []policy.Diagnostic, min policy.Severity) bool {
+	for _, d := range diags {
+		if severityRank[d.Severity] >= severityRank[min] || severityRank[d.Severity] == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// parseFlags parses flags that may come before, between or after the
+// positional arguments, and returns the positional arguments.
+func parseFlags(fset *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fset.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fset.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// newFlagSet returns a flag set that prints its usage to env.Stderr.
+func newFlagSet(env Env, name, usage string) *flag.FlagSet {
+	fset := flag.NewFlagSet("jitkey "+name, flag.ContinueOnError)
+	fset.SetOutput(env.Stderr)
+	fset.Usage = func() {
+		fmt.Fprintf(env.Stderr, "%s\nFlags:\n", strings.TrimSpace(usage))
+		fset.PrintDefaults()
+	}
+	return fset
+}
+
+// flagExit is the exit code for a flag parsing error: 0 for -h.
+func flagExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	return ExitUsage
+}
+
+// output renders a report on stdout and, when the runner names a step
+// summary file, appends the Markdown summary to it.
+func output(env Env, format string, r *report.Report) error {
+	out, err := report.New(format)
+	if err != nil {
+		return err
+	}
+	if s, ok := out.(report.SARIF); ok {
+		s.Version = Version
+		out = s
+	}
+	if err := out.Output(env.Stdout, r); err != nil {
+		return fmt.Errorf("write the report: %w", err)
+	}
+	if path := env.Getenv("GITHUB_STEP_SUMMARY"); path != "" {
+		if err := appendSummary(path, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func appendSummary(path string, r *report.Report) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("open the job summary (GITHUB_STEP_SUMMARY): %w", err)
+	}
+	werr := report.Summary(f, r)
+	cerr := f.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		return fmt.Errorf("write the job summary (GITHUB_STEP_SUMMARY): %w", err)
+	}
+	return nil
+}
+
+func fail(w io.Writer, cmd string, err error) int {
+	fmt.Fprintf(w, "jitkey %s: %v\n", cmd, err)
+	return ExitUsage
+}

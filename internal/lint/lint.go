@@ -1,0 +1,386 @@
+// Package lint finds what a policy set allows that the schema cannot
+// forbid: rules shadowed by earlier rules, and over-broad grants (write on
+// pull requests or unprotected refs, write without a ref or environment
+// constraint, every repository, admin levels). Every finding is positioned
+// in the policy file. What the loader already refuses (unknown permissions,
+// duplicate names, grants above the ceiling) is not repeated here.
+package lint
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/jitkey/jitkey/internal/policy"
+)
+
+// The finding codes, one per check.
+const (
+	CodeDuplicateRule      = "duplicate-rule"
+	CodeShadowedRule       = "shadowed-rule"
+	CodeWriteOnPullRequest = "write-on-pull-request"
+	CodeWriteUnprotected   = "write-unprotected-ref"
+	CodeWriteUnconstrained = "write-unconstrained"
+	CodeWriteUnverified    = "write-unverified"
+	CodeAllRepositories    = "all-repositories"
+	CodeAdminLevel         = "admin-level"
+)
+
+// CheckInfo describes each check: its code, default severity and a one-line
+// description (the SARIF rule list and the documentation use it).
+type CheckInfo struct {
+	Code        string
+	Severity    policy.Severity
+	Description string
+}
+
+// Checks lists every check lint runs.
+func Checks() []CheckInfo {
+	return []CheckInfo{
+		{CodeDuplicateRule, policy.Severity("warning"), "a rule matches exactly the jobs an earlier rule matches and grants the same"},
+		{CodeShadowedRule, policy.Severity("warning"), "an earlier rule matches every job this rule matches, so this rule never decides"},
+		{CodeWriteOnPullRequest, policy.Severity("error"), "write or admin granted to pull_request or pull_request_target jobs, which run code not yet reviewed"},
+		{CodeWriteUnprotected, policy.Severity("warning"), "write or admin granted on refs that may be unprotected, without an environment"},
+		{CodeWriteUnconstrained, policy.Severity("error"), "write or admin granted with neither a ref nor an environment constraint"},
+		{CodeWriteUnverified, policy.Severity("warning"), "write or admin granted to claims that were not verified through OIDC"},
+		{CodeAllRepositories, policy.Severity("error"), "a grant to every repository of the installation"},
+		{CodeAdminLevel, policy.Severity("warning"), "an admin permission level"},
+	}
+}
+
+func severity(code string) policy.Severity {
+	for _, c := range Checks() {
+		if c.Code == code {
+			return c.Severity
+		}
+	}
+	return policy.Severity("error")
+}
+
+// Lint returns the findings over s, sorted by position.
+func Lint(s *policy.Set) []policy.Diagnostic {
+	if s == nil {
+		return nil
+	}
+	var out []policy.Diagnostic
+	out = append(out, shadowing(s.Rules)...)
+	for _, r := range s.Rules {
+		out = append(out, grants(r)...)
+	}
+	Sort(out)
+	return out
+}
+
+// Sort orders diagnostics by file, line, column, then code.
+func Sort(ds []policy.Diagnostic) {
+	sort.SliceStable(ds, func(i, j int) bool {
+		a, b := ds[i], ds[j]
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		if a.Col != b.Col {
+			return a.Col < b.Col
+		}
+		return a.Code < b.Code
+	})
+}
+
+func diag(p policy.Pos, code, rule, format string, args ...any) policy.Diagnostic {
+	return policy.Diagnostic{
+		File: p.File, Line: p.Line, Col: p.Col, EndLine: p.Line, EndCol: p.Col,
+		Severity: severity(code), Code: code, Rule: rule, Message: fmt.Sprintf(format, args...),
+	}
+}
+
+func where(p policy.Pos) string {
+	return fmt.Sprintf("%s:%d", p.File, p.Line)
+}
+
+func shadowing(rules []policy.Rule) []policy.Diagnostic {
+	var out []policy.Diagnostic
+	c := newCoverage(rules)
+	reported := map[int]bool{}
+	for i, a := range rules {
+		for _, j := range c.candidates(i) {
+			b := rules[j]
+			if reported[j] || !c.covers(a, b) {
+				continue
+			}
+			reported[j] = true
+			if c.covers(b, a) && sameGrant(a.Grant, b.Grant) {
+				out = append(out, diag(b.Pos, CodeDuplicateRule, b.Name,
+					"rule %q duplicates rule %q (%s): same match, same grant; delete one", b.Name, a.Name, where(a.Pos)))
+			} else {
+				out = append(out, diag(b.Pos, CodeShadowedRule, b.Name,
+					"rule %q never decides: rule %q (%s) comes first and matches every job it matches; move it before %q or narrow %q",
+					b.Name, a.Name, where(a.Pos), a.Name, a.Name))
+			}
+		}
+	}
+	return out
+}
+
+// coverage answers Covers for the rules of one set without comparing every
+// pair: rule a can only cover a later rule b that states, for a claim on
+// which a lists exact values only, a subset of those values. Rules are
+// indexed by the (claim, value) of such conditions.
+type coverage struct {
+	rules []policy.Rule
+	index map[[2]string][]int // (claim, value) -> rules whose values-only condition on claim lists value
+	re    map[string]*regexp.Regexp
+}
+
+func newCoverage(rules []policy.Rule) *coverage {
+	c := &coverage{rules: rules, index: map[[2]string][]int{}, re: map[string]*regexp.Regexp{}}
+	for j, r := range rules {
+		for _, cond := range r.Match {
+			if len(cond.Patterns) > 0 {
+				continue
+			}
+			for _, v := range cond.Values {
+				k := [2]string{cond.Claim, v}
+				c.index[k] = append(c.index[k], j)
+			}
+		}
+	}
+	return c
+}
+
+// candidates returns the indices of the rules after i that rule i may
+// cover, ascending.
+func (c *coverage) candidates(i int) []int {
+	var best *policy.Condition
+	size := 0
+	for k, cond := range c.rules[i].Match {
+		if len(cond.Patterns) > 0 || len(cond.Values) == 0 {
+			continue
+		}
+		n := 0
+		for _, v := range cond.Values {
+			n += len(c.index[[2]string{cond.Claim, v}])
+		}
+		if best == nil || n < size {
+			best, size = &c.rules[i].Match[k], n
+		}
+	}
+	var out []int
+	if best == nil {
+		for j := i + 1; j < len(c.rules); j++ {
+			out = append(out, j)
+		}
+		return out
+	}
+	for _, v := range best.Values {
+		for _, j := range c.index[[2]string{best.Claim, v}] {
+			if j > i {
+				out = append(out, j)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func (c *coverage) covers(a, b policy.Rule) bool {
+	return covers(a, b, c.admits)
+}
+
+// admits is admitsCond with each pattern compiled once.
+func (c *coverage) admits(cond policy.Condition, value string) bool {
+	if slices.Contains(cond.Values, value) {
+		return true
+	}
+	for _, p := range cond.Patterns {
+		re, ok := c.re[p]
+		if !ok {
+			re, _ = regexp.Compile(p)
+			c.re[p] = re
+		}
+		if re != nil && re.MatchString(value) {
+			return true
+		}
+	}
+	return false
+}
+
+// Covers reports whether rule a matches every set of claims that rule b
+// matches, judged from the conditions alone: each condition of a must be
+// implied by b's condition on the same claim. It errs on the side of "no"
+// when patterns are involved (a pattern of b is covered only by the same
+// pattern in a).
+func Covers(a, b policy.Rule) bool {
+	return covers(a, b, admitsCond)
+}
+
+func covers(a, b policy.Rule, admits func(policy.Condition, string) bool) bool {
+	if a.RequireVerified && !b.RequireVerified {
+		return false
+	}
+	for _, ca := range a.Match {
+		cb, ok := condition(b, ca.Claim)
+		if !ok {
+			return false
+		}
+		for _, v := range cb.Values {
+			if !admits(ca, v) {
+				return false
+			}
+		}
+		for _, p := range cb.Patterns {
+			if !slices.Contains(ca.Patterns, p) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func sameGrant(a, b policy.Grant) bool {
+	ra, rb := slices.Clone(a.Repositories), slices.Clone(b.Repositories)
+	slices.Sort(ra)
+	slices.Sort(rb)
+	if !slices.Equal(ra, rb) || a.Caller != b.Caller || a.AllRepositories != b.AllRepositories || len(a.Permissions) != len(b.Permissions) {
+		return false
+	}
+	for k, v := range a.Permissions {
+		if b.Permissions[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// condition returns the rule's condition on a claim; a rule that states
+// several conditions on one claim is treated by its first.
+func condition(r policy.Rule, claim string) (policy.Condition, bool) {
+	for _, c := range r.Match {
+		if c.Claim == claim {
+			return c, true
+		}
+	}
+	return policy.Condition{}, false
+}
+
+// admits reports whether the rule's condition on claim (if any) accepts value.
+func admits(r policy.Rule, claim, value string) bool {
+	c, ok := condition(r, claim)
+	return !ok || admitsCond(c, value)
+}
+
+func admitsCond(c policy.Condition, value string) bool {
+	if slices.Contains(c.Values, value) {
+		return true
+	}
+	for _, p := range c.Patterns {
+		re, err := regexp.Compile(p)
+		if err == nil && re.MatchString(value) {
+			return true
+		}
+	}
+	return false
+}
+
+func constrained(r policy.Rule, claim string) bool {
+	_, ok := condition(r, claim)
+	return ok
+}
+
+// writes returns the permissions the rule grants at write or admin, sorted.
+func writes(g policy.Grant) []string {
+	var out []string
+	for name, level := range g.Permissions {
+		if level == "write" || level == "admin" {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func grants(r policy.Rule) []policy.Diagnostic {
+	var out []policy.Diagnostic
+	g := r.Grant
+	gpos := pos(g.Pos, r.Pos)
+	if g.AllRepositories || slices.Contains(g.Repositories, "*") {
+		out = append(out, diag(gpos, CodeAllRepositories, r.Name,
+			"rule %q grants every repository of the installation; name the repositories the job needs", r.Name))
+	}
+	var admin []string
+	for name, level := range g.Permissions {
+		if level == "admin" {
+			admin = append(admin, name)
+		}
+	}
+	if len(admin) > 0 {
+		sort.Strings(admin)
+		out = append(out, diag(gpos, CodeAdminLevel, r.Name,
+			"rule %q grants admin on %s; grant write unless the job administers them", r.Name, strings.Join(admin, ", ")))
+	}
+	w := writes(g)
+	if len(w) == 0 {
+		return out
+	}
+	what := strings.Join(w, ", ")
+	if ev := pullRequestEvents(r); len(ev) > 0 {
+		out = append(out, diag(matchPos(r, "event_name", "ref"), CodeWriteOnPullRequest, r.Name,
+			"rule %q grants write on %s to %s jobs, which run code not yet reviewed; grant read only, or match push or deployment events",
+			r.Name, what, strings.Join(ev, " and ")))
+	}
+	hasRef, hasEnv := constrained(r, "ref"), constrained(r, "environment")
+	switch {
+	case !hasRef && !hasEnv:
+		out = append(out, diag(r.Pos, CodeWriteUnconstrained, r.Name,
+			"rule %q grants write on %s with neither a ref nor an environment constraint; match a protected ref or a deployment environment",
+			r.Name, what))
+	case !hasEnv && admits(r, "ref_protected", "false"):
+		out = append(out, diag(matchPos(r, "ref_protected", "ref"), CodeWriteUnprotected, r.Name,
+			"rule %q grants write on %s on refs that may be unprotected; add ref_protected: true or an environment with required reviewers",
+			r.Name, what))
+	}
+	if !r.RequireVerified {
+		out = append(out, diag(r.Pos, CodeWriteUnverified, r.Name,
+			"rule %q grants write on %s without requiring a verified OIDC identity; set requireVerified: true", r.Name, what))
+	}
+	return out
+}
+
+// pullRequestEvents returns the pull request events the rule may match:
+// those its event_name condition admits, or, without one, both when its ref
+// condition admits a pull request's merge ref.
+func pullRequestEvents(r policy.Rule) []string {
+	events := []string{"pull_request", "pull_request_target"}
+	if constrained(r, "event_name") {
+		var out []string
+		for _, e := range events {
+			if admits(r, "event_name", e) {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	if constrained(r, "ref") && admits(r, "ref", "refs/pull/1/merge") {
+		return events
+	}
+	return nil
+}
+
+func matchPos(r policy.Rule, claims ...string) policy.Pos {
+	for _, claim := range claims {
+		if c, ok := condition(r, claim); ok {
+			return pos(c.Pos, r.Pos)
+		}
+	}
+	return r.Pos
+}
+
+func pos(p, fallback policy.Pos) policy.Pos {
+	if p.File == "" || p.Line == 0 {
+		return fallback
+	}
+	return p
+}

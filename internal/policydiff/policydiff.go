@@ -1,0 +1,299 @@
+// Package policydiff says, rule by rule and in plain sentences, what a
+// changed policy set grants that its base did not: new rules, wider
+// matches, more permissions or repositories, a raised ceiling. Narrowing
+// changes are not reported: they take nothing new.
+package policydiff
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/jitkey/jitkey/internal/lint"
+	"github.com/jitkey/jitkey/internal/policy"
+)
+
+// Change is one thing the head grants that the base did not.
+type Change struct {
+	Rule     string // the rule, or "ceiling"
+	Pos      policy.Pos
+	Sentence string
+}
+
+// Diff compares head with base; a nil base is an empty set, so every rule
+// of head is new.
+func Diff(base, head *policy.Set) []Change {
+	if head == nil {
+		return nil
+	}
+	if base == nil {
+		base = &policy.Set{}
+	}
+	old := map[string]policy.Rule{}
+	for _, r := range base.Rules {
+		if _, ok := old[r.Name]; !ok {
+			old[r.Name] = r
+		}
+	}
+	var out []Change
+	for _, r := range head.Rules {
+		b, ok := old[r.Name]
+		if !ok {
+			out = append(out, Change{Rule: r.Name, Pos: r.Pos,
+				Sentence: fmt.Sprintf("this change lets %s %s (new rule %q)", who(r), grantText(r.Grant.Permissions, r.Grant), r.Name)})
+			continue
+		}
+		if c, ok := changed(b, r); ok {
+			out = append(out, c)
+		}
+	}
+	if c, ok := ceiling(base.Ceiling, head.Ceiling); ok {
+		out = append(out, c)
+	}
+	return out
+}
+
+func changed(b, r policy.Rule) (Change, bool) {
+	var wider []string
+	if b.RequireVerified && !r.RequireVerified {
+		wider = append(wider, "claims that were not verified through OIDC")
+	}
+	if !lint.Covers(b, r) {
+		wider = append(wider, widened(b, r)...)
+	}
+	if len(wider) > 0 {
+		return Change{Rule: r.Name, Pos: r.Pos, Sentence: fmt.Sprintf("this change lets %s %s (rule %q now also matches %s)",
+			who(r), grantText(r.Grant.Permissions, r.Grant), r.Name, strings.Join(wider, "; "))}, true
+	}
+	raised := map[string]string{}
+	for name, level := range r.Grant.Permissions {
+		if had, ok := b.Grant.Permissions[name]; !ok || !policy.LevelAtMost(level, had) {
+			raised[name] = level
+		}
+	}
+	repos := newRepositories(b.Grant, r.Grant)
+	if len(raised) == 0 && repos.empty() {
+		return Change{}, false
+	}
+	var parts []string
+	if len(raised) > 0 {
+		parts = append(parts, levels(raised)+repositories(r.Grant))
+	}
+	if !repos.empty() {
+		parts = append(parts, levels(r.Grant.Permissions)+repos.of())
+	}
+	return Change{Rule: r.Name, Pos: pos(r.Grant.Pos, r.Pos), Sentence: fmt.Sprintf("this change lets %s %s (rule %q)",
+		who(r), strings.Join(parts, ", and "), r.Name)}, true
+}
+
+// widened describes how r's match admits jobs b's did not.
+func widened(b, r policy.Rule) []string {
+	var out []string
+	for _, cb := range b.Match {
+		cr, ok := condition(r, cb.Claim)
+		if !ok {
+			out = append(out, "any "+cb.Claim)
+			continue
+		}
+		var more []string
+		for _, v := range cr.Values {
+			if !slices.Contains(cb.Values, v) {
+				more = append(more, v)
+			}
+		}
+		for _, p := range cr.Patterns {
+			if !slices.Contains(cb.Patterns, p) {
+				more = append(more, "/"+p+"/")
+			}
+		}
+		if len(more) > 0 {
+			out = append(out, cb.Claim+" "+strings.Join(more, " or "))
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, "more jobs")
+	}
+	return out
+}
+
+type repoDelta struct {
+	names  []string
+	caller bool
+	all    bool
+}
+
+func (d repoDelta) empty() bool { return len(d.names) == 0 && !d.caller && !d.all }
+
+// of names the new repositories: " of acme/web".
+func (d repoDelta) of() string {
+	return repositories(policy.Grant{Repositories: d.names, Caller: d.caller, AllRepositories: d.all})
+}
+
+func newRepositories(b, r policy.Grant) repoDelta {
+	var d repoDelta
+	for _, name := range r.Repositories {
+		if !slices.Contains(b.Repositories, name) && !b.AllRepositories {
+			d.names = append(d.names, name)
+		}
+	}
+	d.caller = r.Caller && !b.Caller && !b.AllRepositories
+	d.all = r.AllRepositories && !b.AllRepositories
+	return d
+}
+
+func ceiling(b, r *policy.Ceiling) (Change, bool) {
+	if r == nil {
+		if b != nil {
+			return Change{Rule: "ceiling", Sentence: "this change removes the organisation ceiling, so rules may grant any permission on any repository"}, true
+		}
+		return Change{}, false
+	}
+	if b == nil {
+		return Change{}, false // a new ceiling only takes away
+	}
+	raised := map[string]string{}
+	if b.Permissions != nil {
+		for name, level := range r.Permissions {
+			if had, ok := b.Permissions[name]; !ok || !policy.LevelAtMost(level, had) {
+				raised[name] = level
+			}
+		}
+	}
+	var repos []string
+	if len(b.Repositories) > 0 {
+		for _, name := range r.Repositories {
+			if !slices.Contains(b.Repositories, name) {
+				repos = append(repos, name)
+			}
+		}
+	}
+	var parts []string
+	if len(raised) > 0 {
+		parts = append(parts, "rules may now "+levels(raised))
+	}
+	if len(repos) > 0 {
+		parts = append(parts, "rules may now grant "+strings.Join(repos, ", "))
+	}
+	if (b.Permissions != nil && r.Permissions == nil) || (len(b.Repositories) > 0 && len(r.Repositories) == 0) {
+		parts = append(parts, "a limit of the ceiling is gone")
+	}
+	if len(parts) == 0 {
+		return Change{}, false
+	}
+	return Change{Rule: "ceiling", Pos: r.Pos, Sentence: "this change raises the organisation ceiling: " + strings.Join(parts, "; ")}, true
+}
+
+func condition(r policy.Rule, claim string) (policy.Condition, bool) {
+	for _, c := range r.Match {
+		if c.Claim == claim {
+			return c, true
+		}
+	}
+	return policy.Condition{}, false
+}
+
+func pos(p, fallback policy.Pos) policy.Pos {
+	if p.File == "" || p.Line == 0 {
+		return fallback
+	}
+	return p
+}
+
+// describe renders a condition: `a or b or matching /p/`.
+func describe(c policy.Condition) string {
+	parts := slices.Clone(c.Values)
+	for _, p := range c.Patterns {
+		parts = append(parts, "matching /"+p+"/")
+	}
+	return strings.Join(parts, " or ")
+}
+
+// who says which jobs a rule matches: "workflow W in repository R on ref
+// F in environment E".
+func who(r policy.Rule) string {
+	var b strings.Builder
+	wf := "any workflow"
+	if c, ok := condition(r, "job_workflow_ref"); ok {
+		wf = "reusable workflow " + describe(c)
+	} else if c, ok := condition(r, "workflow_ref"); ok {
+		wf = "workflow " + describe(c)
+	}
+	b.WriteString(wf)
+	phrases := []struct{ claim, format string }{
+		{"repository", " in %s"},
+		{"repository_owner", " owned by %s"},
+		{"event_name", " on %s events"},
+		{"ref_type", " on a %s"},
+		{"ref", " on ref %s"},
+		{"environment", " in environment %s"},
+		{"actor", " run by %s"},
+		{"runner_environment", " on %s runners"},
+	}
+	hasRef := false
+	for _, p := range phrases {
+		if c, ok := condition(r, p.claim); ok {
+			fmt.Fprintf(&b, p.format, describe(c))
+			hasRef = hasRef || p.claim == "ref"
+		}
+	}
+	if !hasRef {
+		b.WriteString(" on any ref")
+	}
+	if c, ok := condition(r, "ref_protected"); ok && !slices.Contains(c.Values, "false") && len(c.Patterns) == 0 {
+		b.WriteString(" (protected refs only)")
+	}
+	if !r.RequireVerified {
+		b.WriteString(", even without a verified OIDC identity,")
+	}
+	return b.String()
+}
+
+// levels renders permissions grouped by level: "write contents and
+// deployments and read metadata".
+func levels(perms map[string]string) string {
+	var parts []string
+	for _, level := range []string{"admin", "write", "read"} {
+		var names []string
+		for _, name := range slices.Sorted(maps.Keys(perms)) {
+			if perms[name] == level {
+				names = append(names, name)
+			}
+		}
+		if len(names) > 0 {
+			parts = append(parts, level+" "+strings.Join(names, ", "))
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(perms)) {
+		if l := perms[name]; l != "admin" && l != "write" && l != "read" {
+			parts = append(parts, l+" "+name)
+		}
+	}
+	if len(parts) == 0 {
+		return "get a token without permissions"
+	}
+	return strings.Join(parts, " and ")
+}
+
+func grantText(perms map[string]string, g policy.Grant) string {
+	return levels(perms) + repositories(g)
+}
+
+// repositories renders " of acme/api, acme/infra and the calling repository".
+func repositories(g policy.Grant) string {
+	if g.AllRepositories {
+		return " of every repository of the installation"
+	}
+	names := slices.Clone(g.Repositories)
+	slices.Sort(names)
+	if g.Caller {
+		names = append(names, "the calling repository")
+	}
+	switch len(names) {
+	case 0:
+		return ""
+	case 1:
+		return " of " + names[0]
+	}
+	return " of " + strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}

@@ -1,0 +1,115 @@
+package policytest_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/jitkey/jitkey/internal/policy"
+	"github.com/jitkey/jitkey/internal/policytest"
+)
+
+func set(tests ...policy.TestCase) *policy.Set {
+	return &policy.Set{
+		Rules: []policy.Rule{
+			{Name: "main", Pos: policy.Pos{File: "p.cue", Line: 2, Col: 3}, RequireVerified: true,
+				Match: []policy.Condition{{Claim: "ref", Values: []string{"refs/heads/main"}}},
+				Grant: policy.Grant{Repositories: []string{"acme/api"}, Permissions: map[string]string{"contents": "read"}}},
+			{Name: "release", Pos: policy.Pos{File: "p.cue", Line: 9, Col: 3}, RequireVerified: true,
+				Match: []policy.Condition{{Claim: "ref", Values: []string{"refs/tags/v1"}}},
+				Grant: policy.Grant{Repositories: []string{"acme/api"}, Permissions: map[string]string{"contents": "write"}}},
+		},
+		Tests: tests,
+	}
+}
+
+func tc(name string, line int, ref string, verified bool, want policy.Expectation) policy.TestCase {
+	return policy.TestCase{Name: name, Pos: policy.Pos{File: "p_test.cue", Line: line, Col: 2},
+		Claims: policy.Claims{Repository: "acme/api", Ref: ref, Verified: verified}, Expect: want}
+}
+
+func TestRun(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name         string
+		cases        []policy.TestCase
+		wantFailures map[string][]string
+		wantCovered  []string
+		wantCoverage float64
+	}{
+		{
+			name: "all pass, half covered",
+			cases: []policy.TestCase{
+				tc("main reads", 3, "refs/heads/main", true, policy.Expectation{Allow: true, Rule: "main",
+					Permissions: map[string]string{"contents": "read"}, Repositories: []string{"acme/api"}}),
+				tc("dev denied", 4, "refs/heads/dev", true, policy.Expectation{Allow: false}),
+			},
+			wantFailures: map[string][]string{},
+			wantCovered:  []string{"main"},
+			wantCoverage: 50,
+		},
+		{
+			name: "wrong verdict, rule, permissions, repositories",
+			cases: []policy.TestCase{
+				tc("unverified", 3, "refs/heads/main", false, policy.Expectation{Allow: true}),
+				tc("release", 4, "refs/tags/v1", true, policy.Expectation{Allow: true, Rule: "main",
+					Permissions: map[string]string{"contents": "read"}, Repositories: []string{"acme/web"}}),
+			},
+			wantFailures: map[string][]string{
+				"unverified": {"expected allow, got deny"},
+				"release": {`expected rule "main" to match, got "release"`,
+					"expected permissions {contents: read}, got {contents: write}",
+					"expected repositories [acme/web], got [acme/api]"},
+			},
+			wantCovered:  []string{"release"},
+			wantCoverage: 50,
+		},
+		{name: "no tests", wantFailures: map[string][]string{}, wantCoverage: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := set(tt.cases...)
+			res := policytest.Run(s)
+			require.Len(t, res.Cases, len(tt.cases))
+			got := map[string][]string{}
+			for _, c := range res.Cases {
+				if !c.Passed() {
+					got[c.Name] = c.Failures
+				}
+			}
+			require.Len(t, got, len(tt.wantFailures))
+			for name, want := range tt.wantFailures {
+				require.Len(t, got[name], len(want), name)
+				for i, w := range want {
+					assert.Contains(t, got[name][i], w)
+				}
+			}
+			assert.Equal(t, tt.wantCovered, res.Covered)
+			assert.InDelta(t, tt.wantCoverage, res.Coverage(), 0.001)
+			assert.Equal(t, []string{"main", "release"}, res.Rules)
+
+			diags := policytest.Diagnostics(s, res)
+			var failed, uncovered int
+			for _, d := range diags {
+				switch d.Code {
+				case policytest.CodeFailed:
+					failed++
+					assert.Equal(t, "p_test.cue", d.File)
+					assert.Equal(t, policy.Severity("error"), d.Severity)
+				case policytest.CodeUncovered:
+					uncovered++
+					assert.Equal(t, "p.cue", d.File)
+				}
+			}
+			assert.Equal(t, len(tt.wantFailures), failed)
+			assert.Equal(t, len(res.Uncovered), uncovered)
+		})
+	}
+}
+
+func TestCoverageOfEmptySet(t *testing.T) {
+	t.Parallel()
+	assert.InDelta(t, 100, policytest.Run(&policy.Set{}).Coverage(), 0.001)
+}

@@ -1,0 +1,159 @@
+// Package report renders the findings of jitkey validate and jitkey test in
+// one of several formats (text, GitHub annotations, JSON, SARIF), one
+// outputter per format behind one interface, and writes the Markdown job
+// summary.
+package report
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/jitkey/jitkey/internal/policy"
+)
+
+// Report is what one run found.
+type Report struct {
+	Command     string              // "validate" or "test"
+	Files       []string            // the files read, relative to the repository root
+	Diagnostics []policy.Diagnostic // positioned findings, sorted
+	Rules       []Rule              // descriptions of the finding codes, for SARIF; optional
+	Base        string              // the base the grants are compared with; empty without a diff
+	Grants      []Grant             // what the change grants that the base did not
+	Tests       *Tests              // nil unless the command ran tests
+}
+
+// Rule describes one finding code.
+type Rule struct {
+	ID          string
+	Description string
+	Severity    policy.Severity
+}
+
+// Grant is one thing a change grants that its base did not, in a sentence.
+type Grant struct {
+	Rule     string
+	Pos      policy.Pos
+	Sentence string
+}
+
+// Tests summarises a policy test run.
+type Tests struct {
+	Passed, Failed int
+	Rules          int      // rules in the set
+	Uncovered      []string // rules no test case matched
+	Coverage       float64  // percent of rules exercised
+	MinCoverage    float64  // threshold asked for; 0 for none
+}
+
+// Counts returns the number of errors, warnings and notices.
+func (r *Report) Counts() (errs, warns, notes int) {
+	for _, d := range r.Diagnostics {
+		switch d.Severity {
+		case "error":
+			errs++
+		case "warning":
+			warns++
+		default:
+			notes++
+		}
+	}
+	return errs, warns, notes
+}
+
+// Outputter writes a report in one format.
+type Outputter interface {
+	Output(w io.Writer, r *Report) error
+}
+
+// Formats lists the format names New accepts.
+func Formats() []string { return []string{"text", "github", "json", "sarif"} }
+
+// New returns the outputter for a format name.
+func New(format string) (Outputter, error) {
+	switch format {
+	case "text":
+		return Text{}, nil
+	case "github":
+		return GitHub{}, nil
+	case "json":
+		return JSON{}, nil
+	case "sarif":
+		return SARIF{}, nil
+	}
+	return nil, fmt.Errorf("unknown format %q; use one of %s", format, strings.Join(Formats(), ", "))
+}
+
+// line and col clamp a position to 1: GitHub hides annotations without a
+// line, SARIF rejects lines below 1.
+func line(n int) int { return max(n, 1) }
+
+func end(start, endv int) int {
+	if endv < start {
+		return start
+	}
+	return endv
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// headline is the one-line verdict of a report.
+func headline(r *Report) string {
+	errs, warns, notes := r.Counts()
+	s := fmt.Sprintf("%s, %s, %s in %s", plural(errs, "error"), plural(warns, "warning"), plural(notes, "notice"), plural(len(r.Files), "file"))
+	if len(r.Grants) > 0 {
+		s += fmt.Sprintf("; %s beyond %s", plural(len(r.Grants), "new grant"), r.Base)
+	}
+	return s
+}
+
+func testsLine(t *Tests) string {
+	s := fmt.Sprintf("%s: %d passed, %d failed; rule coverage %.1f%% (%d of %d rules)",
+		plural(t.Passed+t.Failed, "test"), t.Passed, t.Failed, t.Coverage, t.Rules-len(t.Uncovered), t.Rules)
+	if t.MinCoverage > 0 {
+		s += fmt.Sprintf(", minimum %.1f%%", t.MinCoverage)
+	}
+	return s
+}
+
+func rules(r *Report) []Rule {
+	known := map[string]Rule{}
+	for _, ru := range r.Rules {
+		known[ru.ID] = ru
+	}
+	seen := map[string]bool{}
+	var out []Rule
+	for _, d := range r.Diagnostics {
+		id := code(d)
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		ru, ok := known[id]
+		if !ok {
+			ru = Rule{ID: id, Description: strings.ReplaceAll(id, "-", " "), Severity: d.Severity}
+		}
+		out = append(out, ru)
+	}
+	if len(r.Grants) > 0 {
+		out = append(out, Rule{ID: GrantCode, Description: "the change grants something its base did not", Severity: "notice"})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// GrantCode is the code of a new grant in annotations and SARIF.
+const GrantCode = "new-grant"
+
+func code(d policy.Diagnostic) string {
+	if d.Code == "" {
+		return "policy"
+	}
+	return d.Code
+}
