@@ -16,6 +16,7 @@ func (s *syncer) resolveOwners(ctx context.Context) []string {
 	s.ownersDone = true
 	if len(s.t.cfg.Review.Owners) > 0 {
 		s.owners = logins(s.t.cfg.Review.Owners)
+		s.mention = mentions(s.t.cfg.Review.Owners)
 		return s.owners
 	}
 	owner, name := splitRepo(s.st.repo)
@@ -29,6 +30,7 @@ func (s *syncer) resolveOwners(ctx context.Context) []string {
 			continue
 		}
 		s.owners = logins(CodeOwners(text))
+		s.mention = mentions(CodeOwners(text))
 		return s.owners
 	}
 	return nil
@@ -66,13 +68,9 @@ func logins(owners []string) []string {
 }
 
 // mentions renders the owners line of the body: every owner, teams included.
-func mentions(policyOwners, assignees []string) []string {
-	src := policyOwners
-	if len(src) == 0 {
-		src = assignees
-	}
+func mentions(owners []string) []string {
 	var out []string
-	for _, o := range src {
+	for _, o := range owners {
 		if strings.Contains(o, "@") && !strings.HasPrefix(o, "@") {
 			continue // e-mail address
 		}

@@ -82,7 +82,11 @@ func (r *APIRemover) Remove(ctx context.Context, c inventory.Credential) error {
 	}
 	var er *github.ErrorResponse
 	if errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusNotFound {
-		return nil
+		return nil // already gone
+	}
+	var accepted *github.AcceptedError
+	if errors.As(err, &accepted) {
+		return nil // 202: GitHub carries out the revocation asynchronously
 	}
 	if err != nil {
 		return fmt.Errorf("remove %s %s: %w", c.Kind, c.ID, err)

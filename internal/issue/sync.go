@@ -27,6 +27,7 @@ type syncer struct {
 	known      map[string]bool
 	created    *int
 	owners     []string // assignees, resolved once per repository
+	mention    []string // owners to mention in bodies, teams included
 	ownersDone bool
 	mine       []int // issues this run created here
 }
@@ -124,7 +125,7 @@ func (s *syncer) create(ctx context.Context, f review.Finding) {
 	}
 	*s.created++
 	owners := s.resolveOwners(ctx)
-	body := Body(f, mentions(s.t.cfg.Review.Owners, owners), 0)
+	body := Body(f, s.mention, 0)
 	if s.t.cfg.DryRun {
 		s.t.record(Action{Op: OpCreate, Repo: s.st.repo, Fingerprint: f.Fingerprint, Title: f.Title})
 		return
@@ -276,7 +277,8 @@ func (s *syncer) edit(ctx context.Context, x tracked, f review.Finding, reminder
 		return true
 	}
 	owner, name := splitRepo(s.st.repo)
-	body := Body(f, mentions(s.t.cfg.Review.Owners, s.resolveOwners(ctx)), reminders)
+	s.resolveOwners(ctx)
+	body := Body(f, s.mention, reminders)
 	req := &github.IssueRequest{Title: github.String(f.Title), Body: github.String(body), State: state}
 	if _, _, err := s.t.issues.Edit(ctx, owner, name, x.issue.GetNumber(), req); err != nil {
 		s.t.record(Action{Op: OpFailed, Repo: s.st.repo, Number: x.issue.GetNumber(), Reason: string(op) + " issue: " + err.Error()})

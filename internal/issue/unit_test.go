@@ -61,7 +61,7 @@ func TestCodeOwnersAndLogins(t *testing.T) {
 	text := "# owners\n*       @first\n/docs/  @docs-team\n*  @acme/security @octocat dev@example.com # last wins\n"
 	assert.Equal(t, []string{"@acme/security", "@octocat", "dev@example.com"}, CodeOwners(text))
 	assert.Equal(t, []string{"octocat"}, logins(CodeOwners(text)))
-	assert.Equal(t, []string{"@acme/security", "@octocat"}, mentions(CodeOwners(text), nil))
+	assert.Equal(t, []string{"@acme/security", "@octocat"}, mentions(CodeOwners(text)))
 	assert.Nil(t, CodeOwners("/src/ @x\n"))
 }
 
