@@ -271,7 +271,13 @@ func TestIssueRoutes(t *testing.T) {
 
 func TestRepoListsAndRateLimit(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, "/api/v3")
+	for _, prefix := range prefixes {
+		repoListsAndRateLimit(t, prefix)
+	}
+}
+
+func repoListsAndRateLimit(t *testing.T, prefix string) {
+	f := newFixture(t, prefix)
 	f.sim.AddRepo(RepoSpec{Owner: "acme", Name: "secret-sauce", Private: true})
 	c := f.client(t, f.mint(t, &github.InstallationTokenOptions{Repositories: []string{"api"}}))
 	ctx := context.Background()
@@ -290,4 +296,97 @@ func TestRepoListsAndRateLimit(t *testing.T) {
 	assert.Equal(t, 5000, rl.GetCore().Limit)
 	assert.Equal(t, "5000", resp.Header.Get("X-RateLimit-Limit"))
 	assert.Equal(t, 1, f.sim.Calls()["GET /rate_limit"])
+}
+
+func TestSecretHookLabelRoutesByName(t *testing.T) {
+	t.Parallel()
+	for _, prefix := range prefixes {
+		t.Run("prefix="+prefix, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, prefix)
+			_, _, _, repoHook, orgHook := seedCredentials(f)
+			for _, k := range []SecretKind{SecretActions, SecretDependabot, SecretCodespaces} {
+				f.sim.AddSecret(SecretSpec{Kind: k, Owner: "acme", Repo: "api", Name: "DOOMED"})
+				f.sim.AddSecret(SecretSpec{Kind: k, Scope: ScopeOrg, Owner: "acme", Name: "DOOMED"})
+			}
+			f.sim.AddSecret(SecretSpec{Scope: ScopeEnvironment, Owner: "acme", Repo: "api", Environment: "prod", Name: "DOOMED"})
+			c := f.client(t, f.mint(t, nil))
+			ctx := context.Background()
+			ok := func(resp *github.Response, err error) {
+				t.Helper()
+				require.NoError(t, err)
+				assert.Less(t, resp.StatusCode, 300)
+			}
+			gone := func(resp *github.Response, err error) {
+				t.Helper()
+				require.Error(t, err)
+				assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+			}
+
+			sec, resp, err := c.Actions.GetRepoSecret(ctx, "acme", "api", "REPO_actions")
+			ok(resp, err)
+			assert.Equal(t, "REPO_actions", sec.Name)
+			_, resp, err = c.Dependabot.GetRepoSecret(ctx, "acme", "api", "REPO_dependabot")
+			ok(resp, err)
+			_, resp, err = c.Codespaces.GetRepoSecret(ctx, "acme", "api", "REPO_codespaces")
+			ok(resp, err)
+			ok(c.Actions.DeleteRepoSecret(ctx, "acme", "api", "DOOMED"))
+			ok(c.Dependabot.DeleteRepoSecret(ctx, "acme", "api", "DOOMED"))
+			ok(c.Codespaces.DeleteRepoSecret(ctx, "acme", "api", "DOOMED"))
+			_, resp, err = c.Actions.GetRepoSecret(ctx, "acme", "api", "DOOMED")
+			gone(resp, err)
+
+			org, resp, err := c.Actions.GetOrgSecret(ctx, "acme", "ORG_actions")
+			ok(resp, err)
+			assert.Equal(t, "selected", org.Visibility)
+			assert.Contains(t, org.SelectedRepositoriesURL, prefix+"/orgs/acme/actions/secrets/ORG_actions/repositories")
+			_, resp, err = c.Dependabot.GetOrgSecret(ctx, "acme", "ORG_dependabot")
+			ok(resp, err)
+			_, resp, err = c.Codespaces.GetOrgSecret(ctx, "acme", "ORG_codespaces")
+			ok(resp, err)
+			sel, resp, err := c.Dependabot.ListSelectedReposForOrgSecret(ctx, "acme", "ORG_dependabot", nil)
+			ok(resp, err)
+			assert.Equal(t, 1, sel.GetTotalCount())
+			_, resp, err = c.Codespaces.ListSelectedReposForOrgSecret(ctx, "acme", "ORG_codespaces", nil)
+			ok(resp, err)
+			ok(c.Actions.DeleteOrgSecret(ctx, "acme", "DOOMED"))
+			ok(c.Dependabot.DeleteOrgSecret(ctx, "acme", "DOOMED"))
+			ok(c.Codespaces.DeleteOrgSecret(ctx, "acme", "DOOMED"))
+			_, resp, err = c.Codespaces.GetOrgSecret(ctx, "acme", "DOOMED")
+			gone(resp, err)
+
+			repo, _, err := c.Repositories.Get(ctx, "acme", "api")
+			require.NoError(t, err)
+			_, resp, err = c.Actions.GetEnvSecret(ctx, int(repo.GetID()), "prod", "DEPLOY_TOKEN")
+			ok(resp, err)
+			req, err := c.NewRequest("GET", "repos/acme/api/environments/prod/secrets/DEPLOY_TOKEN", nil)
+			require.NoError(t, err)
+			ok(c.Do(ctx, req, nil))
+			req, err = c.NewRequest("DELETE", "repos/acme/api/environments/prod/secrets/DOOMED", nil)
+			require.NoError(t, err)
+			ok(c.Do(ctx, req, nil))
+			_, resp, err = c.Actions.GetEnvSecret(ctx, int(repo.GetID()), "prod", "DOOMED")
+			gone(resp, err)
+
+			h, resp, err := c.Repositories.GetHook(ctx, "acme", "api", repoHook)
+			ok(resp, err)
+			assert.Equal(t, "unused", h.LastResponse["status"])
+			oh, resp, err := c.Organizations.GetHook(ctx, "acme", orgHook)
+			ok(resp, err)
+			assert.Equal(t, "Organization", oh.GetType())
+			oh, resp, err = c.Organizations.EditHook(ctx, "acme", orgHook, &github.Hook{Config: &github.HookConfig{Secret: github.String("s3cret"), InsecureSSL: github.String("1")}})
+			ok(resp, err)
+			assert.Equal(t, "********", oh.GetConfig().GetSecret(), "a secret is never shown")
+			assert.Equal(t, "1", oh.GetConfig().GetInsecureSSL())
+
+			f.sim.AddIssue("acme", "api", IssueSpec{Title: "x", Labels: []string{"a", "b"}})
+			labels, resp, err := c.Issues.ListLabels(ctx, "acme", "api", nil)
+			ok(resp, err)
+			assert.Len(t, labels, 2)
+
+			got, resp, err := f.appClient(t).Apps.GetInstallation(ctx, f.inst.ID)
+			ok(resp, err)
+			assert.Equal(t, "all", got.GetRepositorySelection())
+		})
+	}
 }

@@ -2,7 +2,13 @@ package ghsim
 
 import (
 	"context"
+	"flag"
+	"fmt"
 	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +18,45 @@ import (
 )
 
 var prefixes = []string{"", "/api/v3"}
+
+// fixtureSims holds every fixture's simulator and prefix, for TestMain's check that
+// the tests drove every route under both prefixes.
+var fixtureSims sync.Map
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 && flag.Lookup("test.run").Value.String() == "" && flag.Lookup("test.bench").Value.String() == "" {
+		if missing := undrivenRoutes(); len(missing) > 0 {
+			fmt.Fprintf(os.Stderr, "FAIL: routes no test drove through a fixture: %s\n", strings.Join(missing, "; "))
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func undrivenRoutes() []string {
+	seen := map[string]bool{}
+	var routes []string
+	fixtureSims.Range(func(k, v any) bool {
+		sim := k.(*Sim)
+		routes = sim.Routes()
+		for route, n := range sim.Calls() {
+			if n > 0 {
+				seen[v.(string)+" "+route] = true
+			}
+		}
+		return true
+	})
+	var missing []string
+	for _, p := range prefixes {
+		for _, r := range routes {
+			if !seen[p+" "+r] {
+				missing = append(missing, "prefix "+strconv.Quote(p)+": "+r)
+			}
+		}
+	}
+	return missing
+}
 
 type fixture struct {
 	sim  *Sim
@@ -29,15 +74,16 @@ func newFixture(t *testing.T, prefix string) *fixture {
 	_, err := sim.Start()
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = sim.Close() })
+	fixtureSims.Store(sim, prefix)
 	app := sim.AddApp(AppSpec{Slug: "jitkey"})
 	sim.AddRepo(RepoSpec{Owner: "acme", Name: "api", Private: true})
 	sim.AddRepo(RepoSpec{Owner: "acme", Name: "web"})
 	inst := sim.Install(app.ID, "acme", InstallSpec{Permissions: map[string]string{
 		"contents": "write", "issues": "write", "administration": "read", "secrets": "write",
 		"organization_administration": "write", "organization_personal_access_tokens": "write",
-		"repository_hooks": "write", "organization_hooks": "write", "organization_secrets": "read",
-		"dependabot_secrets": "read", "codespaces_secrets": "read", "organization_dependabot_secrets": "read",
-		"organization_codespaces_secrets": "read"}})
+		"repository_hooks": "write", "organization_hooks": "write", "organization_secrets": "write",
+		"dependabot_secrets": "write", "codespaces_secrets": "write", "organization_dependabot_secrets": "write",
+		"organization_codespaces_secrets": "write"}})
 	sim.PutFile("acme", "api", "main", ".github/jitkey/policy.cue", []byte("package jitkey\n"))
 	return &fixture{sim: sim, clk: clk, app: app, inst: inst}
 }

@@ -32,6 +32,7 @@ func (s *Sim) oidcRoutes() {
 // faulted, but has no rate limit or ETag.
 func (s *Sim) handleRaw(method, path string, h handlerFunc) {
 	route := method + " " + path
+	s.routeList = append(s.routeList, route)
 	s.mux.HandleFunc(route, func(w http.ResponseWriter, r *http.Request) {
 		s.acct.count(route, r.Method)
 		c := &call{s: s, r: r, route: route, header: http.Header{}, status: http.StatusOK, id: s.identify(r)}

@@ -34,6 +34,7 @@ func (s *Sim) handle(method, tmpl string, h handlerFunc) {
 		pattern = strings.TrimSuffix(pattern, "{path}") + "{path...}"
 	}
 	route := method + " " + tmpl
+	s.routeList = append(s.routeList, route)
 	s.mux.HandleFunc(method+" "+s.prefix+pattern, func(w http.ResponseWriter, r *http.Request) {
 		s.serveAPI(w, r, route, h)
 	})

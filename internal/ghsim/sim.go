@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -41,6 +42,8 @@ type Sim struct {
 	prefix string
 	clock  Clock
 	mux    *http.ServeMux
+	// routeList holds every served route, "METHOD /template", written only by New.
+	routeList []string
 
 	mu        sync.Mutex // guards the GitHub state below
 	nextID    int64
@@ -177,4 +180,12 @@ func (s *Sim) Handler() http.Handler {
 func (s *Sim) newID() int64 {
 	s.nextID++
 	return s.nextID
+}
+
+// Routes lists every route the simulator serves, "METHOD /template" as in Calls(),
+// sorted; the OIDC issuer's routes start with "/_services/token".
+func (s *Sim) Routes() []string {
+	out := slices.Clone(s.routeList)
+	slices.Sort(out)
+	return out
 }
