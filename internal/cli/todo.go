@@ -17,6 +17,5 @@ func notYet(name string) func(context.Context, Env, []string) int {
 var (
 	runMint    = notYet("mint")
 	runRevoke  = notYet("revoke")
-	runReview  = notYet("review")
 	runSandbox = notYet("sandbox")
 )

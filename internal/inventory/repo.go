@@ -16,18 +16,18 @@ import (
 // The permissions that let an App installation read each kind, named as in
 // GitHub's app-permissions schema, for "not reviewed" messages.
 const (
-	permDeployKeys     = "administration: read"
-	permSecrets        = "secrets: read"
-	permDependabot     = "dependabot_secrets: read"
-	permCodespaces     = "codespaces_secrets: read"
-	permEnvironments   = "environments: read"
-	permHooks          = "repository_hooks: read"
-	permOrgSecrets     = "organization_secrets: read"
-	permOrgDependabot  = "organization_dependabot_secrets: read"
-	permOrgCodespaces  = "organization_codespaces_secrets: read"
-	permOrgPATs        = "organization_personal_access_tokens: read"
-	permOrgAdmin       = "organization_administration: read"
-	permOrgHooks       = "organization_hooks: read"
+	permDeployKeys    = "administration: read"
+	permSecrets       = "secrets: read"
+	permDependabot    = "dependabot_secrets: read"
+	permCodespaces    = "codespaces_secrets: read"
+	permEnvironments  = "environments: read"
+	permHooks         = "repository_hooks: read"
+	permOrgSecrets    = "organization_secrets: read"
+	permOrgDependabot = "organization_dependabot_secrets: read"
+	permOrgCodespaces = "organization_codespaces_secrets: read"
+	permOrgPATs       = "organization_personal_access_tokens: read"
+	permOrgAdmin      = "organization_administration: read"
+	permOrgHooks      = "organization_hooks: read"
 )
 
 // collector gathers one target's credentials and coverage.

@@ -142,4 +142,3 @@ func (s *syncer) autoRemediate(ctx context.Context, f review.Finding, x tracked)
 	}
 	return s.revoke(ctx, f, x, "policy auto_remediate", nil)
 }
-

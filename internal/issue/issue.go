@@ -27,8 +27,8 @@ import (
 const Label = "jitkey"
 
 // DefaultMaxIssues caps the issues opened per run when neither the policy nor
-// the caller says otherwise.
-const DefaultMaxIssues = 50
+// the caller says otherwise (the policy language's default).
+const DefaultMaxIssues = policy.DefaultMaxIssuesPerRun
 
 // IssuesService is the part of go-github's IssuesService the lifecycle uses.
 type IssuesService interface {

@@ -44,10 +44,10 @@ type Requester interface {
 
 // APIRemover removes credentials through the GitHub API.
 type APIRemover struct {
-	Repositories                   keyHookDeleter
+	Repositories                    keyHookDeleter
 	Actions, Dependabot, Codespaces secretDeleter
-	Organizations                  orgDeleter
-	Raw                            Requester
+	Organizations                   orgDeleter
+	Raw                             Requester
 }
 
 // NewRemover adapts a go-github client.

@@ -81,7 +81,9 @@ func TestEvaluateKindsAndFindings(t *testing.T) {
 		{"pat never used", pat(func(c *inventory.Credential) { c.LastUsedAt = nil }), nil, []Type{Dormant}},
 		{"pat without expiry", pat(func(c *inventory.Credential) { c.ExpiresAt = nil }), nil, []Type{Stale}},
 		{"pat expired", pat(func(c *inventory.Credential) { c.ExpiresAt = ptr(daysAgo(3)); c.Expired = true }), nil, []Type{Stale}},
-		{"pat admin", pat(func(c *inventory.Credential) { c.Permissions = map[string]string{"organization_administration": "write"} }), nil, []Type{OverScoped}},
+		{"pat admin", pat(func(c *inventory.Credential) {
+			c.Permissions = map[string]string{"organization_administration": "write"}
+		}), nil, []Type{OverScoped}},
 		{"pat beyond max", pat(func(c *inventory.Credential) { c.Permissions = map[string]string{"contents": "write"} }),
 			map[policy.CredentialKind]policy.KindRule{policy.KindFineGrainedPAT: {Enabled: true, MaxPermissions: map[string]string{"contents": "read"}}}, []Type{OverScoped}},
 		{"sso accessed long ago", inventory.Credential{Kind: policy.KindSSOAuthorization, ID: "acme:sso_authorization:9", Org: "acme",

@@ -10,20 +10,9 @@ import (
 	"github.com/jitkey/jitkey/internal/policy"
 )
 
-// DefaultRules are the thresholds used for a kind the policy does not mention.
-func DefaultRules() map[policy.CredentialKind]policy.KindRule {
-	secret := policy.KindRule{Enabled: true, StaleDays: 365}
-	return map[policy.CredentialKind]policy.KindRule{
-		policy.KindDeployKey:        {Enabled: true, DormantDays: 90, NeverUsedDays: 30},
-		policy.KindActionsSecret:    secret,
-		policy.KindDependabotSecret: secret,
-		policy.KindCodespacesSecret: secret,
-		policy.KindFineGrainedPAT:   {Enabled: true, DormantDays: 90, NeverUsedDays: 30, RequireExpiry: true},
-		policy.KindSSOAuthorization: {Enabled: true, DormantDays: 90, NeverUsedDays: 30},
-		policy.KindAppInstallation:  {Enabled: true},
-		policy.KindWebhook:          {Enabled: true, RequireSecret: true, RequireSSL: true},
-	}
-}
+// DefaultRules are the thresholds used for a kind the policy does not
+// mention: the policy language's documented defaults.
+func DefaultRules() map[policy.CredentialKind]policy.KindRule { return policy.DefaultKindRules() }
 
 // Rules returns the rule of every kind: the policy's, else the default.
 func Rules(rv policy.Review) map[policy.CredentialKind]policy.KindRule {
@@ -294,6 +283,6 @@ func exemptionCUE(c inventory.Credential, t Type) string {
 	finding:    %q
 	reason:     "why this is acceptable"
 	approver:   "your-login"
-	expires:    "YYYY-MM-DDT00:00:00Z" // at most 90 days ahead
+	expires:    "YYYY-MM-DD" // at most 90 days ahead
 }]`, c.Kind, c.ID, t)
 }

@@ -1,0 +1,138 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	gogithub "github.com/google/go-github/v62/github"
+
+	"github.com/jitkey/jitkey/internal/github"
+)
+
+// reviewWants is what a review asks of the installation: read on every kind,
+// write where `/jitkey revoke` removes a credential, issues write. Each is
+// capped by what the installation has; a permission it lacks is left out, and
+// the kinds needing it are reported as not reviewed with the permission to add.
+var reviewWants = map[string]string{
+	"administration": "write", "secrets": "write", "dependabot_secrets": "write", "codespaces_secrets": "write",
+	"repository_hooks": "write", "environments": "read", "issues": "write", "contents": "read", "metadata": "read",
+	"organization_secrets": "read", "organization_dependabot_secrets": "read", "organization_codespaces_secrets": "read",
+	"organization_personal_access_tokens": "write", "organization_administration": "write", "organization_hooks": "write",
+}
+
+var reviewLevelRank = map[string]int{"read": 1, "write": 2, "admin": 3}
+
+// reviewPermissions caps reviewWants by the installation's permissions; a
+// dry run asks for read only (and issues read).
+func reviewPermissions(have map[string]string, dryRun bool) map[string]string {
+	out := map[string]string{}
+	for name, want := range reviewWants {
+		lvl, ok := have[name]
+		if !ok || reviewLevelRank[lvl] == 0 {
+			continue
+		}
+		if dryRun {
+			want = "read"
+		}
+		if reviewLevelRank[lvl] > reviewLevelRank[want] {
+			lvl = want
+		}
+		out[name] = lvl
+	}
+	return out
+}
+
+// reviewClient authenticates as the GitHub App installed on the organisation
+// (or on the first repository's owner) when an App is configured, minting an
+// installation token for all its repositories with explicit permissions;
+// else it uses a token from the environment. Requests go through
+// internal/github's retrying, rate-limit-aware transport.
+//
+// The returned release func revokes the minted token (a no-op for a token
+// from the environment): the review holds it no longer than it needs it.
+func reviewClient(ctx context.Context, env Env, a reviewAuth, org string, repos []string, dryRun bool) (*gogithub.Client, func(context.Context) error, error) {
+	noop := func(context.Context) error { return nil }
+	opts := github.Options{BaseURL: reviewFirst(a.apiURL, env.Getenv("GITHUB_API_URL")), Now: env.Now, UserAgent: "jitkey-review"}
+	appID := reviewFirst(a.appID, env.Getenv("JITKEY_APP_ID"))
+	if appID == "" {
+		token := env.Getenv(a.tokenEnv)
+		if token == "" {
+			return nil, noop, fmt.Errorf("no credentials: configure a GitHub App (--app-id and --private-key-file, or JITKEY_APP_ID and JITKEY_APP_PRIVATE_KEY) or set %s", a.tokenEnv)
+		}
+		c, err := github.NewTokenClient(opts, token)
+		if err != nil {
+			return nil, noop, err
+		}
+		return c.REST(), noop, nil
+	}
+	key := []byte(env.Getenv("JITKEY_APP_PRIVATE_KEY"))
+	if a.keyFile != "" {
+		path := a.keyFile
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(env.Dir, path)
+		}
+		var err error
+		if key, err = os.ReadFile(path); err != nil {
+			return nil, noop, fmt.Errorf("read App private key: %w", err)
+		}
+	}
+	if len(key) == 0 {
+		return nil, noop, fmt.Errorf("App ID given without a private key; set --private-key-file or JITKEY_APP_PRIVATE_KEY")
+	}
+	app, err := github.NewAppClient(opts, github.AppCredentials{ID: appID, PrivateKey: key})
+	if err != nil {
+		return nil, noop, err
+	}
+	inst, err := reviewInstallation(ctx, app, org, repos)
+	if err != nil {
+		return nil, noop, err
+	}
+	perms := reviewPermissions(inst.Permissions, dryRun)
+	var tok struct {
+		Token     github.Secret `json:"token"`
+		ExpiresAt time.Time     `json:"expires_at"`
+	}
+	// All the installation's repositories (no repository list: an
+	// organisation may have more than the 500 a list allows), explicit permissions.
+	body := map[string]any{"permissions": perms}
+	if _, err := app.Do(github.RetrySafe(ctx), "mint the review token", http.MethodPost,
+		fmt.Sprintf("app/installations/%d/access_tokens", inst.ID), body, &tok); err != nil {
+		return nil, noop, err
+	}
+	c, err := github.NewTokenClient(opts, tok.Token.Reveal())
+	if err != nil {
+		return nil, noop, err
+	}
+	return c.REST(), c.RevokeInstallationToken, nil
+}
+
+func reviewInstallation(ctx context.Context, app *github.Client, org string, repos []string) (*github.Installation, error) {
+	if org == "" {
+		if len(repos) == 0 {
+			return nil, fmt.Errorf("say which organisation or repository the App is installed on (--org or --repo)")
+		}
+		owner, name, _ := strings.Cut(repos[0], "/")
+		return app.RepoInstallation(ctx, owner, name)
+	}
+	var inst github.Installation
+	_, err := app.Do(ctx, "find the App installation for "+org, http.MethodGet, "orgs/"+url.PathEscape(org)+"/installation", nil, &inst)
+	if err != nil {
+		return nil, err
+	}
+	return &inst, nil
+}
+
+func reviewFirst(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
