@@ -8,7 +8,11 @@
 // handle, each one listed on New; none of them lets a wrong body through.
 package contract
 
+// The description and the recordings are cut from npm tarballs fetched with
+// `npm pack @octokit/openapi@23.0.2` and `npm pack @octokit/fixtures@23.1.2`:
+//
 //go:generate go run ./internal/cutspec -tgz ${OPENAPI_TGZ} -out testdata/openapi/github.json
+//go:generate go run ./internal/cutspec -fixtures ${FIXTURES_TGZ} -out testdata/fixtures/octokit.json
 
 import (
 	"bytes"
@@ -94,6 +98,7 @@ func WithPrefix(prefix string) Option {
 //     built-ins); uri is checked as an absolute URI and email as an address,
 //     both stricter than kin-openapi's default of not checking them.
 //   - path parameters with slashes (contents {path}) match several segments.
+//   - an empty contents {path}, the repository root, is valid (quirks.go).
 //   - undocumented routes: see Undocumented.
 //   - the inlined installation account of GET /app/installations is
 //     "allOf" [Simple User, Enterprise], which nothing satisfies; it is read
@@ -281,6 +286,7 @@ func (v *Validator) Validate(req *http.Request, reqBody []byte, status int, head
 	op := route.Method + " " + templateOf(route.Path)
 	v.count(op, status)
 	reqBody = wrapBareArray(op, reqBody)
+	params = rootContents(op, params)
 	if err := v.validate(route, params, req, reqBody, status, header, respBody); err != nil {
 		return fmt.Errorf("%s -> %d: %w", op, status, err)
 	}

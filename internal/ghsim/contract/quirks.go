@@ -2,6 +2,7 @@ package contract
 
 import (
 	"bytes"
+	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
 )
@@ -77,4 +78,19 @@ func fixAccountAllOf(doc *openapi3.T) int {
 
 func titled(ref *openapi3.SchemaRef, title string) bool {
 	return ref != nil && ref.Value != nil && ref.Value.Title == title
+}
+
+// rootContents gives an empty contents {path} (the repository root, which
+// GitHub serves at "contents/" although the description calls {path}
+// required) the value "." for parameter validation only.
+func rootContents(op string, params map[string]string) map[string]string {
+	if _, multi := multiSegment[op[strings.IndexByte(op, ' ')+1:]]; !multi || params["path"] != "" {
+		return params
+	}
+	out := make(map[string]string, len(params))
+	for k, v := range params {
+		out[k] = v
+	}
+	out["path"] = "."
+	return out
 }

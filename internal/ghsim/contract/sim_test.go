@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -62,14 +61,32 @@ var permissions = map[string]string{
 
 func newEnv(t *testing.T, prefix string) *env {
 	t.Helper()
+	return newEnvWith(t, prefix, (*env).seed)
+}
+
+// newEnvWith starts a simulator seeded by seed (which must set e.app and
+// e.inst) behind the contract middleware.
+//
+// A contract violation fails the test unless its text contains one of
+// tolerate (known simulator gaps, logged instead).
+func newEnvWith(t *testing.T, prefix string, seed func(*env), tolerate ...string) *env {
+	t.Helper()
 	v, err := contract.New(contract.WithPrefix(prefix), contract.WithOutside(oidcPrefix))
 	require.NoError(t, err)
 	sim := ghsim.New(ghsim.Options{Prefix: prefix, Clock: ghsim.NewClock(time.Now())})
-	srv := httptest.NewServer(v.Wrap(sim.Handler(), func(err error) { t.Errorf("contract: %v", err) }))
+	srv := httptest.NewServer(v.Wrap(sim.Handler(), func(err error) {
+		for _, known := range tolerate {
+			if strings.Contains(err.Error(), known) {
+				t.Logf("contract, known ghsim gap: %v", err)
+				return
+			}
+		}
+		t.Errorf("contract: %v", err)
+	}))
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { _ = sim.Close() })
 	e := &env{t: t, ctx: context.Background(), sim: sim, v: v, api: srv.URL + prefix + "/", server: srv.URL + "/"}
-	e.seed()
+	seed(e)
 	e.clients()
 	return e
 }
@@ -224,42 +241,10 @@ func (e *env) conditional(path, token string) {
 	e.wantRaw(http.StatusNotModified, "GET", path, token, nil, "If-None-Match", etag)
 }
 
-var paramRe = regexp.MustCompile(`\{[^}]+\}`)
-
-// servedRoutes asks a fresh simulator which operations it serves: each
-// described operation is sent once, unauthenticated, and Calls() tells which
-// reached a route (the catch-all 404 is not counted). Calls under other
-// templates are returned too, so a route served under a template the
-// description lacks is caught.
-//
-// ghsim has no Routes() yet; when it has, it is used instead (see routesOf).
-func servedRoutes(t *testing.T, v *contract.Validator) []string {
+// servedRoutes is the simulator's own list of routes ("METHOD /template").
+func servedRoutes(t *testing.T, _ *contract.Validator) []string {
 	t.Helper()
-	sim := ghsim.New(ghsim.Options{})
-	if routes, ok := routesOf(sim); ok {
-		return routes
-	}
-	h := sim.Handler()
-	for _, op := range v.Operations() {
-		method, path, _ := strings.Cut(op, " ")
-		path = paramRe.ReplaceAllString(path, "1")
-		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(method, path, nil))
-	}
-	var served []string
-	for route := range sim.Calls() {
-		served = append(served, route)
-	}
-	sort.Strings(served)
-	return served
-}
-
-// routesOf returns the simulator's own route list when it exposes one.
-func routesOf(sim any) ([]string, bool) {
-	r, ok := sim.(interface{ Routes() []string })
-	if !ok {
-		return nil, false
-	}
-	return r.Routes(), true
+	return ghsim.New(ghsim.Options{}).Routes()
 }
 
 func TestSimulatorHonoursContract(t *testing.T) {
@@ -291,6 +276,9 @@ func TestSimulatorHonoursContract(t *testing.T) {
 				p(e)
 			}
 			e.oidc()
+			for route := range e.sim.Calls() {
+				assert.Contains(t, served, route, "ghsim counted a call on a route Routes() does not list")
+			}
 			seen := e.v.Seen()
 			allStatuses := map[int]bool{}
 			for _, route := range served {
@@ -902,4 +890,13 @@ func init() {
 		require.NotEmpty(e.t, orgList.Secrets)
 		assert.NotEmpty(e.t, orgList.Secrets[0].Visibility)
 	}
+}
+
+func sortStrings(s []string) { sort.Strings(s) }
+
+func newValidatorT(t *testing.T) *contract.Validator {
+	t.Helper()
+	v, err := contract.New()
+	require.NoError(t, err)
+	return v
 }

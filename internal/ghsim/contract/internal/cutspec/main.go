@@ -11,6 +11,12 @@
 // Operations come from generated/api.github.com.json; the few that exist only
 // on GitHub Enterprise Cloud (SSO credential authorizations) come from
 // generated/ghec.json and carry "x-jitkey-source": "ghec.json".
+//
+// With -fixtures it cuts recordings of real api.github.com traffic from the
+// @octokit/fixtures tarball instead (see fixtures.go):
+//
+//	npm pack @octokit/fixtures@23.1.2
+//	go run ./internal/cutspec -fixtures octokit-fixtures-23.1.2.tgz -out testdata/fixtures/octokit.json
 package main
 
 import (
@@ -36,14 +42,19 @@ func run(args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	tgz := fs.String("tgz", "", "path of the @octokit/openapi npm tarball (npm pack @octokit/openapi@23.0.2)")
 	out := fs.String("out", "testdata/openapi/github.json", "file to write the cut description to")
+	fixtures := fs.String("fixtures", "", "cut recordings instead, from the @octokit/fixtures npm tarball (npm pack @octokit/fixtures@23.1.2)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *tgz == "" {
+	cut, src := cutFile, *tgz
+	if *fixtures != "" {
+		cut, src = cutFixtures, *fixtures
+	}
+	if src == "" {
 		fmt.Fprintln(stderr, "cutspec: no tarball: run `npm pack @octokit/openapi@23.0.2` and pass its path with -tgz (or OPENAPI_TGZ to go generate)")
 		return 2
 	}
-	data, err := cutFile(*tgz)
+	data, err := cut(src)
 	if err != nil {
 		fmt.Fprintf(stderr, "cutspec: %v\n", err)
 		return 1
