@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -140,7 +142,7 @@ func (c *call) validation(msg string, errs ...map[string]any) {
 func (c *call) decode(v any) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(nil, c.r.Body, 1<<20))
 	if err := dec.Decode(v); err != nil {
-		if err.Error() == "EOF" {
+		if errors.Is(err, io.EOF) {
 			return true
 		}
 		c.error(http.StatusBadRequest, "Problems parsing JSON")
