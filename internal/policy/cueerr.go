@@ -27,14 +27,8 @@ func syntaxDiagnostics(name string, err error) []Diagnostic {
 // positioned in the policy file: an error CUE reports only against the
 // schema is moved to the nearest enclosing field the policy defines.
 func cueDiagnostics(name string, raw cue.Value, err error) []Diagnostic {
-	type group struct {
-		path []string
-		pos  Pos
-		msgs []string
-		disj bool
-	}
-	var groups []*group
-	byPath := map[string]*group{}
+	var groups []*errGroup
+	byPath := map[string]*errGroup{}
 	for _, e := range cueerrors.Errors(err) {
 		path := e.Path()
 		key := strings.Join(path, "\x00")
@@ -42,7 +36,7 @@ func cueDiagnostics(name string, raw cue.Value, err error) []Diagnostic {
 		msg := fmt.Sprintf(format, args...)
 		g, seen := byPath[key]
 		if !seen {
-			g = &group{path: path}
+			g = &errGroup{path: path}
 			byPath[key] = g
 			groups = append(groups, g)
 		}
@@ -63,16 +57,54 @@ func cueDiagnostics(name string, raw cue.Value, err error) []Diagnostic {
 	}
 	var out []Diagnostic
 	for _, g := range groups {
+		if g.disj {
+			g.msgs = relevant(g.msgs, hasDeeper(g.path, groups))
+		}
 		if len(g.msgs) == 0 {
 			continue
 		}
-		msg := g.msgs[0]
-		if g.disj || len(g.msgs) > 1 {
-			msg = "no allowed form matches: " + strings.Join(g.msgs, "; ")
+		msg := strings.Join(g.msgs, "; ")
+		if g.disj {
+			msg = "no allowed form matches: " + msg
 		}
 		out = append(out, g.pos.diag(CodeSchema, ruleName(raw, g.path), "%s", explain(g.path, msg)))
 	}
 	return dedupe(out)
+}
+
+// relevant drops, from the messages of a failed disjunction, those about
+// alternatives of another kind than the value (a list given where a string
+// was one choice): the error of the alternative of the same kind tells the
+// author what to fix. When a deeper error exists, all of them go.
+func relevant(msgs []string, deeper bool) []string {
+	var keep []string
+	for _, m := range msgs {
+		if !strings.Contains(m, "mismatched types") {
+			keep = append(keep, m)
+		}
+	}
+	if len(keep) == 0 && !deeper {
+		return msgs
+	}
+	return keep
+}
+
+// errGroup gathers the errors CUE reports at one path.
+type errGroup struct {
+	path []string
+	pos  Pos
+	msgs []string
+	disj bool // part of an empty disjunction
+}
+
+// hasDeeper reports whether another group lies below path.
+func hasDeeper(path []string, groups []*errGroup) bool {
+	for _, g := range groups {
+		if len(g.path) > len(path) && len(g.msgs) > 0 && slices.Equal(g.path[:len(path)], path) {
+			return true
+		}
+	}
+	return false
 }
 
 // policyPos returns the first position of e that lies in the policy file.
@@ -171,6 +203,11 @@ func explain(path []string, msg string) string {
 		hint = "remove the field or fix its spelling; see the schema in schemas/policy.cue"
 	case inPerms && len(permissionLevels[last]) > 0:
 		hint = fmt.Sprintf("%s accepts %s", last, strings.Join(permissionLevels[last], ", "))
+	case slices.Contains(path, "repositories") && len(path) >= 2 && path[len(path)-2] != "request":
+		hint = `write "owner/name" or "caller" in a list, or "*" for every repository`
+	case strings.Contains(msg, "incompatible list lengths (0 and 1)"):
+		msg = "the list is empty"
+		hint = "give at least one element, or leave the field out"
 	case strings.Contains(msg, "required but not present"):
 		hint = "add this field"
 	case strings.Contains(msg, "incomplete value"):

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"regexp"
 	"sort"
 	"strconv"
@@ -113,7 +114,8 @@ func (d *decoder) rule(fp *filePolicy, i int, v cue.Value) {
 	it, _ := m.Fields()
 	for it.Next() {
 		claim := it.Selector().Unquoted()
-		r.Match = append(r.Match, d.condition(r.Name, claim, it.Value(), append(at, sel("match"), sel(claim))))
+		where := fmt.Sprintf("rules.%d.match.%s", i, claim)
+		r.Match = append(r.Match, d.condition(r.Name, where, claim, it.Value(), append(at, sel("match"), sel(claim))))
 	}
 	sort.SliceStable(r.Match, func(a, b int) bool { return r.Match[a].Pos.before(r.Match[b].Pos) })
 	g, _ := lookup(v, "grant")
@@ -146,7 +148,7 @@ func (d *decoder) rule(fp *filePolicy, i int, v cue.Value) {
 	fp.namePos = append(fp.namePos, d.pos(append(at[:2:2], sel("name"))...))
 }
 
-func (d *decoder) condition(rule, claim string, v cue.Value, at []cue.Selector) Condition {
+func (d *decoder) condition(rule, where, claim string, v cue.Value, at []cue.Selector) Condition {
 	c := Condition{Claim: claim, Pos: d.pos(at...)}
 	switch v.Kind() {
 	case cue.BoolKind:
@@ -161,7 +163,7 @@ func (d *decoder) condition(rule, claim string, v cue.Value, at []cue.Selector) 
 		p := str(v, "pattern")
 		if _, err := compiled(p); err != nil {
 			d.diags = append(d.diags, d.pos(append(at, sel("pattern"))...).diag(CodePattern, rule,
-				"%s.pattern: %v; write an RE2 regular expression (https://github.com/google/re2/wiki/Syntax)", claim, err))
+				"%s.pattern: %v; write an RE2 regular expression (https://github.com/google/re2/wiki/Syntax)", where, err))
 		}
 		c.Patterns = []string{p}
 	}

@@ -6,11 +6,13 @@ import (
 	"io/fs"
 	"path"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
 
 	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/build"
 	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/load"
 	"cuelang.org/go/cue/parser"
@@ -78,10 +80,9 @@ type schema struct {
 	tests  cue.Value
 }
 
-// newSchema builds the embedded schema in a fresh context: one context per
-// run, so that memory does not grow across runs.
-func newSchema() (*schema, error) {
-	ctx := cuecontext.New()
+// schemaInstance loads the embedded schema files once per process; each
+// run builds them into its own context.
+var schemaInstance = sync.OnceValues(func() (*build.Instance, error) {
 	insts := load.Instances([]string{"."}, &load.Config{
 		FS:         schemas.FS,
 		Dir:        "/",
@@ -91,7 +92,18 @@ func newSchema() (*schema, error) {
 	if len(insts) != 1 || insts[0].Err != nil {
 		return nil, fmt.Errorf("load the embedded schema (a build defect): %v", insts[0].Err)
 	}
-	v := ctx.BuildInstance(insts[0])
+	return insts[0], nil
+})
+
+// newSchema builds the embedded schema in a fresh context: one context per
+// run, so that memory does not grow across runs.
+func newSchema() (*schema, error) {
+	inst, err := schemaInstance()
+	if err != nil {
+		return nil, err
+	}
+	ctx := cuecontext.New()
+	v := ctx.BuildInstance(inst)
 	if err := v.Err(); err != nil {
 		return nil, fmt.Errorf("build the embedded schema (a build defect): %w", err)
 	}
@@ -107,19 +119,34 @@ type fileResult struct {
 	tests []TestCase
 }
 
+// filesPerContext bounds how many files one cue.Context evaluates: a
+// context keeps everything it built, and evaluation slows as it grows.
+const filesPerContext = 64
+
 func loadSources(srcs []source) (*Set, error) {
-	sc, err := newSchema()
-	if err != nil {
+	if _, err := schemaInstance(); err != nil {
 		return nil, err
 	}
 	results := make([]fileResult, len(srcs))
-	workers := min(runtime.GOMAXPROCS(0), len(srcs))
-	var wg sync.WaitGroup
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(srcs)))
 	next := make(chan int)
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
+			var sc *schema
+			n := 0
 			for i := range next {
+				if sc == nil || n == filesPerContext {
+					var err error
+					if sc, err = newSchema(); err != nil {
+						errs <- err
+						continue
+					}
+					n = 0
+				}
 				results[i] = sc.file(srcs[i].name, srcs[i].data)
+				n++
 			}
 		})
 	}
@@ -128,6 +155,10 @@ func loadSources(srcs []source) (*Set, error) {
 	}
 	close(next)
 	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, err
+	}
 	return assemble(results)
 }
 
@@ -150,9 +181,9 @@ func (sc *schema) file(name string, data []byte) fileResult {
 	}
 	d := decoder{file: name, raw: raw}
 	if res.test {
-		res.tests = d.tests(u)
+		res.tests = d.tests(raw)
 	} else {
-		res.pol = d.policy(u)
+		res.pol = d.policy(raw)
 	}
 	res.diags = d.diags
 	return res
@@ -168,6 +199,12 @@ func (sc *schema) compile(name string, data []byte) (cue.Value, []Diagnostic) {
 	if err != nil {
 		return cue.Value{}, syntaxDiagnostics(name, err)
 	}
+	for spec := range f.ImportSpecs() {
+		if p, err := strconv.Unquote(spec.Path.Value); err == nil && !isStdlib(p) {
+			return cue.Value{}, []Diagnostic{toPos(name, spec.Pos()).diag(CodeSchema, "",
+				"import %q: a policy file is self-contained and may import only CUE's standard library; inline the values", p)}
+		}
+	}
 	raw := sc.ctx.BuildFile(f)
 	if err := raw.Err(); err != nil {
 		return cue.Value{}, cueDiagnostics(name, raw, err)
@@ -176,6 +213,13 @@ func (sc *schema) compile(name string, data []byte) (cue.Value, []Diagnostic) {
 }
 
 // checkBytes rejects input that cannot be a policy before CUE sees it.
+// isStdlib reports whether an import path names CUE's standard library,
+// whose first element has no dot.
+func isStdlib(p string) bool {
+	first, _, _ := strings.Cut(p, "/")
+	return !strings.Contains(first, ".")
+}
+
 func checkBytes(name string, data []byte) (Diagnostic, bool) {
 	start := Pos{File: name, Line: 1, Col: 1}
 	switch {

@@ -22,16 +22,40 @@ func (r Rule) Matches(c Claims) (ok bool, failed []string) {
 	return len(failed) == 0, failed
 }
 
-// failures counts the failed conditions without explaining them: the
-// fast path of Decide.
-func (r *Rule) failures(c Claims) int {
+// matches is the fast path of Decide: exact values first, patterns last,
+// stopping at the first condition that fails.
+func (r *Rule) matches(c Claims) bool {
+	if r.RequireVerified && !c.Verified {
+		return false
+	}
+	for i := range r.Match {
+		if len(r.Match[i].Patterns) == 0 && !r.Match[i].holds(c) {
+			return false
+		}
+	}
+	for i := range r.Match {
+		if len(r.Match[i].Patterns) > 0 && !r.Match[i].holds(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// failures counts the failed conditions, giving up once the count reaches
+// limit (a rule that fails as often as the worst kept near miss loses to
+// it, being later): exact values first, patterns last.
+func (r *Rule) failures(c Claims, limit int) int {
 	n := 0
 	if r.RequireVerified && !c.Verified {
 		n++
 	}
-	for i := range r.Match {
-		if !r.Match[i].holds(c) {
-			n++
+	for _, patterns := range [2]bool{false, true} {
+		for i := range r.Match {
+			if (len(r.Match[i].Patterns) > 0) == patterns && !r.Match[i].holds(c) {
+				if n++; n >= limit {
+					return n
+				}
+			}
 		}
 	}
 	return n
@@ -115,13 +139,26 @@ func (cond *Condition) explain(c Claims) string {
 // conditions first, then in rule order.
 func nearMisses(rules []Rule, c Claims) []NearMiss {
 	type scored struct{ i, n int }
-	all := make([]scored, 0, len(rules))
+	best := make([]scored, 0, MaxNearMisses+1)
+	limit := int(^uint(0) >> 1)
 	for i := range rules {
-		all = append(all, scored{i, rules[i].failures(c)})
+		n := rules[i].failures(c, limit)
+		if len(best) == MaxNearMisses && n >= best[len(best)-1].n {
+			continue
+		}
+		at := sort.Search(len(best), func(j int) bool { return best[j].n > n })
+		best = append(best, scored{})
+		copy(best[at+1:], best[at:])
+		best[at] = scored{i, n}
+		if len(best) > MaxNearMisses {
+			best = best[:MaxNearMisses]
+		}
+		if len(best) == MaxNearMisses {
+			limit = best[len(best)-1].n
+		}
 	}
-	sort.SliceStable(all, func(a, b int) bool { return all[a].n < all[b].n })
-	out := make([]NearMiss, 0, MaxNearMisses)
-	for _, s := range all[:min(MaxNearMisses, len(all))] {
+	out := make([]NearMiss, 0, len(best))
+	for _, s := range best {
 		_, failed := rules[s.i].Matches(c)
 		out = append(out, NearMiss{Rule: rules[s.i].Name, Failed: failed})
 	}

@@ -214,6 +214,11 @@ func header(prefix, ver string) string {
 	return b.String()
 }
 
+// renderCUE writes #Permissions. Each field's levels are one anchored
+// regular expression rather than a disjunction of strings: the same set of
+// values, but CUE evaluates a validator where it would expand a disjunction
+// for each of the fields of every grant, which made validating 1,000 files
+// about twice as slow.
 func renderCUE(perms []permission, ver string) string {
 	var b strings.Builder
 	b.WriteString(header("// ", ver))
@@ -225,11 +230,7 @@ func renderCUE(perms []permission, ver string) string {
 		width = max(width, len(p.Name))
 	}
 	for _, p := range perms {
-		quoted := make([]string, len(p.Levels))
-		for i, l := range p.Levels {
-			quoted[i] = fmt.Sprintf("%q", l)
-		}
-		fmt.Fprintf(&b, "\t%-*s %s\n", width+2, p.Name+"?:", strings.Join(quoted, " | "))
+		fmt.Fprintf(&b, "\t%-*s =~\"^(%s)$\"\n", width+2, p.Name+"?:", strings.Join(p.Levels, "|"))
 	}
 	b.WriteString("}\n")
 	return b.String()
