@@ -132,7 +132,10 @@ func TestServeStandalone(t *testing.T) {
 	pr, pw, err := os.Pipe()
 	require.NoError(t, err)
 	done := make(chan error, 1)
-	go func() { done <- ServeStandalone(ctx, "127.0.0.1:0", loadAcme(t), pw); pw.Close() }()
+	go func() {
+		done <- ServeStandalone(ctx, "127.0.0.1:0", loadAcme(t), pw, Options{Prefix: "/api/v3"})
+		pw.Close()
+	}()
 	lines := map[string]string{}
 	sc := bufio.NewScanner(pr)
 	for sc.Scan() {
@@ -148,7 +151,7 @@ func TestServeStandalone(t *testing.T) {
 		}
 	}
 	apiURL := lines["API URL (GITHUB_API_URL)"]
-	require.NotEmpty(t, apiURL)
+	require.True(t, strings.HasSuffix(apiURL, "/api/v3/"), apiURL)
 	var appID int64
 	var keyPath string
 	for k, v := range lines {

@@ -13,12 +13,17 @@ import (
 // App's private key, mode 0600, into a fresh temporary directory (removed on
 // return) and prints to w the API URL, the Apps with their IDs and key paths, the
 // installations, the OIDC endpoints and a ready ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN
-// pair for a push job on the first repository.
-func ServeStandalone(ctx context.Context, addr string, sc *Scenario, w io.Writer) error {
+// pair for a push job on the first repository. An optional Options (the first one
+// given) sets the prefix ("/api/v3" for the GHES layout), latency, limits and so on.
+func ServeStandalone(ctx context.Context, addr string, sc *Scenario, w io.Writer, opts ...Options) error {
 	if sc == nil {
 		sc = Generate(GenSpec{Repos: 5, PATs: 5, SSO: 3, OrgSecrets: 3, OtherApps: 1})
 	}
-	sim := New(Options{})
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	sim := New(o)
 	if err := sim.Apply(sc); err != nil {
 		return err
 	}

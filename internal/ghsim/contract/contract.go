@@ -109,13 +109,45 @@ func WithPrefix(prefix string) Option {
 //     (issue labels) is validated as the object it stands for (quirks.go).
 //   - statuses: see Validate.
 func New(opts ...Option) (*Validator, error) {
+	d, err := loadDescription()
+	if err != nil {
+		return nil, err
+	}
+	v := &Validator{
+		doc:      d.doc,
+		router:   d.router,
+		basicErr: d.basicErr,
+		seen:     map[string]map[int]int{},
+		opts: &openapi3filter.Options{
+			IncludeResponseStatus:             true,
+			RejectWhenRequestBodyNotSpecified: true,
+			AuthenticationFunc:                openapi3filter.NoopAuthenticationFunc,
+			SchemaValidationOptions:           formatOptions(),
+		},
+	}
+	v.opts.WithCustomSchemaErrorFunc(schemaError)
+	for _, o := range opts {
+		o(v)
+	}
+	return v, nil
+}
+
+// description is the loaded, checked and routed description. Loading takes
+// about a second, so it happens once per process and Validators share it:
+// after loading nothing writes to it.
+type description struct {
+	doc      *openapi3.T
+	router   routers.Router
+	basicErr *openapi3.Schema
+}
+
+var loadDescription = sync.OnceValues(func() (*description, error) {
 	loader := openapi3.NewLoader()
 	doc, err := loader.LoadFromData(Description)
 	if err != nil {
 		return nil, fmt.Errorf("load description: %w", err)
 	}
-	ctx := context.Background()
-	if err := doc.Validate(ctx, openapi3.DisableExamplesValidation()); err != nil {
+	if err := doc.Validate(context.Background(), openapi3.DisableExamplesValidation()); err != nil {
 		return nil, fmt.Errorf("check description: %w", err)
 	}
 	doc.Servers = nil
@@ -136,24 +168,8 @@ func New(opts ...Option) (*Validator, error) {
 	if basic == nil || basic.Value == nil {
 		return nil, errors.New("description lacks schema basic-error: regenerate it with go generate")
 	}
-	v := &Validator{
-		doc:      doc,
-		router:   router,
-		basicErr: basic.Value,
-		seen:     map[string]map[int]int{},
-		opts: &openapi3filter.Options{
-			IncludeResponseStatus:             true,
-			RejectWhenRequestBodyNotSpecified: true,
-			AuthenticationFunc:                openapi3filter.NoopAuthenticationFunc,
-			SchemaValidationOptions:           formatOptions(),
-		},
-	}
-	v.opts.WithCustomSchemaErrorFunc(schemaError)
-	for _, o := range opts {
-		o(v)
-	}
-	return v, nil
-}
+	return &description{doc: doc, router: router, basicErr: basic.Value}, nil
+})
 
 // schemaError says where in the body and why, without kin-openapi's dump of
 // the whole schema.

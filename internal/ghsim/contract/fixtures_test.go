@@ -307,3 +307,20 @@ func TestRecordingsHonourDescription(t *testing.T) {
 		}
 	}
 }
+
+func TestSetFields(t *testing.T) {
+	t.Parallel()
+	recorded := &github.Issue{Number: github.Int(1), Comments: github.Int(42), Locked: github.Bool(true),
+		User: &github.User{Login: github.String("a"), ID: github.Int64(1)}, Labels: []*github.Label{{Name: github.String("bug"), Color: github.String("fff")}},
+		CreatedAt: &github.Timestamp{Time: time.Unix(1, 0)}, ClosedAt: nil}
+	answer := &github.Issue{Number: github.Int(7), Comments: github.Int(0), Locked: github.Bool(false),
+		User: &github.User{Login: github.String("b")}, Labels: []*github.Label{{Name: github.String("x")}},
+		CreatedAt: &github.Timestamp{}, ClosedAt: &github.Timestamp{Time: time.Unix(2, 0)}}
+	var missing []string
+	setFields(reflect.ValueOf(recorded), reflect.ValueOf(answer), "Issue", &missing)
+	assert.Equal(t, []string{"Issue.user.id", "Issue.labels[0].color", "Issue.created_at"}, missing,
+		"scalars present with other values count as set; absent ones and zero times do not")
+	missing = nil
+	setFields(reflect.ValueOf(recorded), reflect.ValueOf(&github.Issue{}), "Issue", &missing)
+	assert.Len(t, missing, 6)
+}

@@ -144,3 +144,15 @@ func TestInstallationAccountQuirk(t *testing.T) {
 	bad := strings.Replace(inst, `"login":"octocat",`, ``, 1)
 	assert.ErrorContains(t, v.Validate(req, nil, 200, jsonHeader, []byte(bad)), "anyOf", "neither a user nor an enterprise")
 }
+
+func BenchmarkValidate(b *testing.B) {
+	v, err := New()
+	require.NoError(b, err)
+	req := httptest.NewRequest("GET", "/repos/acme/api/keys?per_page=100", nil)
+	body := []byte(goodKey)
+	for b.Loop() {
+		if err := v.Validate(req, nil, 200, jsonHeader, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
