@@ -18,6 +18,19 @@
 //
 // URL() is go-github's BaseURL (trailing slash), BaseURL() is ghinstallation's.
 // ServerURL() is GITHUB_SERVER_URL; the OIDC issuer is ServerURL()+"_services/token".
+// Handler() serves everything without a listener (links then use the request's Host).
+// Routes() lists the served routes as "METHOD /template" (OpenAPI path templates).
+//
+// # Identity (OIDC)
+//
+// The issuer serves /.well-known/openid-configuration, /.well-known/jwks and the
+// runner's token request endpoint. OIDCRequest(claims) returns the values of
+// ACTIONS_ID_TOKEN_REQUEST_URL (ending in "?api-version=2.0") and
+// ACTIONS_ID_TOKEN_REQUEST_TOKEN; a GET of URL+"&audience=A" with "Authorization:
+// bearer TOKEN" answers {"value": JWT}. IssueOIDC(claims, audience) signs a job
+// token directly. JobClaims("owner/repo") gives a complete claim set of a push job;
+// SubjectLegacy and SubjectImmutable build both sub forms
+// ("repo:OWNER/REPO:..." and "repo:OWNER@ID/REPO@ID:...").
 //
 // # Authentication and permissions
 //
@@ -51,6 +64,12 @@
 // primary rate limit, a concurrency cap and a points-per-minute secondary limit.
 // Every answer carries x-ratelimit-* headers. Calls, WriteCalls, MaxInFlight,
 // Ledger and ValidTokens report what clients did.
+//
+// # Running standalone
+//
+// ServeStandalone runs a seeded simulator on an address until its context ends,
+// printing the API URL, the Apps with the paths of their private keys and the
+// OIDC endpoints (jitkey sandbox --serve).
 //
 // # Seeding
 //

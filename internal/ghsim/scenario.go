@@ -53,6 +53,7 @@ type Scenario struct {
 	Installations []ScenarioInstall `yaml:"installations,omitempty" json:"installations,omitempty"`
 }
 
+// ScenarioApp is a GitHub App to register.
 type ScenarioApp struct {
 	Slug     string `yaml:"slug" json:"slug"`
 	ID       int64  `yaml:"id,omitempty" json:"id,omitempty"`
@@ -60,6 +61,7 @@ type ScenarioApp struct {
 	Name     string `yaml:"name,omitempty" json:"name,omitempty"`
 }
 
+// ScenarioOrg is an organisation with its repositories and organisation-level credentials.
 type ScenarioOrg struct {
 	Login   string           `yaml:"login" json:"login"`
 	Repos   []ScenarioRepo   `yaml:"repos,omitempty" json:"repos,omitempty"`
@@ -69,6 +71,7 @@ type ScenarioOrg struct {
 	SSO     []ScenarioSSO    `yaml:"sso_authorizations,omitempty" json:"sso_authorizations,omitempty"`
 }
 
+// ScenarioRepo is a repository with its files and credentials.
 type ScenarioRepo struct {
 	Name          string                       `yaml:"name" json:"name"`
 	Private       bool                         `yaml:"private,omitempty" json:"private,omitempty"`
@@ -88,6 +91,7 @@ type ScenarioRepo struct {
 	Issues        []ScenarioIssue              `yaml:"issues,omitempty" json:"issues,omitempty"`
 }
 
+// ScenarioKey is a deploy key.
 type ScenarioKey struct {
 	Title     string `yaml:"title" json:"title"`
 	Key       string `yaml:"key,omitempty" json:"key,omitempty"`
@@ -98,6 +102,7 @@ type ScenarioKey struct {
 	LastUsed  string `yaml:"last_used,omitempty" json:"last_used,omitempty"`
 }
 
+// ScenarioSecret is an Actions, Dependabot or Codespaces secret; visibility and repositories apply to organisation secrets.
 type ScenarioSecret struct {
 	Name         string   `yaml:"name" json:"name"`
 	Kind         string   `yaml:"kind,omitempty" json:"kind,omitempty"`
@@ -107,11 +112,13 @@ type ScenarioSecret struct {
 	UpdatedAt    string   `yaml:"updated_at,omitempty" json:"updated_at,omitempty"`
 }
 
+// ScenarioEnv is a deployment environment and its secrets.
 type ScenarioEnv struct {
 	Name    string           `yaml:"name" json:"name"`
 	Secrets []ScenarioSecret `yaml:"secrets,omitempty" json:"secrets,omitempty"`
 }
 
+// ScenarioHook is a webhook; active defaults to true.
 type ScenarioHook struct {
 	URL          string        `yaml:"url" json:"url"`
 	Active       *bool         `yaml:"active,omitempty" json:"active,omitempty"`
@@ -122,6 +129,7 @@ type ScenarioHook struct {
 	LastResponse *HookResponse `yaml:"last_response,omitempty" json:"last_response,omitempty"`
 }
 
+// ScenarioPAT is a fine-grained personal access token granted to the organisation.
 type ScenarioPAT struct {
 	Owner           string         `yaml:"owner" json:"owner"`
 	TokenName       string         `yaml:"token_name" json:"token_name"`
@@ -133,6 +141,7 @@ type ScenarioPAT struct {
 	Permissions     PATPermissions `yaml:"permissions,omitempty" json:"permissions,omitempty"`
 }
 
+// ScenarioSSO is a SAML SSO credential authorization.
 type ScenarioSSO struct {
 	Login          string   `yaml:"login" json:"login"`
 	CredentialType string   `yaml:"credential_type,omitempty" json:"credential_type,omitempty"`
@@ -142,6 +151,7 @@ type ScenarioSSO struct {
 	ExpiresAt      string   `yaml:"expires_at,omitempty" json:"expires_at,omitempty"`
 }
 
+// ScenarioIssue is an issue.
 type ScenarioIssue struct {
 	Title     string   `yaml:"title" json:"title"`
 	Body      string   `yaml:"body,omitempty" json:"body,omitempty"`
@@ -152,6 +162,7 @@ type ScenarioIssue struct {
 	Comments  []string `yaml:"comments,omitempty" json:"comments,omitempty"`
 }
 
+// ScenarioInstall is an installation of an App (by slug) on an account; no repositories means all.
 type ScenarioInstall struct {
 	App          string            `yaml:"app" json:"app"`
 	Account      string            `yaml:"account" json:"account"`
