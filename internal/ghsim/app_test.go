@@ -203,3 +203,42 @@ func TestGHInstallationTransport(t *testing.T) {
 		assert.Equal(t, 1, f.sim.Calls()["POST /app/installations/{installation_id}/access_tokens"])
 	}
 }
+
+func TestUserInstallationWithSelectedRepos(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "")
+	f.sim.AddUser("octocat")
+	f.sim.AddRepo(RepoSpec{Owner: "octocat", Name: "dotfiles"})
+	f.sim.AddRepo(RepoSpec{Owner: "octocat", Name: "private", Private: true})
+	in := f.sim.Install(f.app.ID, "octocat", InstallSpec{Permissions: map[string]string{"contents": "read"}, Repositories: []string{"dotfiles"}})
+	ctx := context.Background()
+	app := f.appClient(t)
+	got, _, err := app.Apps.FindUserInstallation(ctx, "octocat")
+	require.NoError(t, err)
+	assert.Equal(t, in.ID, got.GetID())
+	assert.Equal(t, "User", got.GetTargetType())
+	assert.Equal(t, "selected", got.GetRepositorySelection())
+	_, resp, err := app.Apps.FindRepositoryInstallation(ctx, "octocat", "private")
+	require.Error(t, err)
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "repository outside the selection")
+
+	tok, _, err := app.Apps.CreateInstallationToken(ctx, in.ID, nil)
+	require.NoError(t, err)
+	require.Len(t, tok.Repositories, 1, "a selected installation's token lists its repositories")
+	_, _, err = app.Apps.CreateInstallationToken(ctx, in.ID, &github.InstallationTokenOptions{Repositories: []string{"private"}})
+	require.Error(t, err)
+	rec, ok := f.sim.TokenByValue(tok.GetToken())
+	require.True(t, ok)
+	assert.Equal(t, []string{"dotfiles"}, rec.Repositories)
+	assert.Equal(t, "selected", rec.RepositorySelection)
+}
+
+func TestSuspendedInstallation(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "")
+	f.sim.AddRepo(RepoSpec{Owner: "globex", Name: "x"})
+	in := f.sim.Install(f.app.ID, "globex", InstallSpec{Suspended: true})
+	_, resp, err := f.appClient(t).Apps.CreateInstallationToken(context.Background(), in.ID, nil)
+	require.Error(t, err)
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+}

@@ -301,8 +301,12 @@ func TestSimulatorHonoursContract(t *testing.T) {
 					missing = append(missing, op)
 				}
 			}
-			t.Logf("%d routes served and held to the description; described but not served (%d): %s",
-				len(served), len(missing), strings.Join(missing, ", "))
+			statuses := map[int]int{}
+			for _, x := range e.v.Exchanges() {
+				statuses[x.Status]++
+			}
+			t.Logf("%d routes served (%d exchanges, by status %v) and held to the description; described but not served (%d): %s",
+				len(served), len(e.v.Exchanges()), statuses, len(missing), strings.Join(missing, ", "))
 		})
 	}
 }
