@@ -207,20 +207,20 @@ func signJWT(key *rsa.PrivateKey, kid string, claims map[string]any) (string, er
 	return signing + "." + base64.RawURLEncoding.EncodeToString(sig), nil
 }
 
-const tokenAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+const alnum62 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 // newTokenValue returns "ghs_" and 36 random characters, the shape of GitHub's
 // installation and job tokens.
 func newTokenValue() string {
 	var b strings.Builder
 	b.WriteString("ghs_")
-	max := big.NewInt(int64(len(tokenAlphabet)))
+	max := big.NewInt(int64(len(alnum62)))
 	for range 36 {
 		n, err := rand.Int(rand.Reader, max)
 		if err != nil {
 			panic("ghsim: random token: " + err.Error())
 		}
-		b.WriteByte(tokenAlphabet[n.Int64()])
+		b.WriteByte(alnum62[n.Int64()])
 	}
 	return b.String()
 }

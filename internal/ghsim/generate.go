@@ -2,7 +2,7 @@ package ghsim
 
 import (
 	"fmt"
-	"math/rand"
+	"math/rand" //nolint:gosec // generated data must be reproducible from the seed
 )
 
 // GenSpec sizes a generated organisation. Zero counts take the defaults noted.
@@ -67,7 +67,7 @@ var ReviewPermissions = map[string]string{
 // Generate builds a large organisation for benchmarks; the same spec gives the same scenario.
 func Generate(g GenSpec) *Scenario {
 	g.defaults()
-	rnd := rand.New(rand.NewSource(g.Seed))
+	rnd := rand.New(rand.NewSource(g.Seed)) //nolint:gosec // reproducible test data, not secrets
 	n := 0
 	// age gives a creation time and, every DormantEvery-th call, a dormant last use.
 	age := func() (created, used string) {

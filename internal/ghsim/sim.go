@@ -3,7 +3,7 @@ package ghsim
 import (
 	"context"
 	"errors"
-	"math/rand"
+	"math/rand" //nolint:gosec // faults are drawn from a seeded generator so that tests are reproducible
 	"net"
 	"net/http"
 	"slices"
@@ -92,7 +92,7 @@ func New(opts Options) *Sim {
 	if seed == 0 {
 		seed = 1
 	}
-	s.flt.rnd = rand.New(rand.NewSource(seed))
+	s.flt.rnd = rand.New(rand.NewSource(seed)) //nolint:gosec // reproducible faults, not secrets
 	s.acct.calls = map[string]int{}
 	s.rl.buckets = map[string]*bucket{}
 	s.mux = http.NewServeMux()
