@@ -112,3 +112,20 @@ func TestRunNeedsTarball(t *testing.T) {
 	stderr.Reset()
 	assert.Equal(t, 1, run([]string{"-tgz", filepath.Join(t.TempDir(), "missing.tgz")}, &stderr))
 }
+
+// TestCommittedFixturesAreCurrent is TestCommittedCutIsCurrent for the
+// recordings, from the tarball named by FIXTURES_TGZ.
+func TestCommittedFixturesAreCurrent(t *testing.T) {
+	t.Parallel()
+	tgz := os.Getenv("FIXTURES_TGZ")
+	if tgz == "" {
+		t.Skip("set FIXTURES_TGZ to the @octokit/fixtures tarball to check the committed recordings")
+	}
+	want, err := os.ReadFile(filepath.Join("..", "..", "testdata", "fixtures", "octokit.json"))
+	require.NoError(t, err)
+	got, err := cutFixtures(tgz)
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(want, got), "committed recordings are stale: run FIXTURES_TGZ=%s go generate ./internal/ghsim/contract", tgz)
+	_, err = cutFixtures(filepath.Join(t.TempDir(), "missing.tgz"))
+	assert.Error(t, err)
+}
