@@ -86,6 +86,12 @@ func checkRules() []report.Rule {
 		out = append(out, report.Rule{ID: c.Code, Description: c.Description, Severity: c.Severity})
 	}
 	return append(out,
+		report.Rule{ID: policy.CodeSyntax, Description: "the file is not CUE: a parse error, not UTF-8, empty or too large", Severity: "error"},
+		report.Rule{ID: policy.CodeSchema, Description: "the policy schema rejects the file", Severity: "error"},
+		report.Rule{ID: policy.CodePattern, Description: "a match pattern is not a valid RE2 regular expression", Severity: "error"},
+		report.Rule{ID: policy.CodeDuplicateName, Description: "two rules share a name", Severity: "error"},
+		report.Rule{ID: policy.CodeAboveCeiling, Description: "a rule grants more than the organisation ceiling", Severity: "error"},
+		report.Rule{ID: policy.CodeDuplicateSection, Description: "a ceiling or review section is defined twice", Severity: "error"},
 		report.Rule{ID: policytest.CodeFailed, Description: "a policy test case did not get the decision it expects", Severity: "error"},
 		report.Rule{ID: policytest.CodeUncovered, Description: "no policy test case exercises the rule", Severity: "notice"},
 	)
