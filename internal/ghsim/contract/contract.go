@@ -91,7 +91,9 @@ func WithPrefix(prefix string) Option {
 //     ignores servers so any host (the simulator's loopback address) matches,
 //     and WithPrefix handles the GHES path prefix.
 //   - examples: the cut drops media-type examples and the loader does not
-//     validate schema examples (some of GitHub's do not match their schemas).
+//     validate schema examples: some of GitHub's do not match their schemas
+//     (parameter personal-access-token-owner, an array, has the example
+//     string "owner[]=octocat1,owner[]=octocat2").
 //   - nullable and additionalProperties: OpenAPI 3.0 semantics, which
 //     kin-openapi implements; nothing is relaxed.
 //   - formats: date-time, date, int32 and int64 are checked (kin-openapi's
@@ -290,7 +292,7 @@ func (v *Validator) find(req *http.Request) (*routers.Route, map[string]string, 
 //     If-Modified-Since, with an empty body (GitHub honours conditional
 //     requests on every GET; the description lists 304 on a few).
 //   - 401, 403, 404, 429 and 5xx: allowed on any operation with a JSON body
-//     of schema basic-error (see genericErrors).
+//     of schema basic-error that has a message (see genericErrors).
 //   - anything else is an error.
 //
 // A response listed without content (204, for example) must have no body.
