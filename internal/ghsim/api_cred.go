@@ -86,7 +86,8 @@ func (s *Sim) deleteKey(c *call) {
 	}
 }
 
-var repoSecretPerm = map[SecretKind]string{SecretActions: "secrets", SecretDependabot: "dependabot_secrets", SecretCodespaces: "codespaces_secrets"}
+// repoSecretPerm names the App permission of each secret kind (names, not secrets).
+var repoSecretPerm = map[SecretKind]string{SecretActions: "secrets", SecretDependabot: "dependabot_secrets", SecretCodespaces: "codespaces_secrets"} //nolint:gosec // permission names
 
 func levelFor(del bool) string {
 	if del {

@@ -54,7 +54,6 @@ type Sim struct {
 	tokens    map[string]*token // by SHA-256 of the token
 	tokenList []*token
 	oidcReqs  map[string]map[string]any // request token hash -> claims
-	etagSalt  string
 
 	acct accounting
 	rl   rateLimiter
