@@ -137,8 +137,10 @@ func TestServeStandalone(t *testing.T) {
 		pw.Close()
 	}()
 	lines := map[string]string{}
+	var printed strings.Builder
 	sc := bufio.NewScanner(pr)
 	for sc.Scan() {
+		printed.WriteString(sc.Text() + "\n")
 		line := strings.TrimSpace(sc.Text())
 		if k, v, ok := strings.Cut(line, ": "); ok {
 			lines[k] = strings.TrimSpace(v)
@@ -167,7 +169,25 @@ func TestServeStandalone(t *testing.T) {
 	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
 	pemBytes, err := os.ReadFile(keyPath)
 	require.NoError(t, err)
-	assert.Contains(t, lines["ACTIONS_ID_TOKEN_REQUEST_URL"], "?api-version=2.0")
+	var envPath string
+	for _, f := range strings.Fields(printed.String()) {
+		if strings.HasSuffix(f, "job.env") {
+			envPath = f
+		}
+	}
+	require.NotEmpty(t, envPath, "job.env path printed")
+	envBytes, err := os.ReadFile(envPath)
+	require.NoError(t, err)
+	env := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(envBytes)), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		env[k] = v
+	}
+	assert.Contains(t, env["ACTIONS_ID_TOKEN_REQUEST_URL"], "?api-version=2.0")
+	for _, secret := range []string{env["GITHUB_TOKEN"], env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]} {
+		require.NotEmpty(t, secret)
+		assert.NotContains(t, printed.String(), secret, "credentials must not be printed")
+	}
 
 	key, err := parseRSAKey(pemBytes)
 	require.NoError(t, err)
