@@ -73,11 +73,25 @@ type source struct {
 	data []byte
 }
 
-// schema is the compiled policy language.
+// schema is the compiled policy language in one cue.Context.
 type schema struct {
 	ctx    *cue.Context
 	policy cue.Value
 	tests  cue.Value
+	used   int // files evaluated in ctx
+}
+
+// schemaPool keeps contexts that have evaluated fewer than
+// filesPerContext files, so that small runs (one file read through the
+// API, a test) do not rebuild the schema each time; a context is dropped
+// once full, so memory stays bounded.
+var schemaPool sync.Pool
+
+func getSchema() (*schema, error) {
+	if sc, ok := schemaPool.Get().(*schema); ok {
+		return sc, nil
+	}
+	return newSchema()
 }
 
 // schemaInstance loads the embedded schema files once per process; each
@@ -135,18 +149,19 @@ func loadSources(srcs []source) (*Set, error) {
 	for range workers {
 		wg.Go(func() {
 			var sc *schema
-			n := 0
 			for i := range next {
-				if sc == nil || n == filesPerContext {
+				if sc == nil || sc.used >= filesPerContext {
 					var err error
-					if sc, err = newSchema(); err != nil {
+					if sc, err = getSchema(); err != nil {
 						errs <- err
 						continue
 					}
-					n = 0
 				}
 				results[i] = sc.file(srcs[i].name, srcs[i].data)
-				n++
+				sc.used++
+			}
+			if sc != nil && sc.used < filesPerContext {
+				schemaPool.Put(sc)
 			}
 		})
 	}
@@ -165,18 +180,13 @@ func loadSources(srcs []source) (*Set, error) {
 // file checks one file against the schema and decodes it.
 func (sc *schema) file(name string, data []byte) fileResult {
 	res := fileResult{name: name, test: strings.HasSuffix(name, TestSuffix)}
-	raw, diags := sc.compile(name, data)
-	if diags != nil {
-		res.diags = diags
+	if d, bad := checkBytes(name, data); bad {
+		res.diags = []Diagnostic{d}
 		return res
 	}
-	def := sc.policy
-	if res.test {
-		def = sc.tests
-	}
-	u := raw.Unify(def)
-	if err := u.Validate(cue.Concrete(true), cue.All()); err != nil {
-		res.diags = cueDiagnostics(name, raw, err)
+	raw, diags := sc.validate(name, data)
+	if diags != nil {
+		res.diags = diags
 		return res
 	}
 	d := decoder{file: name, raw: raw}
@@ -189,12 +199,29 @@ func (sc *schema) file(name string, data []byte) fileResult {
 	return res
 }
 
+// validate is the schema's verdict on one file: it compiles the file and
+// unifies it with #Policy, or #Tests for a *_test.cue file. It returns the
+// compiled file, or the diagnostics.
+func (sc *schema) validate(name string, data []byte) (cue.Value, []Diagnostic) {
+	// As the cue command's loader does, read bytes that are not UTF-8 as
+	// U+FFFD; Load refuses such files before, in checkBytes.
+	raw, diags := sc.compile(name, bytes.ToValidUTF8(data, []byte("\uFFFD")))
+	if diags != nil {
+		return raw, diags
+	}
+	def := sc.policy
+	if strings.HasSuffix(name, TestSuffix) {
+		def = sc.tests
+	}
+	if err := raw.Unify(def).Validate(cue.Concrete(true), cue.All()); err != nil {
+		return raw, cueDiagnostics(name, raw, err)
+	}
+	return raw, nil
+}
+
 // compile checks that data is CUE and builds it; diagnostics carry
 // CodeSyntax when the file is not CUE at all.
 func (sc *schema) compile(name string, data []byte) (cue.Value, []Diagnostic) {
-	if d, bad := checkBytes(name, data); bad {
-		return cue.Value{}, []Diagnostic{d}
-	}
 	f, err := parser.ParseFile(name, data, parser.ParseComments)
 	if err != nil {
 		return cue.Value{}, syntaxDiagnostics(name, err)
@@ -212,7 +239,9 @@ func (sc *schema) compile(name string, data []byte) (cue.Value, []Diagnostic) {
 	return raw, nil
 }
 
-// checkBytes rejects input that cannot be a policy before CUE sees it.
+// checkBytes rejects input that cannot be a policy before CUE sees it:
+// these checks are jitkey's, beyond the schema (CUE itself accepts bytes
+// that are not UTF-8 inside strings).
 // isStdlib reports whether an import path names CUE's standard library,
 // whose first element has no dot.
 func isStdlib(p string) bool {

@@ -1,0 +1,15 @@
+package policy
+
+// SchemaCheck returns the schema's verdict on one file: the diagnostics of
+// compiling and unifying it with the schema, without the checks Load adds
+// in Go (patterns, duplicate names, ceiling). The oracle test compares it
+// with `cue vet -c`.
+func SchemaCheck(name string, data []byte) []Diagnostic {
+	sc, err := getSchema()
+	if err != nil {
+		panic(err)
+	}
+	defer schemaPool.Put(sc)
+	_, diags := sc.validate(name, data)
+	return diags
+}
