@@ -57,7 +57,7 @@ func (s *Sim) printStandalone(w io.Writer, dir string, sc *Scenario) error {
 		if err := os.WriteFile(path, app.PrivateKeyPEM, 0o600); err != nil {
 			return fmt.Errorf("write the key of app %s: %w", app.Slug, err)
 		}
-		p("  App %-26s id %d, client id %s, private key %s", app.Slug+":", app.ID, app.ClientID, path)
+		p("  %-31s id %d, client id %s, private key %s", "App "+app.Slug+":", app.ID, app.ClientID, path)
 	}
 	for _, in := range s.Installations() {
 		p("  installation %d of app %d on %s", in.ID, in.AppID, in.Account)
