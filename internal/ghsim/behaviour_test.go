@@ -260,36 +260,38 @@ func TestSecondaryLimits(t *testing.T) {
 	})
 	t.Run("concurrency cap", func(t *testing.T) {
 		t.Parallel()
-		sim := New(Options{MaxConcurrent: 2})
+		sim := New(Options{MaxConcurrent: 2, TimeoutCap: 10 * time.Second})
 		_, err := sim.Start()
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = sim.Close() })
 		sim.AddRepo(RepoSpec{Owner: "acme", Name: "api"})
-		sim.Fault(FaultSpec{Kind: FaultSlow, Latency: 300 * time.Millisecond})
-		tok := sim.JobToken("acme/api")
-		var mu sync.Mutex
-		codes := map[int]int{}
+		sim.Fault(FaultSpec{Path: "/repos/{owner}/{repo}", Kind: FaultTimeout, Count: 2})
+		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
-		for range 6 {
+		for range 2 { // two requests hang, holding both slots
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				req, _ := http.NewRequest("GET", sim.URL()+"repos/acme/api", nil)
-				req.Header.Set("Authorization", "Bearer "+tok)
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					return
+				req, _ := http.NewRequestWithContext(ctx, "GET", sim.URL()+"repos/acme/api", nil)
+				if resp, err := http.DefaultClient.Do(req); err == nil {
+					resp.Body.Close()
 				}
-				resp.Body.Close()
-				mu.Lock()
-				codes[resp.StatusCode]++
-				mu.Unlock()
 			}()
 		}
+		require.Eventually(t, func() bool { return sim.acct.current() == 2 }, 10*time.Second, 5*time.Millisecond)
+		resp, err := http.Get(sim.URL() + "rate_limit")
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusForbidden, resp.StatusCode, "a third request is over the cap")
+		assert.Equal(t, "60", resp.Header.Get("Retry-After"))
+		cancel()
 		wg.Wait()
-		assert.Positive(t, codes[403], "requests over the cap are refused")
-		assert.Positive(t, codes[200])
-		assert.GreaterOrEqual(t, sim.MaxInFlight(), 3)
+		require.Eventually(t, func() bool { return sim.acct.current() == 0 }, 10*time.Second, 5*time.Millisecond)
+		resp, err = http.Get(sim.URL() + "rate_limit")
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+		assert.Equal(t, 3, sim.MaxInFlight())
 	})
 }
 
