@@ -66,7 +66,7 @@ func BenchmarkDecide500RulesDenied(b *testing.B) {
 	reportMedian(b, func() { policy.Decide(s, c, policy.Request{}) })
 }
 
-var benchFiles = 200
+var benchFiles = 1000
 
 // BenchmarkLoad loads 1,000 generated files of 5 rules each.
 func BenchmarkLoad(b *testing.B) {
