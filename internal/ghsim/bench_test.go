@@ -3,6 +3,7 @@ package ghsim
 import (
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"syscall"
 	"testing"
@@ -64,4 +65,32 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkHandler measures the simulator alone, without sockets: the same
+// request served by Handler() into a recorder, from 8 goroutines.
+func BenchmarkHandler(b *testing.B) {
+	sim := New(Options{RateLimit: 1 << 30})
+	if err := sim.Apply(Generate(GenSpec{Repos: 200, OtherApps: 0, PATs: 1, SSO: 1, OrgSecrets: 1})); err != nil {
+		b.Fatal(err)
+	}
+	sim.PutFile("acme", "repo-0001", "main", ".github/jitkey/policy.cue", []byte("apiVersion: \"jitkey.dev/v1\"\n"))
+	tok := sim.JobToken("acme/repo-0001")
+	h := sim.Handler()
+	b.SetParallelism((8 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest("GET", "/repos/acme/repo-0001/contents/.github/jitkey/policy.cue", nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				b.Errorf("status %d", rec.Code)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
 }
