@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os/exec"
+	"strings"
 	"testing/fstest"
 
 	"github.com/jitkey/jitkey/internal/lint"
@@ -113,6 +114,9 @@ func baseRef(env Env, flagValue string) (string, bool) {
 // grants. A file missing at the base is new; a base that does not load is
 // treated as empty, so every rule counts as new.
 func grantDiff(ctx context.Context, env Env, ref string, l *loaded) ([]policydiff.Change, error) {
+	if strings.HasPrefix(ref, "-") || strings.ContainsAny(ref, " \t\r\n:") {
+		return nil, fmt.Errorf("base %q is not a git ref; give a branch, tag or commit", ref)
+	}
 	if err := git(ctx, env.Dir, "rev-parse", "--verify", "--quiet", ref+"^{commit}").Run(); err != nil {
 		return nil, fmt.Errorf("base %q is not a commit here; fetch it first (git fetch origin <branch>) or pass another --base", ref)
 	}
@@ -141,7 +145,9 @@ func grantDiff(ctx context.Context, env Env, ref string, l *loaded) ([]policydif
 }
 
 func git(ctx context.Context, dir string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...)
+	// The arguments are the user's own --base and the policy paths found
+	// under the working directory, passed as arguments, never to a shell.
+	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...) //nolint:gosec // G204: see above
 	cmd.Env = append(cmd.Environ(), "GIT_TERMINAL_PROMPT=0")
 	return cmd
 }
