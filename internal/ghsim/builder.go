@@ -175,7 +175,7 @@ func (s *Sim) Install(appID int64, accountLogin string, spec InstallSpec) Instal
 	defer s.mu.Unlock()
 	app := s.apps[appID]
 	if app == nil {
-		panic(fmt.Sprintf("ghsim: Install: no app %d", appID))
+		panic(fmt.Sprintf("ghsim: Install: no app %d: register it first with AddApp", appID))
 	}
 	acc := s.addAccount(accountLogin, "Organization")
 	in := &installation{ID: spec.ID, App: app, Account: acc, Permissions: map[string]string{"metadata": "read"},
@@ -223,7 +223,7 @@ func (s *Sim) PutFile(owner, repoName, ref, path string, data []byte) {
 func (s *Sim) mustRepo(owner, name string) *repo {
 	r := s.repoByName(owner, name)
 	if r == nil {
-		panic("ghsim: no repository " + owner + "/" + name)
+		panic("ghsim: no repository " + owner + "/" + name + ": add it first (AddRepo, or repos in the scenario)")
 	}
 	return r
 }
@@ -231,7 +231,7 @@ func (s *Sim) mustRepo(owner, name string) *repo {
 func (s *Sim) mustOrg(login string) *account {
 	a := s.accounts[lower(login)]
 	if a == nil {
-		panic("ghsim: no account " + login)
+		panic("ghsim: no account " + login + ": add it first (AddOrg, or orgs in the scenario)")
 	}
 	return a
 }
