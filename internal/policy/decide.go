@@ -78,7 +78,9 @@ func decideRule(s *Set, rule *Rule, c Claims, r Request) Decision {
 			d.Repositories = append(d.Repositories, full)
 		}
 	}
-	if r.Permissions == nil {
+	if len(r.Permissions) == 0 {
+		// An empty request is the rule's grant: a token request without
+		// permissions would get everything the installation has.
 		d.Permissions = clone(rule.Grant.Permissions)
 	} else {
 		for _, name := range sortedKeys(r.Permissions) {
@@ -91,6 +93,9 @@ func decideRule(s *Set, rule *Rule, c Claims, r Request) Decision {
 			}
 		}
 		d.Permissions = clone(r.Permissions)
+	}
+	if len(d.Permissions) == 0 {
+		return deny("its grant has no permissions")
 	}
 	if len(d.Repositories) == 0 && !d.AllRepositories {
 		return deny("its grant names no repository for these claims (the job has no repository claim)")

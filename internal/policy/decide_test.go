@@ -77,6 +77,8 @@ func TestDecide(t *testing.T) {
 		{name: "request within grant, short repository name", claims: prodClaims(),
 			req:   policy.Request{Repositories: []string{"infra"}, Permissions: map[string]string{"contents": "read"}},
 			allow: true, rule: "deploy-production", perms: map[string]string{"contents": "read"}, repos: []string{"acme/infra"}},
+		{name: "empty permission map is the whole grant", claims: prodClaims(), req: policy.Request{Permissions: map[string]string{}},
+			allow: true, perms: map[string]string{"contents": "read", "deployments": "write"}},
 		{name: "lower level than granted", claims: prodClaims(),
 			req:   policy.Request{Permissions: map[string]string{"deployments": "read"}},
 			allow: true, perms: map[string]string{"deployments": "read"}, repos: []string{"acme/api", "acme/infra"}},
@@ -221,6 +223,10 @@ rules: [{name: "c", match: {}, grant: {repositories: ["caller"], permissions: {c
 	d := policy.Decide(s, policy.Claims{}, policy.Request{})
 	assert.False(t, d.Allowed, "caller without a repository claim grants nothing")
 	assert.Contains(t, d.Reason, "no repository")
+	hand := &policy.Set{Rules: []policy.Rule{{Name: "empty", Grant: policy.Grant{Caller: true}}}}
+	d = policy.Decide(hand, policy.Claims{Repository: "a/b"}, policy.Request{})
+	assert.False(t, d.Allowed, "a grant without permissions never becomes a token of the installation's permissions")
+	assert.Equal(t, `rule "empty" matches, but its grant has no permissions`, d.Reason)
 }
 
 func TestNearMissesClosestFirst(t *testing.T) {
