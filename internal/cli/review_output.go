@@ -20,9 +20,9 @@ func writeReview(env Env, format string, out *reviewOutput) error {
 	var err error
 	switch format {
 	case "json":
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(out)
+		// Compact: an organisation's review runs to tens of megabytes, and
+		// indenting would hold a second copy in memory (pipe it to jq to read it).
+		err = json.NewEncoder(env.Stdout).Encode(out)
 	case "sarif":
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
@@ -211,7 +211,7 @@ func reviewSARIF(out *reviewOutput) map[string]any {
 			rules = append(rules, map[string]any{
 				"id": id, "name": strings.ReplaceAll(id, "/", "_"),
 				"shortDescription": map[string]string{"text": fmt.Sprintf("%s %s", f.Type, review.KindName(f.Kind))},
-				"help":             map[string]string{"text": f.Why},
+				"help":             map[string]string{"text": review.AdviceFor(f).Why},
 			})
 		}
 		level := "warning"
@@ -220,7 +220,7 @@ func reviewSARIF(out *reviewOutput) map[string]any {
 		}
 		results = append(results, map[string]any{
 			"ruleId": id, "level": level,
-			"message":             map[string]string{"text": f.Summary + " " + strings.Join(f.Fix, " ")},
+			"message":             map[string]string{"text": f.Summary},
 			"partialFingerprints": map[string]string{"jitkeyFingerprint/v1": f.Fingerprint},
 			"locations": []any{map[string]any{"logicalLocations": []any{map[string]string{
 				"fullyQualifiedName": f.Credential.ID, "kind": "resource"}}}},

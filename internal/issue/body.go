@@ -69,11 +69,12 @@ func Body(f review.Finding, owners []string, reminders int) string {
 	for _, e := range f.Evidence {
 		fmt.Fprintf(&b, "| %s | %s |\n", e.Name, code(e.Value))
 	}
-	fmt.Fprintf(&b, "\n### Why it matters\n\n%s\n\n### How to fix it\n\n", f.Why)
-	for i, s := range f.Fix {
+	adv := review.AdviceFor(f)
+	fmt.Fprintf(&b, "\n### Why it matters\n\n%s\n\n### How to fix it\n\n", adv.Why)
+	for i, s := range adv.Fix {
 		fmt.Fprintf(&b, "%d. %s\n", i+1, s)
 	}
-	fmt.Fprintf(&b, "\n### How to exempt it\n\nAdd this to the review policy in a pull request (the exemption is reviewed like any change, and expires):\n\n```cue\n%s\n```\n", f.ExemptionCUE)
+	fmt.Fprintf(&b, "\n### How to exempt it\n\nAdd this to the review policy in a pull request (the exemption is reviewed like any change, and expires):\n\n```cue\n%s\n```\n", adv.Exemption)
 	fmt.Fprintf(&b, "\n### Review policy applied\n\n```cue\n%s\n```\n", f.Policy)
 	if len(owners) > 0 {
 		fmt.Fprintf(&b, "\nOwners: %s\n", strings.Join(owners, " "))

@@ -61,7 +61,7 @@ func (s *syncer) allowed(ctx context.Context, c inventory.Credential, login stri
 // command carries out the first authorised `/jitkey revoke` on the issue and
 // answers every unauthorised one once. It reports whether the issue is done.
 func (s *syncer) command(ctx context.Context, f review.Finding, x tracked) bool {
-	cs := s.st.comments[x.issue.GetNumber()]
+	cs := s.st.comments[x.number]
 	answered := map[int64]bool{}
 	for _, c := range cs {
 		for _, m := range answeredRE.FindAllStringSubmatch(c.GetBody(), -1) {
@@ -76,7 +76,7 @@ func (s *syncer) command(ctx context.Context, f review.Finding, x tracked) bool 
 		login := c.GetUser().GetLogin()
 		ok, err := s.allowed(ctx, f.Credential, login)
 		if err != nil {
-			s.t.record(Action{Op: OpFailed, Repo: s.st.repo, Number: x.issue.GetNumber(), Reason: "check the commenter's permission (retried next run): " + err.Error()})
+			s.t.record(Action{Op: OpFailed, Repo: s.st.repo, Number: x.number, Reason: "check the commenter's permission (retried next run): " + err.Error()})
 			return false
 		}
 		if !ok {
@@ -84,8 +84,8 @@ func (s *syncer) command(ctx context.Context, f review.Finding, x tracked) bool 
 			if f.Credential.Scope == inventory.ScopeOrganization {
 				need = "admin access to " + s.st.repo
 			}
-			s.t.record(Action{Op: OpRefuse, Repo: s.st.repo, Number: x.issue.GetNumber(), Fingerprint: f.Fingerprint, Reason: "command by " + login + " refused"})
-			s.comment(ctx, x.issue.GetNumber(), fmt.Sprintf("@%s, `%s` needs %s; nothing was removed. A collaborator with that access can post the command, or the credential can be exempted in the review policy.\n<!-- jitkey:refused=%d -->",
+			s.t.record(Action{Op: OpRefuse, Repo: s.st.repo, Number: x.number, Fingerprint: f.Fingerprint, Reason: "command by " + login + " refused"})
+			s.comment(ctx, x.number, fmt.Sprintf("@%s, `%s` needs %s; nothing was removed. A collaborator with that access can post the command, or the credential can be exempted in the review policy.\n<!-- jitkey:refused=%d -->",
 				login, Command, need, c.GetID()))
 			continue
 		}
@@ -95,30 +95,30 @@ func (s *syncer) command(ctx context.Context, f review.Finding, x tracked) bool 
 }
 
 func (s *syncer) revoke(ctx context.Context, f review.Finding, x tracked, by string, c *github.IssueComment) bool {
-	issueRef := fmt.Sprintf("%s#%d", s.st.repo, x.issue.GetNumber())
+	issueRef := fmt.Sprintf("%s#%d", s.st.repo, x.number)
 	if f.Remediation == "" || s.t.remover == nil {
-		s.t.record(Action{Op: OpRefuse, Repo: s.st.repo, Number: x.issue.GetNumber(), Fingerprint: f.Fingerprint, Reason: "not removable through the API"})
+		s.t.record(Action{Op: OpRefuse, Repo: s.st.repo, Number: x.number, Fingerprint: f.Fingerprint, Reason: "not removable through the API"})
 		id := int64(0)
 		if c != nil {
 			id = c.GetID()
 		}
-		s.comment(ctx, x.issue.GetNumber(), fmt.Sprintf("jitkey cannot remove a %s through the GitHub API; follow the steps under \"How to fix it\".\n<!-- jitkey:unremovable=%d -->", review.KindName(f.Kind), id))
+		s.comment(ctx, x.number, fmt.Sprintf("jitkey cannot remove a %s through the GitHub API; follow the steps under \"How to fix it\".\n<!-- jitkey:unremovable=%d -->", review.KindName(f.Kind), id))
 		return false
 	}
 	rec := Remediation{Credential: f.Credential.ID, Kind: string(f.Kind), By: by, Issue: issueRef, At: s.t.cfg.Now().UTC()}
 	if s.t.cfg.DryRun {
-		s.t.record(Action{Op: OpRevoke, Repo: s.st.repo, Number: x.issue.GetNumber(), Fingerprint: f.Fingerprint, Reason: "would " + f.Remediation + " for " + by})
+		s.t.record(Action{Op: OpRevoke, Repo: s.st.repo, Number: x.number, Fingerprint: f.Fingerprint, Reason: "would " + f.Remediation + " for " + by})
 		return true
 	}
 	err := s.t.remover.Remove(ctx, f.Credential)
 	if err != nil {
 		rec.Error = err.Error()
 		s.addRemediation(rec)
-		s.t.record(Action{Op: OpFailed, Repo: s.st.repo, Number: x.issue.GetNumber(), Fingerprint: f.Fingerprint, Reason: "revoke (retried next run): " + err.Error()})
+		s.t.record(Action{Op: OpFailed, Repo: s.st.repo, Number: x.number, Fingerprint: f.Fingerprint, Reason: "revoke (retried next run): " + err.Error()})
 		return true
 	}
 	s.addRemediation(rec)
-	s.t.record(Action{Op: OpRevoke, Repo: s.st.repo, Number: x.issue.GetNumber(), Fingerprint: f.Fingerprint, Reason: f.Remediation + " for " + by})
+	s.t.record(Action{Op: OpRevoke, Repo: s.st.repo, Number: x.number, Fingerprint: f.Fingerprint, Reason: f.Remediation + " for " + by})
 	who := "@" + by
 	if c == nil {
 		who = "the review policy (`auto_remediate: true`)"

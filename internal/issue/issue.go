@@ -247,12 +247,28 @@ func (t *Tracker) issueRepos(inv *inventory.Inventory, rep review.Report) []stri
 }
 
 // tracked is one review issue with its marker.
+// It keeps only what the lifecycle needs: an organisation may have thousands.
 type tracked struct {
-	issue  *github.Issue
-	marker Marker
+	number     int
+	state      string
+	title      string
+	comments   int
+	created    time.Time
+	labels     []string
+	marker     Marker
+	credential string // the credential ID read from the body's evidence table
 }
 
-func (x tracked) open() bool { return x.issue.GetState() == "open" }
+func trackedOf(is *github.Issue, m Marker, credential string) tracked {
+	x := tracked{number: is.GetNumber(), state: is.GetState(), title: is.GetTitle(), comments: is.GetComments(),
+		created: is.GetCreatedAt().Time, marker: m, credential: credential}
+	for _, l := range is.Labels {
+		x.labels = append(x.labels, l.GetName())
+	}
+	return x
+}
+
+func (x tracked) open() bool { return x.state == "open" }
 
 // repoState is what the read phase learned about one repository.
 type repoState struct {
@@ -261,6 +277,8 @@ type repoState struct {
 	byFP     map[string][]tracked // sorted by issue number
 	labels   map[string]bool      // labels known to exist
 	comments map[int][]*github.IssueComment
+	missing  bool // the repository does not exist (or the token cannot see it)
+	reported bool // its absence was reported
 }
 
 // readAll lists the review issues of every repository, and the comments of
@@ -290,32 +308,33 @@ func (t *Tracker) readRepo(ctx context.Context, repo string, findings map[string
 	st := &repoState{repo: repo, byFP: map[string][]tracked{}, labels: map[string]bool{}, comments: map[int][]*github.IssueComment{}}
 	list, err := t.listIssues(ctx, repo, "all")
 	if err != nil {
-		if statusOf(err) == http.StatusNotFound && strings.HasSuffix(repo, "/.github") {
-			return st // no organisation .github repository: nothing to close there
+		if statusOf(err) == http.StatusNotFound {
+			st.missing = true // nothing to close there; findings filed there are reported once
+			return st
 		}
 		st.err = fmt.Errorf("list review issues of %s: %w", repo, err)
 		return st
 	}
 	for _, x := range list {
-		for _, l := range x.issue.Labels {
-			st.labels[l.GetName()] = true
+		for _, l := range x.labels {
+			st.labels[l] = true
 		}
 		st.byFP[x.marker.Fingerprint] = append(st.byFP[x.marker.Fingerprint], x)
 	}
 	for fp, xs := range st.byFP {
-		sort.Slice(xs, func(i, j int) bool { return xs[i].issue.GetNumber() < xs[j].issue.GetNumber() })
+		sort.Slice(xs, func(i, j int) bool { return xs[i].number < xs[j].number })
 		st.byFP[fp] = xs
 		if _, ok := findings[fp]; !ok {
 			continue
 		}
 		for _, x := range xs {
-			if x.open() && x.issue.GetComments() > 0 {
-				cs, err := t.listComments(ctx, repo, x.issue.GetNumber())
+			if x.open() && x.comments > 0 {
+				cs, err := t.listComments(ctx, repo, x.number)
 				if err != nil {
-					st.err = fmt.Errorf("list comments of %s#%d: %w", repo, x.issue.GetNumber(), err)
+					st.err = fmt.Errorf("list comments of %s#%d: %w", repo, x.number, err)
 					return st
 				}
-				st.comments[x.issue.GetNumber()] = cs
+				st.comments[x.number] = cs
 			}
 		}
 	}
@@ -342,7 +361,7 @@ func (t *Tracker) listIssues(ctx context.Context, repo, state string) ([]tracked
 				continue
 			}
 			if m, ok := ParseMarker(is.GetBody()); ok {
-				out = append(out, tracked{issue: is, marker: m})
+				out = append(out, trackedOf(is, m, credentialID(is.GetBody())))
 			}
 		}
 		if resp == nil || resp.NextPage == 0 {

@@ -65,8 +65,8 @@ func (s *syncer) dedupe(ctx context.Context) {
 				keep = &xs[i]
 				continue
 			}
-			if s.close(ctx, xs[i], fmt.Sprintf("Duplicate of #%d, which tracks the same finding (fingerprint `%s`).", keep.issue.GetNumber(), fp), "not_planned", OpDedupe) {
-				xs[i].issue.State = github.String("closed")
+			if s.close(ctx, xs[i], fmt.Sprintf("Duplicate of #%d, which tracks the same finding (fingerprint `%s`).", keep.number, fp), "not_planned", OpDedupe) {
+				xs[i].state = "closed"
 			}
 		}
 	}
@@ -95,14 +95,14 @@ func (s *syncer) keep(ctx context.Context, f review.Finding) {
 		if s.command(ctx, f, x) || s.autoRemediate(ctx, f, x) {
 			return
 		}
-		if x.marker.Evidence != f.EvidenceHash || x.issue.GetTitle() != f.Title {
+		if x.marker.Evidence != f.EvidenceHash || x.title != f.Title {
 			s.edit(ctx, x, f, x.marker.Reminders, nil, OpUpdate, "evidence changed")
 		}
 		s.remind(ctx, f, x)
 	default:
 		state := "open"
 		if s.edit(ctx, x, f, 0, &state, OpReopen, "closed while the finding persists") {
-			s.comment(ctx, x.issue.GetNumber(), fmt.Sprintf("Reopened by `jitkey review`: the finding is still there (%s).\n\n"+
+			s.comment(ctx, x.number, fmt.Sprintf("Reopened by `jitkey review`: the finding is still there (%s).\n\n"+
 				"If this credential is acceptable as it is, do not close the issue by hand: add an exemption to the review policy "+
 				"(the CUE snippet under \"How to exempt it\" above) in a pull request, and the next review closes this issue.", f.Summary))
 		}
@@ -121,6 +121,14 @@ func (s *syncer) create(ctx context.Context, f review.Finding) {
 		s.t.result.Deferred++
 		s.t.mu.Unlock()
 		s.t.record(Action{Op: OpDefer, Repo: s.st.repo, Fingerprint: f.Fingerprint, Title: f.Title, Reason: fmt.Sprintf("cap of %d new issues per run reached", s.t.cfg.MaxIssues)})
+		return
+	}
+	if s.st.missing {
+		if !s.st.reported {
+			s.st.reported = true
+			s.t.record(Action{Op: OpFailed, Repo: s.st.repo, Reason: fmt.Sprintf("repository %s does not exist or the token cannot see it: "+
+				"create it (organisation-level findings go to ORG/.github) or set review.central_repository in the policy", s.st.repo)})
+		}
 		return
 	}
 	*s.created++
@@ -150,7 +158,7 @@ func (s *syncer) create(ctx context.Context, f review.Finding) {
 		s.t.record(Action{Op: OpFailed, Repo: s.st.repo, Fingerprint: f.Fingerprint, Title: f.Title, Reason: "create issue: " + err.Error()})
 		return
 	}
-	x := tracked{issue: is, marker: MarkerOf(f, 0)}
+	x := trackedOf(is, MarkerOf(f, 0), f.Credential.ID)
 	s.st.byFP[f.Fingerprint] = append(s.st.byFP[f.Fingerprint], x)
 	s.mine = append(s.mine, is.GetNumber())
 	s.t.record(Action{Op: OpCreate, Repo: s.st.repo, Number: is.GetNumber(), Fingerprint: f.Fingerprint, Title: f.Title})
@@ -171,12 +179,12 @@ func (s *syncer) dedupeMine(ctx context.Context) {
 	}
 	lowest := map[string]int{}
 	for _, x := range list {
-		if n, ok := lowest[x.marker.Fingerprint]; !ok || x.issue.GetNumber() < n {
-			lowest[x.marker.Fingerprint] = x.issue.GetNumber()
+		if n, ok := lowest[x.marker.Fingerprint]; !ok || x.number < n {
+			lowest[x.marker.Fingerprint] = x.number
 		}
 	}
 	for _, x := range list {
-		n := x.issue.GetNumber()
+		n := x.number
 		if !contains(s.mine, n) || lowest[x.marker.Fingerprint] >= n {
 			continue
 		}
@@ -228,8 +236,7 @@ func (s *syncer) whyGone(x tracked) string {
 		return fmt.Sprintf("Closed by `jitkey review`: the finding is exempted by the review policy until %s (approver %s: %s).",
 			e.Expires.UTC().Format("2006-01-02"), code(e.Approver), e.Reason)
 	}
-	id := credentialID(x.issue.GetBody())
-	if id != "" && !s.known[id] {
+	if id := x.credential; id != "" && !s.known[id] {
 		return fmt.Sprintf("Closed by `jitkey review`: the credential %s no longer exists.", code(id))
 	}
 	return "Closed by `jitkey review`: the credential no longer shows this problem (it was used, rotated or narrowed, or the review policy changed)."
@@ -252,17 +259,17 @@ func credentialID(body string) string {
 
 // close comments why, then closes. It reports whether the issue was closed.
 func (s *syncer) close(ctx context.Context, x tracked, why, reason string, op Op) bool {
-	a := Action{Op: op, Repo: s.st.repo, Number: x.issue.GetNumber(), Fingerprint: x.marker.Fingerprint, Title: x.issue.GetTitle(), Reason: why}
+	a := Action{Op: op, Repo: s.st.repo, Number: x.number, Fingerprint: x.marker.Fingerprint, Title: x.title, Reason: why}
 	if s.t.cfg.DryRun {
 		s.t.record(a)
 		return true
 	}
-	if !s.comment(ctx, x.issue.GetNumber(), why) {
+	if !s.comment(ctx, x.number, why) {
 		return false
 	}
 	owner, name := splitRepo(s.st.repo)
-	if _, _, err := s.t.issues.Edit(ctx, owner, name, x.issue.GetNumber(), &github.IssueRequest{State: github.String("closed"), StateReason: github.String(reason)}); err != nil {
-		s.t.record(Action{Op: OpFailed, Repo: s.st.repo, Number: x.issue.GetNumber(), Reason: "close issue: " + err.Error()})
+	if _, _, err := s.t.issues.Edit(ctx, owner, name, x.number, &github.IssueRequest{State: github.String("closed"), StateReason: github.String(reason)}); err != nil {
+		s.t.record(Action{Op: OpFailed, Repo: s.st.repo, Number: x.number, Reason: "close issue: " + err.Error()})
 		return false
 	}
 	s.t.record(a)
@@ -271,7 +278,7 @@ func (s *syncer) close(ctx context.Context, x tracked, why, reason string, op Op
 
 // edit rewrites title and body (and state, when given).
 func (s *syncer) edit(ctx context.Context, x tracked, f review.Finding, reminders int, state *string, op Op, why string) bool {
-	a := Action{Op: op, Repo: s.st.repo, Number: x.issue.GetNumber(), Fingerprint: f.Fingerprint, Title: f.Title, Reason: why}
+	a := Action{Op: op, Repo: s.st.repo, Number: x.number, Fingerprint: f.Fingerprint, Title: f.Title, Reason: why}
 	if s.t.cfg.DryRun {
 		s.t.record(a)
 		return true
@@ -280,8 +287,8 @@ func (s *syncer) edit(ctx context.Context, x tracked, f review.Finding, reminder
 	s.resolveOwners(ctx)
 	body := Body(f, s.mention, reminders)
 	req := &github.IssueRequest{Title: github.String(f.Title), Body: github.String(body), State: state}
-	if _, _, err := s.t.issues.Edit(ctx, owner, name, x.issue.GetNumber(), req); err != nil {
-		s.t.record(Action{Op: OpFailed, Repo: s.st.repo, Number: x.issue.GetNumber(), Reason: string(op) + " issue: " + err.Error()})
+	if _, _, err := s.t.issues.Edit(ctx, owner, name, x.number, req); err != nil {
+		s.t.record(Action{Op: OpFailed, Repo: s.st.repo, Number: x.number, Reason: string(op) + " issue: " + err.Error()})
 		return false
 	}
 	s.t.record(a)
@@ -335,11 +342,11 @@ func (s *syncer) remind(ctx context.Context, f review.Finding, x tracked) {
 	if !rn.Enabled || rn.AfterDays <= 0 || (rn.MaxReminds > 0 && n >= rn.MaxReminds) {
 		return
 	}
-	due := x.issue.GetCreatedAt().Time.Add(time.Duration(rn.AfterDays*((1<<(n+1))-1)) * 24 * time.Hour)
+	due := x.created.Add(time.Duration(rn.AfterDays*((1<<(n+1))-1)) * 24 * time.Hour)
 	if s.t.cfg.Now().Before(due) {
 		return
 	}
-	if !s.comment(ctx, x.issue.GetNumber(), fmt.Sprintf("Reminder %d: this finding is still open. %s", n+1, f.Summary)) {
+	if !s.comment(ctx, x.number, fmt.Sprintf("Reminder %d: this finding is still open. %s", n+1, f.Summary)) {
 		return
 	}
 	s.edit(ctx, x, f, n+1, nil, OpRemind, fmt.Sprintf("reminder %d", n+1))

@@ -44,9 +44,6 @@ type Finding struct {
 	Summary      string                `json:"summary"`  // one sentence: what is wrong
 	Evidence     []Fact                `json:"evidence"` // absolute facts only, so it changes only when reality does
 	EvidenceHash string                `json:"evidence_hash"`
-	Why          string                `json:"why"`
-	Fix          []string              `json:"fix"`
-	ExemptionCUE string                `json:"exemption_cue"`
 	Policy       string                `json:"policy"` // the review rule that applied, as CUE
 	// IssueRepo is where the review issue lives ("owner/name").
 	IssueRepo string `json:"issue_repo"`
@@ -54,6 +51,22 @@ type Finding struct {
 	Remediation string `json:"remediation,omitempty"`
 	// ExpiredExemption is set when an exemption for this finding has expired.
 	ExpiredExemption *policy.Exemption `json:"expired_exemption,omitempty"`
+}
+
+// Advice is the text of a finding's issue that does not change with the
+// evidence: why it matters, the exact steps to fix it, and the CUE exemption
+// to add instead. It is computed when an issue is written rather than kept
+// for every finding: an organisation may have thousands.
+type Advice struct {
+	Why       string   `json:"why"`
+	Fix       []string `json:"fix"`
+	Exemption string   `json:"exemption_cue"`
+}
+
+// AdviceFor returns the advice for f.
+func AdviceFor(f Finding) Advice {
+	why, fix := advice(f.Credential, f.Type, f.Remediation)
+	return Advice{Why: why, Fix: fix, Exemption: exemptionCUE(f.Credential, f.Type)}
 }
 
 // Suppressed is a finding an active exemption hides.
@@ -106,7 +119,6 @@ func Evaluate(inv *inventory.Inventory, rv policy.Review, now time.Time) Report 
 			f.Fingerprint = Fingerprint(c.ID, f.Type)
 			f.IssueRepo = issueRepo(c, rv)
 			f.Policy = policyText(c.Kind, rule)
-			f.ExemptionCUE = exemptionCUE(c, f.Type)
 			f.Remediation = remediation(c)
 			if ex, active := exemption(rv.Exemptions, c, f.Type, now); ex != nil {
 				if active {
@@ -117,7 +129,6 @@ func Evaluate(inv *inventory.Inventory, rv policy.Review, now time.Time) Report 
 				f.Title = "[jitkey] exemption expired: " + strings.TrimPrefix(f.Title, "[jitkey] ")
 				f.Evidence = append(f.Evidence, Fact{"Exemption expired", fmt.Sprintf("%s (approved by %s: %s)", day(ex.Expires), ex.Approver, ex.Reason)})
 			}
-			f.Why, f.Fix = advice(c, f.Type, f.Remediation)
 			f.EvidenceHash = evidenceHash(&f)
 			rep.Findings = append(rep.Findings, f)
 		}

@@ -115,9 +115,10 @@ func TestEvaluateKindsAndFindings(t *testing.T) {
 			assert.Equal(t, tt.want, types(rep.Findings))
 			for _, f := range rep.Findings {
 				assert.Equal(t, Fingerprint(tt.cred.ID, f.Type), f.Fingerprint)
-				assert.NotEmpty(t, f.Why)
-				assert.NotEmpty(t, f.Fix)
-				assert.Contains(t, f.ExemptionCUE, tt.cred.ID)
+				adv := AdviceFor(f)
+				assert.NotEmpty(t, adv.Why)
+				assert.NotEmpty(t, adv.Fix)
+				assert.Contains(t, adv.Exemption, tt.cred.ID)
 				assert.Contains(t, f.Title, "[jitkey]")
 				assert.NotEmpty(t, f.IssueRepo)
 				assert.Len(t, f.EvidenceHash, 16)
