@@ -253,7 +253,11 @@ func explainText(s *policy.Set, d policy.Decision) string {
 	}
 	if d.Allowed {
 		fmt.Fprintf(&b, "decision: allow\nrule: %s%s\n", d.Rule, at(d.Rule))
-		fmt.Fprintf(&b, "repositories: %s\n", strings.Join(d.Repositories, ", "))
+		repos := strings.Join(d.Repositories, ", ")
+		if d.AllRepositories && len(d.Repositories) == 0 {
+			repos = "every repository of the installation"
+		}
+		fmt.Fprintf(&b, "repositories: %s\n", repos)
 		var perms []string
 		for _, k := range slices.Sorted(maps.Keys(d.Permissions)) {
 			perms = append(perms, k+": "+d.Permissions[k])
