@@ -1,13 +1,17 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/jitkey/jitkey/internal/policy"
+	"github.com/jitkey/jitkey/internal/secretscan"
 )
 
 func TestParseClaims(t *testing.T) {
@@ -115,4 +119,27 @@ func FuzzParseRequest(f *testing.F) {
 			assert.NotEmpty(t, strings.TrimSpace(name))
 		}
 	})
+}
+
+// TestExplainNeverEchoesSecrets: a token pasted where claims belong, or a
+// claims document carrying one, never reaches the output or an error.
+func TestExplainNeverEchoesSecrets(t *testing.T) {
+	t.Parallel()
+	jwt := "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJyZXBvc2l0b3J5IjoiYWNtZS9hcGkifQ.c2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJl"
+	ghs := "ghs_" + strings.Repeat("A1b2C3d4", 5)
+	for name, in := range map[string]string{
+		"raw token":            jwt,
+		"token in a claim set": `{"repository":"acme/api","ref":"refs/heads/main","token":"` + ghs + `","id_token":"` + jwt + `"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			env := Env{Stdin: strings.NewReader(in), Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" },
+				Now: time.Now, Dir: t.TempDir()}
+			runExplain(context.Background(), env, []string{"--claims", "-", "--policy", "nowhere"})
+			out := stdout.String() + stderr.String()
+			assert.NotEmpty(t, out)
+			assert.Empty(t, secretscan.Scan(out, jwt, ghs), out)
+		})
+	}
 }
