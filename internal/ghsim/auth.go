@@ -271,6 +271,7 @@ func (c *call) authApp() (*appState, bool) {
 // answers 404 when the repository does not exist or the token cannot see it, 403
 // when the token sees it without the permission. Callers must not hold s.mu.
 func (c *call) repoFor(perm, level string) (*repo, bool) {
+	c.header.Set("X-Accepted-GitHub-Permissions", perm+"="+level)
 	tok, ok := c.authToken()
 	if !ok {
 		return nil, false
@@ -297,6 +298,7 @@ func (c *call) repoFor(perm, level string) (*repo, bool) {
 // orgFor finds the organisation {org} for the calling installation token and checks
 // an organisation permission.
 func (c *call) orgFor(perm, level string) (*account, bool) {
+	c.header.Set("X-Accepted-GitHub-Permissions", perm+"="+level)
 	tok, ok := c.authToken()
 	if !ok {
 		return nil, false

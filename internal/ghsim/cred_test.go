@@ -162,6 +162,8 @@ func TestPermissionChecks(t *testing.T) {
 	_, resp, err := narrow.Repositories.ListKeys(ctx, "acme", "web", nil)
 	require.Error(t, err)
 	assert.Equal(t, http.StatusForbidden, resp.StatusCode, "no administration permission")
+	assert.Equal(t, "administration=read", resp.Header.Get("X-Accepted-GitHub-Permissions"))
+	assert.NotEmpty(t, resp.Header.Get("X-GitHub-Request-Id"))
 	_, resp, err = narrow.Repositories.ListKeys(ctx, "acme", "api", nil)
 	require.Error(t, err)
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "repository outside the token")

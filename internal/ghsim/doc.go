@@ -55,6 +55,8 @@
 //	repository_hooks, organization_hooks  webhooks (read to list, write to PATCH and DELETE)
 //	issues                  issues, comments, labels, assignees (read to list, write to change)
 //
+// Answers carry X-Accepted-GitHub-Permissions (the permission the route checks,
+// e.g. "administration=read") and X-GitHub-Request-Id, as GitHub's do.
 // Organisation routes need an installation token of an installation on that
 // organisation. A public repository is not readable by tokens that do not cover it.
 //

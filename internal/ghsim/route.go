@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -82,6 +83,7 @@ func (c *call) flush(w http.ResponseWriter) {
 		h.Set("Content-Length", strconv.Itoa(len(c.body)))
 	}
 	h.Set("X-GitHub-Media-Type", "github.v3; format=json")
+	h.Set("X-GitHub-Request-Id", c.s.requestID())
 	h.Set("X-GitHub-Api-Version-Selected", "2022-11-28")
 	w.WriteHeader(c.status)
 	if c.r.Method != http.MethodHead && c.body != nil {
@@ -180,4 +182,10 @@ func (s *Sim) notFoundHandler(w http.ResponseWriter, r *http.Request) {
 	c := &call{s: s, r: r, header: http.Header{}}
 	c.notFound()
 	c.flush(w)
+}
+
+// requestID is a GitHub-shaped request ID, unique within the simulator.
+func (s *Sim) requestID() string {
+	n := s.reqSeq.Add(1)
+	return fmt.Sprintf("0000:%04X:%06X:%06X:%08X", n>>48&0xffff, n>>24&0xffffff, n&0xffffff, n*2654435761&0xffffffff)
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -55,9 +56,10 @@ type Sim struct {
 	tokenList []*token
 	oidcReqs  map[string]map[string]any // request token hash -> claims
 
-	acct accounting
-	rl   rateLimiter
-	flt  faults
+	reqSeq atomic.Uint64
+	acct   accounting
+	rl     rateLimiter
+	flt    faults
 
 	srvMu   sync.Mutex
 	srv     *http.Server
