@@ -1,0 +1,349 @@
+//go:build unix
+
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/jitkey/jitkey/internal/ghsim"
+	"github.com/jitkey/jitkey/internal/secretscan"
+)
+
+// actTimeout bounds one act run; a healthy one takes a few seconds.
+const actTimeout = 3 * time.Minute
+
+// requireAct skips the test, saying why, when act cannot run here.
+func requireAct(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("e2e: skipped under -short: runs workflows through act")
+	}
+	p, err := exec.LookPath("act")
+	if err != nil {
+		t.Skip("e2e: act is not on PATH; `bash .ci/run` builds the pinned one from .ci/tools/act, " +
+			"or: go build -C .ci/tools/act -o \"$(go env GOPATH)/bin/act\" github.com/nektos/act")
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("e2e: node is not on PATH; the action's launchers need it")
+	}
+	return p
+}
+
+// requireAction skips the test while the repository has no action.yml yet
+// (it is being built beside these tests); once it exists, the test runs.
+func requireAction(t *testing.T, root string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(root, "action.yml")); errors.Is(err, fs.ErrNotExist) {
+		t.Skip("e2e: the repository has no action.yml yet")
+	}
+}
+
+// repoRoot is the directory holding jitkey's go.mod.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	require.NoError(t, err)
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil &&
+			bytes.HasPrefix(b, []byte("module github.com/jitkey/jitkey\n")) {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		require.NotEqual(t, dir, parent, "no jitkey go.mod above the test's directory")
+		dir = parent
+	}
+}
+
+var build struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+}
+
+// jitkeyBinary builds ./cmd/jitkey once per test process.
+func jitkeyBinary(t *testing.T, root string) string {
+	t.Helper()
+	build.once.Do(func() {
+		build.dir, build.err = os.MkdirTemp("", "jitkey-e2e-bin-")
+		if build.err != nil {
+			return
+		}
+		build.bin = filepath.Join(build.dir, "jitkey")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", build.bin, "./cmd/jitkey")
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			build.err = fmt.Errorf("go build ./cmd/jitkey: %w\n%s", err, out)
+		}
+	})
+	require.NoError(t, build.err)
+	return build.bin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if build.dir != "" {
+		_ = os.RemoveAll(build.dir)
+	}
+	os.Exit(code)
+}
+
+// world is one simulated GitHub with one App installed on acme/api, and the
+// job identity the workflow runs as.
+type world struct {
+	sim       *ghsim.Sim
+	app       *ghsim.App
+	jobToken  string
+	oidcURL   string
+	oidcToken string
+}
+
+const e2ePolicy = `apiVersion: "jitkey.dev/v1"
+rules: [{
+	name:            "ci-read"
+	requireVerified: true
+	match: {repository: "acme/api", ref: "refs/heads/main", event_name: "push"}
+	grant: {repositories: ["caller"], permissions: {contents: "read"}}
+}]
+`
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	sim := ghsim.New(ghsim.Options{})
+	_, err := sim.Start()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sim.Close() })
+
+	app := sim.AddApp(ghsim.AppSpec{Slug: "jitkey"})
+	sim.AddOrg("acme")
+	sim.AddRepo(ghsim.RepoSpec{Owner: "acme", Name: "api", DefaultBranch: "main", Private: true})
+	sim.AddRepo(ghsim.RepoSpec{Owner: "acme", Name: "infra", DefaultBranch: "main", Private: true})
+	sim.Install(app.ID, "acme", ghsim.InstallSpec{
+		Permissions: map[string]string{"contents": "write", "issues": "write", "metadata": "read"},
+	})
+	sim.PutFile("acme", "api", "main", ".github/jitkey/policy.cue", []byte(e2ePolicy))
+
+	w := &world{sim: sim, app: app, jobToken: sim.JobToken("acme/api")}
+	w.oidcURL, w.oidcToken = sim.OIDCRequest(sim.JobClaims("acme/api"))
+	return w
+}
+
+// secrets are every secret value the job could leak.
+func (w *world) secrets() []string {
+	return []string{string(w.app.PrivateKeyPEM), w.jobToken, w.oidcToken}
+}
+
+// workspace lays out a repository for act: the action (action.yml and its
+// launchers) copied from the repository root, the workflow under test and
+// its helper script, committed to a fresh git repository whose origin names
+// acme/api. A copy keeps act's own copy of the workspace small and keeps the
+// shared working tree out of the run.
+func workspace(t *testing.T, root, workflow string) string {
+	t.Helper()
+	return workspaceFrom(t, root, root, workflow)
+}
+
+// workspaceFrom takes the action from actionRoot and the workflow from
+// root's testdata/e2e.
+func workspaceFrom(t *testing.T, actionRoot, root, workflow string) string {
+	t.Helper()
+	ws := t.TempDir()
+	copyFile(t, filepath.Join(actionRoot, "action.yml"), filepath.Join(ws, "action.yml"))
+	copyTree(t, filepath.Join(actionRoot, "action"), filepath.Join(ws, "action"))
+	copyFile(t, filepath.Join(root, "testdata", "e2e", workflow), filepath.Join(ws, ".github", "workflows", workflow))
+	copyFile(t, filepath.Join(root, "testdata", "e2e", "use-token.mjs"), filepath.Join(ws, ".e2e", "use-token.mjs"))
+	for _, args := range [][]string{
+		{"init", "-q", "-b", "main"},
+		{"remote", "add", "origin", "https://github.com/acme/api.git"},
+		{"add", "-A"},
+		{"-c", "user.name=e2e", "-c", "user.email=e2e@example.invalid", "commit", "-q", "-m", "e2e"},
+	} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = ws
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "git %v: %s", args, out)
+	}
+	return ws
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	require.NoError(t, err)
+	info, err := os.Stat(from)
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(filepath.Dir(to), 0o755))
+	require.NoError(t, os.WriteFile(to, b, info.Mode().Perm()))
+}
+
+func copyTree(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(from, p)
+		if err != nil {
+			return err
+		}
+		copyFile(t, p, filepath.Join(to, rel))
+		return nil
+	})
+	require.NoError(t, err)
+}
+
+// watchBuffer collects output and closes ready the first time marker shows up.
+type watchBuffer struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	marker string
+	ready  chan struct{}
+	fired  bool
+}
+
+func newWatchBuffer(marker string) *watchBuffer {
+	return &watchBuffer{marker: marker, ready: make(chan struct{})}
+}
+
+func (b *watchBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n, err := b.buf.Write(p)
+	if b.marker != "" && !b.fired && strings.Contains(b.buf.String(), b.marker) {
+		b.fired = true
+		close(b.ready)
+	}
+	return n, err
+}
+
+func (b *watchBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// actRun is one job run through act.
+type actRun struct {
+	Job      string
+	Env      map[string]string // --env for the workflow
+	Secrets  map[string]string // --secret-file
+	CancelOn string            // when this text appears, send SIGINT to act
+}
+
+type actResult struct {
+	Output   string
+	ExitCode int
+	Signaled bool // SIGINT was sent
+}
+
+// run runs one job of workflow through act in host mode and returns its
+// combined output. act's own environment is built from scratch: nothing of
+// the test process's environment (a CI token, say) reaches the job.
+func run(t *testing.T, act, ws, workflow string, r actRun) actResult {
+	t.Helper()
+	home := t.TempDir()
+	secretFile := filepath.Join(t.TempDir(), "secrets.env")
+	var sb strings.Builder
+	for k, v := range r.Secrets {
+		fmt.Fprintf(&sb, "%s=%s\n", k, dotenvQuote(v))
+	}
+	require.NoError(t, os.WriteFile(secretFile, []byte(sb.String()), 0o600))
+
+	args := []string{"push",
+		"-W", filepath.Join(".github", "workflows", workflow),
+		"-j", r.Job,
+		"-P", "ubuntu-latest=-self-hosted",
+		"--no-cache-server",
+		"--action-cache-path", filepath.Join(home, "act"),
+		"--secret-file", secretFile,
+		"--env-file", os.DevNull,
+		"--var-file", os.DevNull,
+	}
+	for k, v := range r.Env {
+		args = append(args, "--env", k+"="+v)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), actTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, act, args...)
+	cmd.Dir = ws
+	cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + home,
+		"XDG_CACHE_HOME=" + filepath.Join(home, ".cache"),
+		"XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
+		"TMPDIR=" + os.TempDir(),
+		"LANG=C.UTF-8",
+		"ACT_DISABLE_VERSION_CHECK=1", // act would ask its notices service otherwise
+	}
+	out := newWatchBuffer(r.CancelOn)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = 10 * time.Second
+	require.NoError(t, cmd.Start())
+	pgid := cmd.Process.Pid
+	// Whatever happens, nothing the job started outlives the test.
+	t.Cleanup(func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
+
+	res := actResult{}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-out.ready:
+		res.Signaled = true
+		require.NoError(t, cmd.Process.Signal(os.Interrupt))
+		err = <-done
+	}
+	res.Output = out.String()
+	require.NoError(t, ctx.Err(), "act did not finish within %s:\n%s", actTimeout, res.Output)
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit):
+		res.ExitCode = exit.ExitCode()
+	default:
+		require.NoError(t, err, "run act:\n%s", res.Output)
+	}
+	if t.Failed() || testing.Verbose() {
+		// act's output went through secretscan below; log it redacted anyway.
+		t.Logf("act %s output:\n%s", r.Job, redact(res.Output))
+	}
+	return res
+}
+
+// dotenvQuote quotes a value for act's --secret-file (dotenv): double
+// quotes, with newlines and quotes escaped.
+func dotenvQuote(v string) string {
+	r := strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
+	return `"` + r.Replace(v) + `"`
+}
+
+// redact replaces anything secretscan's patterns find, so a failing test's
+// log never shows a leaked value.
+func redact(s string) string {
+	found := secretscan.Scan(s)
+	for i := len(found) - 1; i >= 0; i-- {
+		f := found[i]
+		if f.Offset+f.Length <= len(s) {
+			s = s[:f.Offset] + "[REDACTED " + string(f.Kind) + "]" + s[f.Offset+f.Length:]
+		}
+	}
+	return s
+}
