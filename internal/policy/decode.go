@@ -46,6 +46,15 @@ func (d *decoder) pos(sels ...cue.Selector) Pos {
 	return Pos{File: d.file, Line: 1, Col: 1}
 }
 
+// at is the position of v, a value of the compiled file, falling back to
+// a lookup of sels from the file's root.
+func (d *decoder) at(v cue.Value, sels ...cue.Selector) Pos {
+	if tp := v.Pos(); tp.IsValid() && tp.Filename() == d.file {
+		return toPos(d.file, tp)
+	}
+	return d.pos(sels...)
+}
+
 func lookup(v cue.Value, name string) (cue.Value, bool) {
 	f := v.LookupPath(cpath(sel(name)))
 	return f, f.Exists()
@@ -105,9 +114,11 @@ func (d *decoder) policy(u cue.Value) *filePolicy {
 
 func (d *decoder) rule(fp *filePolicy, i int, v cue.Value) {
 	at := []cue.Selector{sel("rules"), cue.Index(i)}
+	sub := func(more ...cue.Selector) []cue.Selector { return append(at[:2:2], more...) }
+	name, _ := lookup(v, "name")
 	r := Rule{
 		Name:            str(v, "name"),
-		Pos:             d.pos(at...),
+		Pos:             d.at(v, at...),
 		RequireVerified: boolean(v, "requireVerified", false),
 	}
 	m, _ := lookup(v, "match")
@@ -115,41 +126,42 @@ func (d *decoder) rule(fp *filePolicy, i int, v cue.Value) {
 	for it.Next() {
 		claim := it.Selector().Unquoted()
 		where := fmt.Sprintf("rules.%d.match.%s", i, claim)
-		r.Match = append(r.Match, d.condition(r.Name, where, claim, it.Value(), append(at, sel("match"), sel(claim))))
+		r.Match = append(r.Match, d.condition(r.Name, where, claim, it.Value(), sub(sel("match"), sel(claim))))
 	}
 	sort.SliceStable(r.Match, func(a, b int) bool { return r.Match[a].Pos.before(r.Match[b].Pos) })
 	g, _ := lookup(v, "grant")
-	gat := append(at[:2:2], sel("grant"))
-	r.Grant = Grant{Pos: d.pos(gat...), Permissions: map[string]string{}}
+	r.Grant = Grant{Pos: d.at(g, sub(sel("grant"))...), Permissions: map[string]string{}}
 	permPos, repoPos := map[string]Pos{}, map[string]Pos{}
 	repos, _ := lookup(g, "repositories")
 	if s, err := repos.String(); err == nil && s == "*" {
 		r.Grant.AllRepositories = true
-		repoPos["*"] = d.pos(append(gat, sel("repositories"))...)
+		repoPos["*"] = d.at(repos, sub(sel("grant"), sel("repositories"))...)
 	}
-	for j, repo := range stringList(repos) {
+	rit, _ := repos.List()
+	for j := 0; rit.Next(); j++ {
+		repo, _ := rit.Value().String()
 		if repo == "caller" {
 			r.Grant.Caller = true
 		} else {
 			r.Grant.Repositories = append(r.Grant.Repositories, repo)
 		}
-		repoPos[repo] = d.pos(append(gat, sel("repositories"), cue.Index(j))...)
+		repoPos[repo] = d.at(rit.Value(), sub(sel("grant"), sel("repositories"), cue.Index(j))...)
 	}
 	perms, _ := lookup(g, "permissions")
 	pit, _ := perms.Fields()
 	for pit.Next() {
-		name := pit.Selector().Unquoted()
-		r.Grant.Permissions[name], _ = pit.Value().String()
-		permPos[name] = d.pos(append(gat, sel("permissions"), sel(name))...)
+		perm := pit.Selector().Unquoted()
+		r.Grant.Permissions[perm], _ = pit.Value().String()
+		permPos[perm] = d.at(pit.Value(), sub(sel("grant"), sel("permissions"), sel(perm))...)
 	}
 	fp.rules = append(fp.rules, r)
 	fp.permPos = append(fp.permPos, permPos)
 	fp.repoPos = append(fp.repoPos, repoPos)
-	fp.namePos = append(fp.namePos, d.pos(append(at[:2:2], sel("name"))...))
+	fp.namePos = append(fp.namePos, d.at(name, sub(sel("name"))...))
 }
 
 func (d *decoder) condition(rule, where, claim string, v cue.Value, at []cue.Selector) Condition {
-	c := Condition{Claim: claim, Pos: d.pos(at...)}
+	c := Condition{Claim: claim, Pos: d.at(v, at...)}
 	switch v.Kind() {
 	case cue.BoolKind:
 		b, _ := v.Bool()
