@@ -30,7 +30,7 @@ func TestLoadErrorPositions(t *testing.T) {
 		code      string
 		contains  string
 	}{
-		{"unknown field", head + rule("a", `enviroment: "prod"`, okGrant) + "}]\n", 4, 10, policy.CodeSchema, "rules.0.match.enviroment: field not allowed"},
+		{"unknown field", head + rule("a", `enviroment: "prod"`, okGrant) + "}]\n", 4, 10, policy.CodeSchema, "rules.0.match.enviroment: field not allowed"}, //nolint:misspell // the typo is what this case tests
 		{"unknown permission", head + rule("a", "", `repositories: ["caller"], permissions: {secret: "read"}`) + "}]\n", 5, 50, policy.CodeSchema, `"secret" is not a GitHub App permission`},
 		{"level not accepted", head + rule("a", "", `repositories: ["caller"], permissions: {contents: "admin"}`) + "}]\n", 5, 60, policy.CodeSchema, "contents accepts read, write"},
 		{"missing grant, reported against the schema", head + "\tname: \"a\"\n\tmatch: {}\n}]\n", 2, 9, policy.CodeSchema, "rules.0.grant: field is required but not present"},
