@@ -286,3 +286,22 @@ func TestReviewSurvivesFaults(t *testing.T) {
 		}
 	}
 }
+
+func TestReviewSelectedRepositories(t *testing.T) {
+	t.Parallel()
+	w := newReviewWorld(t)
+	code, stdout, stderr := w.review(t, "--repo", "acme/api", "--repo", "acme/attic", "--format", "json", "--no-issues")
+	require.Equal(t, ExitOK, code, stderr)
+	o := decodeReview(t, stdout)
+	var targets []string
+	for _, c := range o.Inventory.Coverage {
+		targets = append(targets, c.Target)
+	}
+	assert.NotContains(t, targets, "org:acme", "organisation level only with --org")
+	assert.Contains(t, targets, "acme/attic", "a repository named explicitly is reviewed even when archived")
+	var names []string
+	for _, f := range o.Findings {
+		names = append(names, f.Credential.Name)
+	}
+	assert.ElementsMatch(t, []string{"old-deploy", "archived", "https://hooks.example.com"}, names)
+}

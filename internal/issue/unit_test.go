@@ -110,3 +110,15 @@ func TestBodyEscapesUntrustedNames(t *testing.T) {
 	assert.Equal(t, "acme/api:deploy_key:1", credentialID(body))
 	assert.False(t, strings.Contains(body, "\n# h"))
 }
+
+func FuzzCodeOwners(f *testing.F) {
+	f.Add("* @a @org/team x@example.com\n# c\n/docs @b")
+	f.Add("*\n*\t@\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		for _, l := range logins(CodeOwners(text)) {
+			if l == "" || strings.ContainsAny(l, "/@ \t\n") {
+				t.Fatalf("bad assignee %q from %q", l, text)
+			}
+		}
+	})
+}
