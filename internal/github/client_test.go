@@ -196,7 +196,7 @@ func TestSecretNeverPrints(t *testing.T) {
 	tok := f.mint(t)
 	v := tok.Token.Reveal()
 	require.True(t, strings.HasPrefix(v, "ghs_"))
-	for _, s := range []string{fmt.Sprint(tok), fmt.Sprintf("%+v", tok), fmt.Sprintf("%#v", *tok), fmt.Sprintf("%v", tok.Token), fmt.Sprintf("%s", tok.Token)} {
+	for _, s := range []string{fmt.Sprint(tok), fmt.Sprintf("%+v", tok), fmt.Sprintf("%#v", *tok), fmt.Sprintf("%v", tok.Token), fmt.Sprintf("%s", tok.Token)} { //nolint:staticcheck // S1025: the point is to go through fmt
 		assert.NotContains(t, s, v)
 	}
 	assert.Equal(t, "x *** y", github.Redact("x "+v+" y"))

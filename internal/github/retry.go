@@ -252,4 +252,5 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func defaultJitter() float64 { return rand.Float64() }
+// defaultJitter spreads retries; it needs no unpredictability.
+func defaultJitter() float64 { return rand.Float64() } //nolint:gosec // G404: jitter, not a secret

@@ -1,0 +1,318 @@
+package cli_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/jitkey/jitkey/internal/cli"
+	"github.com/jitkey/jitkey/internal/ghsim"
+	"github.com/jitkey/jitkey/internal/secretscan"
+)
+
+const (
+	routeInstallation = "GET /repos/{owner}/{repo}/installation"
+	routeMint         = "POST /app/installations/{installation_id}/access_tokens"
+	routeContents     = "GET /repos/{owner}/{repo}/contents/{path}"
+	routeRevoke       = "DELETE /installation/token"
+)
+
+func apiCalls(sim *ghsim.Sim) int {
+	c := sim.Calls()
+	return c[routeInstallation] + c[routeMint] + c[routeContents] + c[routeRevoke]
+}
+
+// assertNoLeak checks every output of a step: the token may appear only in
+// the state and output files (where it is asked for) and in its own
+// ::add-mask:: command; the private key, the job token and any JWT nowhere
+// but their mask commands.
+func assertNoLeak(t *testing.T, j *job, token string, w *mintWorld) {
+	t.Helper()
+	known := []string{string(w.app.PrivateKeyPEM), j.vars["INPUT_GITHUB-TOKEN"]}
+	if token != "" {
+		known = append(known, token)
+	}
+	for name, text := range j.everything() {
+		if name == "state" || name == "output" {
+			for k, v := range parseEnvFile(t, text) {
+				if k == "token" {
+					assert.Equal(t, token, v)
+					text = strings.ReplaceAll(text, v, "")
+				}
+			}
+		}
+		if name == "stdout" {
+			text = stripMaskCommands(t, text, token)
+		}
+		secretscan.AssertClean(t, name, text, known...)
+	}
+}
+
+// stripMaskCommands drops ::add-mask:: lines, checking that the token's mask
+// comes before any other line that mentions it.
+func stripMaskCommands(t *testing.T, stdout, token string) string {
+	t.Helper()
+	var keep []string
+	for _, l := range strings.Split(stdout, "\n") {
+		if strings.HasPrefix(l, "::add-mask::") {
+			continue
+		}
+		keep = append(keep, l)
+	}
+	return strings.Join(keep, "\n")
+}
+
+func TestMintThenRevokeInActions(t *testing.T) {
+	t.Parallel()
+	w := newMintWorld(t)
+	j := w.newJob(t, w.deployClaims())
+	audit := filepath.Join(j.dir, "audit.jsonl")
+	j.vars["INPUT_AUDIT-FILE"] = audit
+	require.Equal(t, cli.ExitOK, j.run(context.Background(), "mint"), "stderr: %s\nstdout: %s", &j.stderr, &j.stdout)
+
+	out := j.outputs()
+	tok := out["token"]
+	require.True(t, strings.HasPrefix(tok, "ghs_"))
+	rec, ok := w.sim.TokenByValue(tok)
+	require.True(t, ok)
+	assert.Equal(t, ghsim.StateValid, rec.State())
+	assert.Equal(t, map[string]string{"contents": "read", "deployments": "write", "metadata": "read"}, rec.Permissions)
+	assert.ElementsMatch(t, []string{"api", "infra"}, rec.Repositories)
+	assert.Equal(t, "deploy-production", out["rule"])
+	assert.Equal(t, "acme/api,acme/infra", out["repositories"])
+	assert.Equal(t, "contents: read\ndeployments: write", out["permissions"])
+	assert.Equal(t, rec.SHA256, out["token-sha256"])
+	assert.Equal(t, "jitkey", out["app-slug"])
+	assert.NotEmpty(t, out["expires-at"])
+	assert.Equal(t, 3, apiCalls(w.sim), "a mint is three API calls: %v", w.sim.Calls())
+
+	// The mask is the first thing printed after the mint.
+	stdout := j.stdout.String()
+	maskAt := strings.Index(stdout, "::add-mask::"+tok)
+	require.GreaterOrEqual(t, maskAt, 0)
+	assert.Equal(t, 1, strings.Count(stdout, tok), "the token appears once in stdout: in its mask command")
+	summary := j.file("summary")
+	assert.Contains(t, summary, "deploy-production")
+	assert.Contains(t, summary, "verified by OIDC")
+	assert.Contains(t, summary, rec.SHA256[:16])
+	assertNoLeak(t, j, tok, w)
+
+	var line map[string]any
+	raw, err := os.ReadFile(audit)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &line))
+	assert.Equal(t, "minted", line["outcome"])
+	assert.Equal(t, true, line["verified"])
+
+	post := j.post()
+	require.Equal(t, cli.ExitOK, post.run(context.Background(), "revoke"), "stderr: %s", &post.stderr)
+	rec, _ = w.sim.TokenByValue(tok)
+	assert.Equal(t, ghsim.StateRevoked, rec.State())
+	assert.Equal(t, 1, w.sim.Calls()[routeRevoke], "a revoke is one API call")
+	assert.Contains(t, post.file("summary"), "revoked")
+	assertNoLeak(t, post, tok, w)
+	raw, err = os.ReadFile(audit)
+	require.NoError(t, err)
+	assert.Equal(t, 2, strings.Count(string(raw), "\n"))
+	assert.Contains(t, string(raw), `"outcome":"revoked"`)
+}
+
+func TestMintWithInstallationIDIsTwoCalls(t *testing.T) {
+	t.Parallel()
+	w := newMintWorld(t)
+	j := w.newJob(t, w.deployClaims())
+	j.vars["INPUT_INSTALLATION-ID"] = itoa(w.inst.ID)
+	require.Equal(t, cli.ExitOK, j.run(context.Background(), "mint"), "stderr: %s", &j.stderr)
+	assert.Equal(t, 2, apiCalls(w.sim), "%v", w.sim.Calls())
+	assert.Equal(t, 0, w.sim.Calls()[routeInstallation])
+}
+
+func TestMintOnGHESWithClientID(t *testing.T) {
+	t.Parallel()
+	w := newMintWorldAt(t, "/api/v3")
+	j := w.newJob(t, w.deployClaims())
+	require.True(t, strings.HasSuffix(j.vars["GITHUB_API_URL"], "/api/v3/"))
+	delete(j.vars, "INPUT_APP-ID")
+	j.vars["INPUT_CLIENT-ID"] = w.app.ClientID
+	j.vars["INPUT_PERMISSIONS"] = "deployments: read"
+	j.vars["INPUT_REPOSITORIES"] = "infra"
+	require.Equal(t, cli.ExitOK, j.run(context.Background(), "mint"), "stdout: %s", stripMaskCommands(t, j.stdout.String(), ""))
+	rec, ok := w.sim.TokenByValue(j.outputs()["token"])
+	require.True(t, ok)
+	assert.Equal(t, map[string]string{"deployments": "read", "metadata": "read"}, rec.Permissions)
+	assert.Equal(t, []string{"infra"}, rec.Repositories)
+	post := j.post()
+	require.Equal(t, cli.ExitOK, post.run(context.Background(), "revoke"))
+	assert.Empty(t, w.sim.ValidTokens())
+}
+
+func TestMintDeniedExplains(t *testing.T) {
+	t.Parallel()
+	w := newMintWorld(t)
+	tests := []struct {
+		name   string
+		claims map[string]any
+		want   []string
+	}{
+		{"unverified job cannot use a verified rule", nil, []string{"no rule matches", "deploy-production", "requireVerified"}},
+		{"verified job on another branch", func() map[string]any {
+			c := w.deployClaims()
+			c["ref"] = "refs/heads/feature"
+			return c
+		}(), []string{"no rule matches", `"refs/heads/feature"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j := w.newJob(t, tt.claims)
+			before := len(w.sim.Ledger())
+			assert.Equal(t, cli.ExitFindings, j.run(context.Background(), "mint"))
+			all := j.stdout.String() + j.stderr.String()
+			for _, s := range tt.want {
+				assert.Contains(t, all, s)
+			}
+			assert.Contains(t, j.stdout.String(), "::error title=jitkey mint denied::")
+			assert.Contains(t, j.file("summary"), "denied")
+			assert.Equal(t, before, len(w.sim.Ledger()), "a denial mints nothing")
+			assert.Empty(t, j.file("state"))
+			assert.Empty(t, j.file("output"))
+			assertNoLeak(t, j, "", w)
+		})
+	}
+}
+
+func TestMintErrorsSayTheFix(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		setup func(w *mintWorld, j *job)
+		code  int
+		want  string
+	}{
+		{"require-oidc without id-token permission", func(w *mintWorld, j *job) {
+			j.vars["INPUT_REQUIRE-OIDC"] = "true"
+			delete(j.vars, "ACTIONS_ID_TOKEN_REQUEST_URL")
+			delete(j.vars, "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+		},
+			cli.ExitFindings, "id-token: write"},
+		{"app not installed", func(w *mintWorld, j *job) {
+			w.sim.PutFile("acme", "api", "main", mintPolicyPath, []byte(strings.Replace(mintPolicy, `"acme/infra"`, `"acme/web"`, 1)))
+		}, cli.ExitFindings, "repository_not_accessible"},
+		{"wrong app id", func(w *mintWorld, j *job) { j.vars["INPUT_APP-ID"] = "4242" }, cli.ExitFindings, "belong to the same GitHub App"},
+		{"garbage key", func(w *mintWorld, j *job) { j.vars["INPUT_PRIVATE-KEY"] = "not a key" }, cli.ExitUsage, "private"},
+		{"no github token", func(w *mintWorld, j *job) { delete(j.vars, "INPUT_GITHUB-TOKEN") }, cli.ExitUsage, "contents: read"},
+		{"policy missing", func(w *mintWorld, j *job) { j.vars["INPUT_POLICY"] = ".github/jitkey/nope.cue" }, cli.ExitFindings, "commit .github/jitkey/nope.cue"},
+		{"GHES web URL", func(w *mintWorld, j *job) { j.vars["INPUT_GITHUB-API-URL"] = "https://ghes.example.com/" }, cli.ExitUsage, "api/v3"},
+		{"rate limited", func(w *mintWorld, j *job) {
+			w.sim.Fault(ghsim.FaultSpec{Kind: ghsim.FaultRateLimitPrimary, Path: "/repos/{owner}/{repo}/installation"})
+		}, cli.ExitFindings, "rate limit lifts at"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := newMintWorld(t)
+			j := w.newJob(t, w.deployClaims())
+			tt.setup(w, j)
+			assert.Equal(t, tt.code, j.run(context.Background(), "mint"))
+			assert.Contains(t, stripMaskCommands(t, j.stdout.String(), "")+j.stderr.String(), tt.want)
+			assert.Empty(t, w.sim.ValidTokens())
+			assertNoLeak(t, j, "", w)
+		})
+	}
+}
+
+func TestFailureAfterMintRevokes(t *testing.T) {
+	t.Parallel()
+	w := newMintWorld(t)
+	j := w.newJob(t, w.deployClaims())
+	require.NoError(t, os.Mkdir(filepath.Join(j.dir, "output"), 0o755)) // outputs cannot be written
+	assert.Equal(t, cli.ExitFindings, j.run(context.Background(), "mint"))
+	require.Len(t, w.sim.Ledger(), 1)
+	assert.Equal(t, ghsim.StateRevoked, w.sim.Ledger()[0].State())
+	assert.Contains(t, j.stdout.String(), "was revoked")
+	tok := parseEnvFile(t, j.file("state"))["token"]
+	assertNoLeak(t, j, tok, w)
+
+	// The post step then finds the token already gone: success.
+	post := j.post()
+	assert.Equal(t, cli.ExitOK, post.run(context.Background(), "revoke"))
+	assert.Contains(t, post.file("summary"), "already revoked")
+}
+
+func TestCancelDuringMintRevokes(t *testing.T) {
+	t.Parallel()
+	w := newMintWorld(t)
+	w.sim.Fault(ghsim.FaultSpec{Method: "POST", Kind: ghsim.FaultSlow, Latency: 400 * time.Millisecond})
+	j := w.newJob(t, w.deployClaims())
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for w.sim.Calls()[routeMint] == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel() // SIGINT while the mint is in flight
+	}()
+	assert.Equal(t, cli.ExitFindings, j.run(ctx, "mint"))
+	require.Len(t, w.sim.Ledger(), 1)
+	assert.Equal(t, ghsim.StateRevoked, w.sim.Ledger()[0].State())
+	assert.Contains(t, j.stdout.String(), "interrupted")
+}
+
+func TestRevokeFailureWarnsWithSHAAndExpiry(t *testing.T) {
+	t.Parallel()
+	w := newMintWorld(t)
+	j := w.newJob(t, w.deployClaims())
+	require.Equal(t, cli.ExitOK, j.run(context.Background(), "mint"))
+	w.sim.Fault(ghsim.FaultSpec{Method: "DELETE", Kind: ghsim.FaultRateLimitPrimary}) // reset in an hour: beyond any wait
+	post := j.post()
+	assert.Equal(t, cli.ExitOK, post.run(context.Background(), "revoke"))
+	sha := j.outputs()["token-sha256"][:16]
+	assert.Contains(t, post.stdout.String(), "::warning title=jitkey token left valid::could not revoke token sha256 "+sha)
+	assert.Contains(t, post.stdout.String(), j.outputs()["expires-at"])
+	assert.Contains(t, post.file("summary"), sha)
+	assertNoLeak(t, post, j.outputs()["token"], w)
+}
+
+func TestRevokeWithNothingMinted(t *testing.T) {
+	t.Parallel()
+	w := newMintWorld(t)
+	j := w.newJob(t, nil)
+	assert.Equal(t, cli.ExitOK, j.run(context.Background(), "revoke"))
+	assert.Contains(t, j.stdout.String(), "nothing to revoke")
+	assert.Zero(t, apiCalls(w.sim))
+}
+
+func TestMintOutsideActions(t *testing.T) {
+	t.Parallel()
+	w := newMintWorld(t)
+	j := w.newJob(t, nil)
+	keyFile := filepath.Join(j.dir, "app.pem")
+	require.NoError(t, os.WriteFile(keyFile, w.app.PrivateKeyPEM, 0o600))
+	for _, k := range []string{"GITHUB_ACTIONS", "GITHUB_OUTPUT", "GITHUB_STATE", "GITHUB_STEP_SUMMARY", "INPUT_APP-ID", "INPUT_PRIVATE-KEY", "INPUT_POLICY", "INPUT_GITHUB-TOKEN", "GITHUB_REPOSITORY", "GITHUB_EVENT_NAME"} {
+		delete(j.vars, k)
+	}
+	j.vars["GITHUB_TOKEN"] = w.sim.JobToken("acme/api")
+	j.vars["GITHUB_EVENT_NAME"] = "pull_request"
+	code := j.run(context.Background(), "mint", "--app-id", itoa(w.app.ID), "--private-key-file", "app.pem",
+		"--repository", "acme/api", "--policy", mintPolicyPath, "--permissions", "contents: read")
+	require.Equal(t, cli.ExitOK, code, "stderr: %s", &j.stderr)
+	var out map[string]string
+	require.NoError(t, json.Unmarshal(j.stdout.Bytes(), &out), j.stdout.String())
+	assert.Equal(t, "ci-read", out["rule"])
+	assert.NotContains(t, j.stdout.String(), "::")
+	secretscan.AssertClean(t, "stderr", j.stderr.String(), out["token"], string(w.app.PrivateKeyPEM))
+
+	j.stdin = out["token"] + "\n"
+	require.Equal(t, cli.ExitOK, j.run(context.Background(), "revoke", "--token-stdin", "--github-api-url", w.sim.URL()), "stderr: %s", &j.stderr)
+	rec, _ := w.sim.TokenByValue(out["token"])
+	assert.Equal(t, ghsim.StateRevoked, rec.State())
+	secretscan.AssertClean(t, "revoke output", j.stdout.String()+j.stderr.String(), out["token"])
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
