@@ -70,6 +70,9 @@ func (st *step) revoke(ctx context.Context, tok, apiURL, auditFile string) int {
 	out, err := m.Revoke(rctx, github.Secret(tok))
 	rec := mint.NewRecord(st.env.Now(), "revoke", policyClaims(st))
 	rec.TokenSHA256 = mint.ShortSHA(sha)
+	if t, perr := time.Parse(time.RFC3339, exp); perr == nil {
+		rec.ExpiresAt = &t
+	}
 	if err != nil {
 		rec = rec.WithError(err)
 		st.annotate(action.Warning, "jitkey token left valid",
