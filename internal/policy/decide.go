@@ -70,8 +70,12 @@ func decideRule(s *Set, rule *Rule, c Claims, r Request) Decision {
 		d.Repositories = granted
 		d.AllRepositories = rule.Grant.AllRepositories
 	} else {
+		owner := c.RepositoryOwner
+		if owner == "" {
+			owner, _, _ = strings.Cut(c.Repository, "/")
+		}
 		for _, repo := range r.Repositories {
-			full := qualify(repo, c.RepositoryOwner)
+			full := qualify(repo, owner)
 			if !rule.Grant.AllRepositories && !containsFold(granted, full) {
 				return deny("it does not grant repository %s (it grants %s)", full, describeRepos(rule.Grant, granted))
 			}

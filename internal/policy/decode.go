@@ -173,7 +173,9 @@ func (d *decoder) condition(rule, where, claim string, v cue.Value, at []cue.Sel
 		c.Values = stringList(v)
 	case cue.StructKind:
 		p := str(v, "pattern")
-		if _, err := compiled(p); err != nil {
+		re, err := compiled(p)
+		c.compiled = []*regexp.Regexp{re}
+		if err != nil {
 			d.diags = append(d.diags, d.pos(append(at, sel("pattern"))...).diag(CodePattern, rule,
 				"%s.pattern: %v; write an RE2 regular expression (https://github.com/google/re2/wiki/Syntax)", where, err))
 		}

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -102,12 +103,24 @@ func (cond *Condition) holds(c Claims) bool {
 			return true
 		}
 	}
-	for _, p := range cond.Patterns {
-		if re, err := compiled(p); err == nil && re.MatchString(v) {
+	for i := range cond.Patterns {
+		if re := cond.pattern(i); re != nil && re.MatchString(v) {
 			return true
 		}
 	}
 	return false
+}
+
+// pattern returns Patterns[i] compiled, nil when it does not compile.
+func (cond *Condition) pattern(i int) *regexp.Regexp {
+	if i < len(cond.compiled) && cond.compiled[i] != nil && cond.compiled[i].String() == cond.Patterns[i] {
+		return cond.compiled[i]
+	}
+	re, err := compiled(cond.Patterns[i])
+	if err != nil {
+		return nil
+	}
+	return re
 }
 
 func (cond *Condition) explain(c Claims) string {

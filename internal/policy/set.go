@@ -1,5 +1,7 @@
 package policy
 
+import "regexp"
+
 // APIVersion is the only policy language version this build reads.
 const APIVersion = "jitkey.dev/v1"
 
@@ -32,6 +34,10 @@ type Condition struct {
 	Values   []string `json:"values,omitempty"`
 	Patterns []string `json:"patterns,omitempty"`
 	Pos      Pos      `json:"pos"`
+
+	// compiled holds Patterns compiled by Load; a Condition built by hand
+	// (or whose Patterns changed) compiles through a process-wide cache.
+	compiled []*regexp.Regexp
 }
 
 // Grant is the most a rule gives: repositories ("owner/name"), the calling
