@@ -54,6 +54,10 @@ var mintFlags = []struct{ name, usage string }{
 // runMint is `jitkey mint`, the action's main step: who is asking, what the
 // committed policy allows, mint exactly that, hand it over masked.
 func runMint(ctx context.Context, env Env, args []string) int {
+	if helpAsked(args) {
+		_, _ = mintConfig(env, []string{"-h"})
+		return ExitOK
+	}
 	getenv, ok := mintConfig(env, args)
 	if !ok {
 		return ExitUsage
@@ -71,6 +75,15 @@ func runMint(ctx context.Context, env Env, args []string) int {
 		return ExitUsage
 	}
 	return st.mint(ctx, in, action.Input(getenv, "audit-file"))
+}
+
+func helpAsked(args []string) bool {
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" || a == "--h" {
+			return true
+		}
+	}
+	return false
 }
 
 // mintConfig parses the flags into an environment where each set flag stands

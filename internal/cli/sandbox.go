@@ -39,6 +39,9 @@ func runSandbox(ctx context.Context, env Env, args []string) int {
 		fset.PrintDefaults()
 	}
 	if err := fset.Parse(args); err != nil || fset.NArg() > 0 {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
 		return ExitUsage
 	}
 	if *serve != "" {
