@@ -45,6 +45,7 @@ func assemble(results []fileResult) (*Set, error) {
 		}
 	}
 	if len(diags) > 0 {
+		fillEnds(results, diags)
 		sortDiags(diags, s.Files)
 		return nil, diags
 	}

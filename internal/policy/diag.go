@@ -33,7 +33,9 @@ const (
 )
 
 // Diagnostic is one finding, positioned in a policy file. Lines and
-// columns are 1-based; EndLine and EndCol are 0 when unknown.
+// columns are 1-based (columns count bytes). EndLine and EndCol end the
+// syntax the finding is about, EndCol just after its last character
+// (exclusive, as in SARIF); both are 0 when unknown (syntax errors).
 type Diagnostic struct {
 	File     string   `json:"file"`
 	Line     int      `json:"line"`

@@ -127,6 +127,7 @@ func newSchema() (*schema, error) {
 // fileResult is one file, checked and decoded.
 type fileResult struct {
 	name  string
+	data  []byte
 	test  bool
 	diags []Diagnostic
 	pol   *filePolicy
@@ -179,7 +180,7 @@ func loadSources(srcs []source) (*Set, error) {
 
 // file checks one file against the schema and decodes it.
 func (sc *schema) file(name string, data []byte) fileResult {
-	res := fileResult{name: name, test: strings.HasSuffix(name, TestSuffix)}
+	res := fileResult{name: name, data: data, test: strings.HasSuffix(name, TestSuffix)}
 	if d, bad := checkBytes(name, data); bad {
 		res.diags = []Diagnostic{d}
 		return res

@@ -64,12 +64,32 @@ func TestLoadErrorPositions(t *testing.T) {
 			d := errs[0]
 			assert.Equal(t, name, d.File)
 			assert.Equal(t, [2]int{tt.line, tt.col}, [2]int{d.Line, d.Col}, d.Message)
+			if d.Code != policy.CodeSyntax {
+				assert.True(t, d.EndLine > d.Line || (d.EndLine == d.Line && d.EndCol > d.Col), "an end after the start: %+v", d)
+			}
 			assert.Equal(t, tt.code, d.Code)
 			assert.Equal(t, policy.SeverityError, d.Severity)
 			assert.Contains(t, d.Message, tt.contains)
 			assert.True(t, strings.HasPrefix(err.Error(), name+":"), "file:line:col: message form")
 		})
 	}
+}
+
+func TestLoadErrorSpans(t *testing.T) {
+	t.Parallel()
+	src := head + rule("a", `enviroment: "prod"`, `repositories: ["caller"], permissions: {contents: "admin"}`) + "}]\n" //nolint:misspell // the typo is the test
+	_, err := policy.LoadBytes("span.cue", []byte(src))
+	var errs policy.Errors
+	require.ErrorAs(t, err, &errs)
+	var spans [][4]int
+	for _, d := range errs {
+		spans = append(spans, [4]int{d.Line, d.Col, d.EndLine, d.EndCol})
+	}
+	// The unknown field spans `enviroment: "prod"`; the bad level spans `"admin"`.
+	assert.Contains(t, spans, [4]int{5, 60, 5, 67})
+	_, err = policy.LoadBytes("span.cue", []byte(head+rule("a", `enviroment: "prod"`, okGrant)+"}]\n")) //nolint:misspell // the typo is the test
+	require.ErrorAs(t, err, &errs)
+	assert.Equal(t, [4]int{4, 10, 4, 28}, [4]int{errs[0].Line, errs[0].Col, errs[0].EndLine, errs[0].EndCol})
 }
 
 func TestLoadFiles(t *testing.T) {
