@@ -85,7 +85,7 @@ func TestLoadErrorSpans(t *testing.T) {
 	for _, d := range errs {
 		spans = append(spans, [4]int{d.Line, d.Col, d.EndLine, d.EndCol})
 	}
-	// The unknown field spans `enviroment: "prod"`; the bad level spans `"admin"`.
+	// The unknown field spans the whole field; the bad level spans `"admin"`.
 	assert.Contains(t, spans, [4]int{5, 60, 5, 67})
 	_, err = policy.LoadBytes("span.cue", []byte(head+rule("a", `enviroment: "prod"`, okGrant)+"}]\n")) //nolint:misspell // the typo is the test
 	require.ErrorAs(t, err, &errs)
