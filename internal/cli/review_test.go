@@ -305,3 +305,14 @@ func TestReviewSelectedRepositories(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []string{"old-deploy", "archived", "https://hooks.example.com"}, names)
 }
+
+func TestReviewBoundsConcurrency(t *testing.T) {
+	t.Parallel()
+	w := newReviewWorld(t)
+	for i := 0; i < 30; i++ {
+		w.sim.AddRepo(ghsim.RepoSpec{Owner: "acme", Name: "svc-" + strconv.Itoa(i)})
+	}
+	code, _, stderr := w.review(t, "--org", "acme", "--concurrency", "3", "--no-issues")
+	require.Equal(t, ExitOK, code, stderr)
+	assert.LessOrEqual(t, w.sim.MaxInFlight(), 3)
+}
