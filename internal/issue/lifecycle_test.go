@@ -371,3 +371,36 @@ func TestFaultsAndRateLimitsNeverCloseWrongly(t *testing.T) {
 		assert.Equal(t, 1, n, fp)
 	}
 }
+
+func TestAutoRemediateAfterOneRunOfNotice(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, ghsim.Options{}, nil)
+	seed(w)
+	ctx := context.Background()
+	rv := policy.Review{AutoRemediate: true, Kinds: onlyKind(policy.KindDeployKey)}
+	_, rep, res := w.run(ctx, org, rv, issue.Config{})
+	assert.Equal(t, 3, res.Created)
+	assert.Empty(t, res.Remediations, "nothing is removed before its issue gave notice")
+	require.Len(t, rep.Findings, 3)
+
+	_, _, res = w.run(ctx, org, rv, issue.Config{})
+	require.Len(t, res.Remediations, 3)
+	for _, r := range res.Remediations {
+		assert.Equal(t, "policy auto_remediate", r.By)
+		assert.Empty(t, r.Error)
+	}
+	for _, repo := range []string{"api", "web"} {
+		keys, _, err := w.gh.Repositories.ListKeys(ctx, "acme", repo, nil)
+		require.NoError(t, err)
+		for _, k := range keys {
+			assert.NotContains(t, []string{"old-deploy", "never-used", "pusher"}, k.GetTitle())
+		}
+	}
+	assert.Contains(t, findIssue(t, w, "web", "pusher").Comments[0].Body, "`auto_remediate: true`")
+	assert.Equal(t, "closed", findIssue(t, w, "web", "pusher").State)
+
+	before := w.sim.WriteCalls()
+	_, rep, _ = w.run(ctx, org, rv, issue.Config{})
+	assert.Empty(t, rep.Findings)
+	assert.Zero(t, w.sim.WriteCalls()-before)
+}
