@@ -81,6 +81,10 @@ func TestEvaluateKindsAndFindings(t *testing.T) {
 		{"pat never used", pat(func(c *inventory.Credential) { c.LastUsedAt = nil }), nil, []Type{Dormant}},
 		{"pat without expiry", pat(func(c *inventory.Credential) { c.ExpiresAt = nil }), nil, []Type{Stale}},
 		{"pat expired", pat(func(c *inventory.Credential) { c.ExpiresAt = ptr(daysAgo(3)); c.Expired = true }), nil, []Type{Stale}},
+		{"pat older than stale_days", pat(func(c *inventory.Credential) {}),
+			map[policy.CredentialKind]policy.KindRule{policy.KindFineGrainedPAT: {Enabled: true, StaleDays: 180}}, []Type{Stale}},
+		{"pat younger than stale_days", pat(func(c *inventory.Credential) {}),
+			map[policy.CredentialKind]policy.KindRule{policy.KindFineGrainedPAT: {Enabled: true, StaleDays: 365}}, []Type{}},
 		{"pat admin", pat(func(c *inventory.Credential) {
 			c.Permissions = map[string]string{"organization_administration": "write"}
 		}), nil, []Type{OverScoped}},

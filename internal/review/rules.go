@@ -166,6 +166,11 @@ func patStale(c inventory.Credential, r policy.KindRule, now time.Time) *Finding
 			"This token never expires, and the review policy requires an expiry date.",
 			Fact{"Expires", "never"}, Fact{"Owner", orNone(c.Owner)})
 		return &f
+	case r.StaleDays > 0 && !c.CreatedAt.IsZero() && daysBetween(c.CreatedAt, now) > r.StaleDays:
+		f := newFinding(c, Stale, "warning",
+			fmt.Sprintf("This token was granted access on %s, more than %d days ago, and has not been replaced since.", day(c.CreatedAt), r.StaleDays),
+			Fact{"Access granted", day(c.CreatedAt)}, Fact{"Owner", orNone(c.Owner)})
+		return &f
 	}
 	return nil
 }
