@@ -92,11 +92,7 @@ func statusCode(err error) int {
 	if errors.As(err, &er) && er.Response != nil {
 		return er.Response.StatusCode
 	}
-	var rl *github.RateLimitError
-	if errors.As(err, &rl) {
-		return 0
-	}
-	return 0
+	return 0 // rate limits, network failures: not a permission problem
 }
 
 func shortError(err error) string {
