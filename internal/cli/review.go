@@ -183,6 +183,7 @@ type reviewOutput struct {
 	Issues     *issue.Result        `json:"issues,omitempty"`
 	Partial    bool                 `json:"partial"`
 	Elapsed    string               `json:"elapsed,omitempty"`
+	Policy     string               `json:"policy,omitempty"` // the policy file as given, for SARIF locations
 }
 
 // reviewRun scans, evaluates and keeps the issues. It returns what it has
@@ -224,7 +225,7 @@ func reviewRun(ctx context.Context, env Env, gh *github.Client, o reviewOptions,
 		return nil, err
 	}
 	rep := review.Evaluate(inv, rv, env.Now())
-	out := &reviewOutput{Version: 1, Inventory: inv, Findings: rep.Findings, Suppressed: rep.Suppressed}
+	out := &reviewOutput{Version: 1, Inventory: inv, Findings: rep.Findings, Suppressed: rep.Suppressed, Policy: filepath.ToSlash(o.policyPath)}
 	if err == nil && !o.noIssues {
 		tr := issue.New(gh.Issues, gh.Repositories, issue.NewRemover(gh), issue.Config{
 			Review: rv, MaxIssues: o.maxIssues, DryRun: o.dryRun, Concurrency: scan.Concurrency, Now: env.Now, Log: log,
@@ -304,6 +305,9 @@ func mergeOutputs(parts []*reviewOutput) *reviewOutput {
 	seenSup := map[string]bool{}
 	for _, p := range parts {
 		invs = append(invs, p.Inventory)
+		if out.Policy == "" {
+			out.Policy = p.Policy
+		}
 		out.Partial = out.Partial || p.Partial
 		for _, f := range p.Findings {
 			if !seen[f.Fingerprint] {

@@ -222,9 +222,8 @@ func reviewSARIF(out *reviewOutput) map[string]any {
 			"ruleId": id, "level": level,
 			"message":             map[string]string{"text": f.Summary},
 			"partialFingerprints": map[string]string{"jitkeyFingerprint/v1": f.Fingerprint},
-			"locations": []any{map[string]any{"logicalLocations": []any{map[string]string{
-				"fullyQualifiedName": f.Credential.ID, "kind": "resource"}}}},
-			"properties": map[string]any{"evidence": f.Evidence, "issueRepository": f.IssueRepo},
+			"locations":           []any{reviewSARIFLocation(out.Policy, f)},
+			"properties":          map[string]any{"evidence": f.Evidence, "issueRepository": f.IssueRepo},
 		})
 	}
 	return map[string]any{
@@ -237,6 +236,17 @@ func reviewSARIF(out *reviewOutput) map[string]any {
 				"toolExecutionNotifications": reviewGapNotes(out.Inventory.Gaps())}},
 		}},
 	}
+}
+
+// reviewSARIFLocation names the credential as a logical location and, when
+// a policy file was given, points at it: code scanning needs a file, and the
+// policy is where a finding is accepted (exemption) or tuned.
+func reviewSARIFLocation(policyPath string, f review.Finding) map[string]any {
+	loc := map[string]any{"logicalLocations": []any{map[string]string{"fullyQualifiedName": f.Credential.ID, "kind": "resource"}}}
+	if policyPath != "" && !strings.HasPrefix(policyPath, "/") {
+		loc["physicalLocation"] = map[string]any{"artifactLocation": map[string]string{"uri": policyPath}, "region": map[string]int{"startLine": 1}}
+	}
+	return loc
 }
 
 func reviewGapNotes(gaps []inventory.Coverage) []any {

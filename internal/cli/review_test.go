@@ -244,6 +244,8 @@ review: {
 		got = append(got, string(f.Kind)+"/"+string(f.Type))
 	}
 	assert.ElementsMatch(t, []string{"deploy_key/dormant", "actions_secret/stale", "webhook/insecure"}, got)
+	_, sarif, _ := w.review(t, "--org", "acme", "--policy", "policy.cue", "--format", "sarif", "--no-issues")
+	assert.Contains(t, sarif, `"uri": "policy.cue"`, "uploadable to code scanning: every result points at the policy")
 	require.Len(t, o.Suppressed, 1)
 	for _, is := range w.sim.Issues("acme", "api") {
 		assert.Contains(t, is.Body, "Owners: @acme/security")
