@@ -71,7 +71,7 @@ func reviewOpsLine(r *issue.Result) string {
 	}
 	m := reviewIssueCounts(r)
 	var parts []string
-	for _, op := range []issue.Op{issue.OpCreate, issue.OpUpdate, issue.OpReopen, issue.OpClose, issue.OpDedupe, issue.OpRemind, issue.OpRevoke, issue.OpRefuse, issue.OpDefer, issue.OpFailed, issue.OpSkipped} {
+	for _, op := range []issue.Op{issue.OpCreate, issue.OpUpdate, issue.OpReopen, issue.OpClose, issue.OpDedupe, issue.OpRemind, issue.OpRevoke, issue.OpRefuse, issue.OpDefer, issue.OpUnfiled, issue.OpFailed, issue.OpSkipped} {
 		if m[op] > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", op, m[op]))
 		}
@@ -113,7 +113,7 @@ func writeReviewText(w io.Writer, out *reviewOutput) error {
 	fmt.Fprintf(w, "\n%s\n", reviewOpsLine(out.Issues))
 	if out.Issues != nil {
 		for _, a := range out.Issues.Actions {
-			if a.Op == issue.OpFailed || a.Op == issue.OpSkipped {
+			if a.Op == issue.OpFailed || a.Op == issue.OpSkipped || a.Op == issue.OpUnfiled {
 				fmt.Fprintf(w, "  %s %s#%d: %s\n", a.Op, a.Repo, a.Number, a.Reason)
 			}
 		}

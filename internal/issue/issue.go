@@ -115,6 +115,7 @@ const (
 	OpRefuse  Op = "refuse"
 	OpDefer   Op = "defer" // over the cap: not opened this run
 	OpFailed  Op = "failed"
+	OpUnfiled Op = "unfiled"   // the repository cannot take issues (missing, issues disabled): said once
 	OpSkipped Op = "skip_repo" // issues of a repository could not be read
 )
 
@@ -277,8 +278,8 @@ type repoState struct {
 	byFP     map[string][]tracked // sorted by issue number
 	labels   map[string]bool      // labels known to exist
 	comments map[int][]*github.IssueComment
-	missing  bool // the repository does not exist (or the token cannot see it)
-	reported bool // its absence was reported
+	missing  string // why the repository cannot take issues ("" when it can)
+	reported bool   // that was reported
 }
 
 // readAll lists the review issues of every repository, and the comments of
@@ -308,8 +309,12 @@ func (t *Tracker) readRepo(ctx context.Context, repo string, findings map[string
 	st := &repoState{repo: repo, byFP: map[string][]tracked{}, labels: map[string]bool{}, comments: map[int][]*github.IssueComment{}}
 	list, err := t.listIssues(ctx, repo, "all")
 	if err != nil {
-		if statusOf(err) == http.StatusNotFound {
-			st.missing = true // nothing to close there; findings filed there are reported once
+		switch statusOf(err) {
+		case http.StatusNotFound:
+			st.missing = "does not exist or the token cannot see it"
+			return st
+		case http.StatusGone:
+			st.missing = "has issues disabled"
 			return st
 		}
 		st.err = fmt.Errorf("list review issues of %s: %w", repo, err)

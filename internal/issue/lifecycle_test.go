@@ -404,3 +404,24 @@ func TestAutoRemediateAfterOneRunOfNotice(t *testing.T) {
 	assert.Empty(t, rep.Findings)
 	assert.Zero(t, w.sim.WriteCalls()-before)
 }
+
+func TestUnfiledFindingsAreSaidOnce(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, ghsim.Options{}, nil)
+	w.sim.AddOrg("acme")
+	w.sim.AddRepo(ghsim.RepoSpec{Owner: "acme", Name: "api"}) // no acme/.github
+	w.sim.AddWebhook(ghsim.WebhookSpec{Owner: "acme", URL: "https://a.example.com/hook"})
+	w.sim.AddWebhook(ghsim.WebhookSpec{Owner: "acme", URL: "https://b.example.com/hook"})
+	w.install("acme")
+	_, rep, res := w.run(context.Background(), org, policy.Review{}, issue.Config{})
+	require.Len(t, rep.Findings, 3, "two org webhooks and the App on all repositories")
+	var unfiled []issue.Action
+	for _, a := range res.Actions {
+		if a.Op == issue.OpUnfiled {
+			unfiled = append(unfiled, a)
+		}
+	}
+	require.Len(t, unfiled, 1)
+	assert.Contains(t, unfiled[0].Reason, "central_repository")
+	assert.False(t, res.Partial, "a finding that cannot be filed is reported, not a failed review")
+}

@@ -123,11 +123,11 @@ func (s *syncer) create(ctx context.Context, f review.Finding) {
 		s.t.record(Action{Op: OpDefer, Repo: s.st.repo, Fingerprint: f.Fingerprint, Title: f.Title, Reason: fmt.Sprintf("cap of %d new issues per run reached", s.t.cfg.MaxIssues)})
 		return
 	}
-	if s.st.missing {
+	if s.st.missing != "" {
 		if !s.st.reported {
 			s.st.reported = true
-			s.t.record(Action{Op: OpFailed, Repo: s.st.repo, Reason: fmt.Sprintf("repository %s does not exist or the token cannot see it: "+
-				"create it (organisation-level findings go to ORG/.github) or set review.central_repository in the policy", s.st.repo)})
+			s.t.record(Action{Op: OpUnfiled, Repo: s.st.repo, Reason: fmt.Sprintf("repository %s %s, so its findings are only in this report: "+
+				"set review.central_repository in the policy (organisation-level findings go to ORG/.github unless it is set)", s.st.repo, s.st.missing)})
 		}
 		return
 	}
@@ -327,6 +327,7 @@ func (s *syncer) ensureLabels(ctx context.Context) bool {
 		}
 		if err != nil {
 			s.t.record(Action{Op: OpFailed, Repo: s.st.repo, Reason: fmt.Sprintf("ensure label %q: %v", l, err)})
+			s.st.missing, s.st.reported = "refused the review label", true // do not retry for every finding
 			return false
 		}
 		s.st.labels[l] = true
