@@ -1,0 +1,159 @@
+'use strict';
+// Tests of the launcher with node's built-in runner: node --test action/
+const test = require('node:test');
+const assert = require('node:assert');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const crypto = require('crypto');
+const { spawn } = require('child_process');
+const launcher = require('./launch');
+
+const t = launcher.target();
+const name = launcher.binaryName(t);
+const skipWin = process.platform === 'win32' ? 'shell-script fakes need a POSIX shell' : false;
+
+// fakeAction lays out an action checkout: action/*.js copied from here and,
+// when script is given, dist/<binary> holding it with a SHA256SUMS line.
+function fakeAction(script, sums) {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-action-'));
+  fs.mkdirSync(path.join(root, 'action'));
+  for (const f of ['launch.js', 'main.js', 'post.js']) fs.copyFileSync(path.join(__dirname, f), path.join(root, 'action', f));
+  if (script !== undefined) {
+    fs.mkdirSync(path.join(root, 'dist'));
+    const bin = path.join(root, 'dist', name);
+    fs.writeFileSync(bin, script, { mode: 0o755 });
+    const sum = sums || crypto.createHash('sha256').update(script).digest('hex');
+    fs.writeFileSync(path.join(root, 'dist', 'SHA256SUMS'), `${sum}  ${name}\n${'0'.repeat(64)}  jitkey-other-os\n`);
+  }
+  return root;
+}
+
+// runLauncher starts node action/<kind>.js in root and collects its output.
+function runLauncher(root, kind, env, onStdout) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(root, 'action', `${kind}.js`)], {
+      env: { PATH: process.env.PATH, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (onStdout) onStdout(out, child);
+    });
+    child.stderr.on('data', (d) => (out += d));
+    child.on('close', (code) => resolve({ code, out }));
+  });
+}
+
+test('a checksum mismatch refuses to run the binary', { skip: skipWin }, async () => {
+  const marker = path.join(os.tmpdir(), `jitkey-ran-${process.pid}-${Date.now()}`);
+  const root = fakeAction(`#!/bin/sh\ntouch ${marker}\n`, 'f'.repeat(64));
+  const { code, out } = await runLauncher(root, 'main', {});
+  assert.strictEqual(code, 1);
+  assert.match(out, /::error title=jitkey launcher::jitkey: checksum mismatch for dist\/jitkey-/);
+  assert.ok(!fs.existsSync(marker), 'the unverified binary must not run');
+});
+
+test('a dist/ without an entry for this runner is refused', () => {
+  const root = fakeAction('#!/bin/sh\n');
+  fs.writeFileSync(path.join(root, 'dist', 'SHA256SUMS'), `${'0'.repeat(64)}  jitkey-plan9-amd64\n`);
+  assert.throws(() => launcher.prebuilt(root, t), /lists no jitkey-/);
+  fs.rmSync(path.join(root, 'dist', 'SHA256SUMS'));
+  assert.throws(() => launcher.prebuilt(root, t), /no dist\/SHA256SUMS/);
+});
+
+test('the exit code and arguments pass through', { skip: skipWin }, async () => {
+  const root = fakeAction('#!/bin/sh\necho "args: $*"\nexit 7\n');
+  const { code, out } = await runLauncher(root, 'main', { INPUT_COMMAND: 'review', INPUT_ARGS: '--org\n acme \n\n--dry-run' });
+  assert.strictEqual(code, 7);
+  assert.match(out, /args: review --org acme --dry-run/);
+});
+
+test('post runs revoke after mint and nothing after other commands', { skip: skipWin }, async () => {
+  const root = fakeAction('#!/bin/sh\necho "args: $*"\n');
+  let r = await runLauncher(root, 'post', {});
+  assert.strictEqual(r.code, 0);
+  assert.match(r.out, /args: revoke$/m);
+  r = await runLauncher(root, 'post', { INPUT_COMMAND: 'validate' });
+  assert.strictEqual(r.code, 0);
+  assert.strictEqual(r.out, '');
+});
+
+for (const sig of ['SIGTERM', 'SIGINT']) {
+  test(`${sig} is forwarded to the binary and its exit code kept`, { skip: skipWin }, async () => {
+    const got = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-sig-')), 'got');
+    const script = `#!/bin/sh\ntrap 'echo ${sig} > ${got}; exit 3' ${sig.slice(3)}\necho ready\nwhile :; do sleep 0.05; done\n`;
+    const root = fakeAction(script);
+    let sent = false;
+    const { code } = await runLauncher(root, 'main', {}, (out, child) => {
+      if (!sent && out.includes('ready')) {
+        sent = true;
+        child.kill(sig);
+      }
+    });
+    assert.strictEqual(code, 3, 'the launcher exits with the child code, after the child handled the signal');
+    assert.strictEqual(fs.readFileSync(got, 'utf8').trim(), sig);
+  });
+}
+
+test('without dist/ it builds from source with go into the tool cache, once', { skip: skipWin }, async () => {
+  const root = fakeAction();
+  fs.mkdirSync(path.join(root, 'cmd', 'jitkey'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'cmd', 'jitkey', 'main.go'), 'package main\n');
+  fs.writeFileSync(path.join(root, 'go.mod'), 'module github.com/jitkey/jitkey\n');
+  const bindir = fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-fakego-'));
+  const log = path.join(bindir, 'calls');
+  // A fake go: records its arguments and writes a jitkey that echoes its own.
+  fs.writeFileSync(path.join(bindir, 'go'), `#!/bin/sh
+echo "$* CGO_ENABLED=$CGO_ENABLED PWD=$(pwd)" >> ${log}
+while [ $# -gt 0 ]; do if [ "$1" = "-o" ]; then out="$2"; fi; shift; done
+printf '#!/bin/sh\\necho "built jitkey: $*"\\nexit 5\\n' > "$out"
+chmod +x "$out"
+`, { mode: 0o755 });
+  const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-cache-'));
+  const env = { PATH: `${bindir}${path.delimiter}${process.env.PATH}`, RUNNER_TOOL_CACHE: cache };
+  let r = await runLauncher(root, 'main', env);
+  assert.strictEqual(r.code, 5);
+  assert.match(r.out, /building from source with the runner's Go/);
+  assert.match(r.out, /built jitkey: mint/);
+  const calls = fs.readFileSync(log, 'utf8');
+  assert.match(calls, /^build -trimpath -ldflags -s -w -X github.com\/jitkey\/jitkey\/internal\/cli.Version=src-[0-9a-f]{12} -o .* \.\/cmd\/jitkey CGO_ENABLED=0/);
+  assert.ok(calls.includes(`PWD=${fs.realpathSync(root)}`) || calls.includes(`PWD=${root}`));
+
+  r = await runLauncher(root, 'post', env);
+  assert.strictEqual(r.code, 5);
+  assert.match(r.out, /cached in/);
+  assert.strictEqual(fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).length, 1, 'the cached build is reused');
+
+  // A changed source tree gets a new build.
+  fs.writeFileSync(path.join(root, 'cmd', 'jitkey', 'main.go'), 'package main // changed\n');
+  r = await runLauncher(root, 'main', env);
+  assert.strictEqual(fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).length, 2);
+});
+
+test('without dist/ and without go it says what to do', async () => {
+  const root = fakeAction();
+  const { code, out } = await runLauncher(root, 'main', { PATH: fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-empty-')), RUNNER_TOOL_CACHE: fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-c-')) });
+  assert.strictEqual(code, 1);
+  assert.match(out, /no `go` on PATH: use a release tag/);
+});
+
+test('source hash ignores dist, .git and node_modules, and sees every other file', () => {
+  const root = fakeAction();
+  const h1 = launcher.sourceHash(root);
+  fs.mkdirSync(path.join(root, '.git'));
+  fs.writeFileSync(path.join(root, '.git', 'HEAD'), 'x');
+  fs.mkdirSync(path.join(root, 'dist'));
+  fs.writeFileSync(path.join(root, 'dist', 'x'), 'x');
+  assert.strictEqual(launcher.sourceHash(root), h1);
+  fs.writeFileSync(path.join(root, 'policy.cue'), 'x');
+  assert.notStrictEqual(launcher.sourceHash(root), h1);
+});
+
+test('targets map node platforms to Go', () => {
+  assert.deepStrictEqual(launcher.target('win32', 'x64'), { goos: 'windows', goarch: 'amd64', exe: '.exe' });
+  assert.deepStrictEqual(launcher.target('darwin', 'arm64'), { goos: 'darwin', goarch: 'arm64', exe: '' });
+  assert.throws(() => launcher.target('aix', 'ppc64'), /no build for aix\/ppc64/);
+  assert.strictEqual(launcher.binaryName(launcher.target('linux', 'arm64')), 'jitkey-linux-arm64');
+});
