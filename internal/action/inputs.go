@@ -328,3 +328,23 @@ func ParseBool(name, s string, def bool) (bool, error) {
 	}
 	return false, fmt.Errorf("input %s: %q is not true or false", name, s)
 }
+
+// InputNames are every input the action declares in action.yml.
+var InputNames = []string{"command", "app-id", "client-id", "private-key", "installation-id", "owner", "repositories",
+	"permissions", "policy", "policy-ref", "audience", "github-api-url", "github-token", "require-oidc", "args"}
+
+// Output names the action sets after a mint (action.yml declares them).
+const (
+	OutputToken          = "token"
+	OutputExpiresAt      = "expires-at"
+	OutputInstallationID = "installation-id"
+	OutputAppSlug        = "app-slug"
+	OutputRepositories   = "repositories"
+	OutputPermissions    = "permissions"
+	OutputRule           = "rule"
+	OutputTokenSHA256    = "token-sha256"
+)
+
+// OutputNames lists the outputs in action.yml's order.
+var OutputNames = []string{OutputToken, OutputExpiresAt, OutputInstallationID, OutputAppSlug, OutputRepositories,
+	OutputPermissions, OutputRule, OutputTokenSHA256}
