@@ -95,7 +95,7 @@ func jobClaims(iss string) map[string]any {
 		"jti": "j1", "sub": "repo:acme/api:ref:refs/heads/main", "repository": "acme/api", "repository_id": "42",
 		"repository_owner": "acme", "repository_owner_id": "7", "ref": "refs/heads/main", "ref_type": "branch",
 		"ref_protected": "true", "event_name": "push", "actor": "octocat", "runner_environment": "github-hosted",
-		"workflow_ref": "acme/api/.github/workflows/ci.yml@refs/heads/main",
+		"workflow_ref":     "acme/api/.github/workflows/ci.yml@refs/heads/main",
 		"job_workflow_ref": "acme/api/.github/workflows/ci.yml@refs/heads/main",
 	}
 }
