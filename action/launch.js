@@ -58,6 +58,14 @@ function prebuilt(root, t) {
   if (got !== want) {
     throw new Error(`jitkey: checksum mismatch for dist/${name}: SHA-256 ${got}, SHA256SUMS says ${want}; refusing to run it`);
   }
+  if (process.platform !== 'win32') {
+    // Verified above, so making it executable (a checkout may drop the bit) is safe.
+    try {
+      fs.accessSync(bin, fs.constants.X_OK);
+    } catch {
+      fs.chmodSync(bin, 0o755);
+    }
+  }
   return bin;
 }
 

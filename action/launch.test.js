@@ -55,6 +55,13 @@ test('a checksum mismatch refuses to run the binary', { skip: skipWin }, async (
   assert.ok(!fs.existsSync(marker), 'the unverified binary must not run');
 });
 
+test('a verified binary that lost its executable bit still runs', { skip: skipWin }, async () => {
+  const root = fakeAction('#!/bin/sh\nexit 4\n');
+  fs.chmodSync(path.join(root, 'dist', name), 0o644);
+  const { code } = await runLauncher(root, 'main', {});
+  assert.strictEqual(code, 4);
+});
+
 test('a dist/ without an entry for this runner is refused', () => {
   const root = fakeAction('#!/bin/sh\n');
   fs.writeFileSync(path.join(root, 'dist', 'SHA256SUMS'), `${'0'.repeat(64)}  jitkey-plan9-amd64\n`);

@@ -345,3 +345,24 @@ func FuzzParseClaims(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseSubject(f *testing.F) {
+	for _, s := range []string{"repo:acme/api:ref:refs/heads/main", "repo:acme@7/api@42:environment:prod", "repo:a@/b@1:x", "custom:x", "repo::"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, sub string) {
+		s, isRepo, err := ParseSubject(sub)
+		if !isRepo {
+			require.NoError(t, err)
+			require.False(t, strings.HasPrefix(sub, "repo:"))
+			return
+		}
+		if err != nil {
+			return
+		}
+		require.NotEmpty(t, s.Owner)
+		require.NotEmpty(t, s.Repo)
+		require.NotEmpty(t, s.Context)
+		require.Equal(t, s.OwnerID == "", s.RepoID == "", "both IDs or neither")
+	})
+}
