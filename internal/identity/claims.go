@@ -109,7 +109,7 @@ func ParseSubject(sub string) (s Subject, ok bool, err error) {
 		s.Owner, s.OwnerID, ok1 = strings.Cut(owner, "@")
 		s.Repo, s.RepoID, ok2 = strings.Cut(name, "@")
 		if !ok1 || !ok2 || !digits(s.OwnerID) || !digits(s.RepoID) || s.Owner == "" || s.Repo == "" {
-			return Subject{}, true, fmt.Errorf("subject %q: want repo:OWNER@OWNER_ID/REPO@REPO_ID:...", sub)
+			return Subject{}, true, fmt.Errorf("subject %q: want the form repo:OWNER@OWNER_ID/REPO@REPO_ID:CONTEXT", sub)
 		}
 	}
 	return s, true, nil
