@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/jitkey/jitkey/internal/cli"
 	"github.com/jitkey/jitkey/internal/ghsim"
@@ -49,7 +48,11 @@ func TestFaultSuite(t *testing.T) {
 	const cycles, workers = 200, 8
 	results := make([]faultCycle, cycles)
 	var wg sync.WaitGroup
-	next := make(chan int)
+	next := make(chan int, cycles) // filled up front: a worker that dies cannot block the feeder
+	for i := range cycles {
+		next <- i
+	}
+	close(next)
 	for range workers {
 		wg.Add(1)
 		go func() {
@@ -59,10 +62,6 @@ func TestFaultSuite(t *testing.T) {
 			}
 		}()
 	}
-	for i := range cycles {
-		next <- i
-	}
-	close(next)
 	wg.Wait()
 
 	var warnings []string
@@ -119,7 +118,8 @@ func runFaultCycle(t *testing.T, w *mintWorld, deny bool) faultCycle {
 	}
 	post := j.post()
 	r.jobs = append(r.jobs, post)
-	require.Equal(t, cli.ExitOK, post.run(context.Background(), "revoke"))
+	// assert, not require: this runs on a worker goroutine.
+	assert.Equal(t, cli.ExitOK, post.run(context.Background(), "revoke"))
 	r.warnings = append(r.warnings, warningRE.FindAllString(post.stdout.String(), -1)...)
 	return r
 }

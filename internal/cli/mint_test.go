@@ -253,10 +253,10 @@ func TestCancelDuringMintRevokes(t *testing.T) {
 	j := w.newJob(t, w.deployClaims())
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		for w.sim.Calls()[routeMint] == 0 {
+		defer cancel() // SIGINT while the mint is in flight (or, on a failure, at the end)
+		for end := time.Now().Add(10 * time.Second); w.sim.Calls()[routeMint] == 0 && time.Now().Before(end); {
 			time.Sleep(5 * time.Millisecond)
 		}
-		cancel() // SIGINT while the mint is in flight
 	}()
 	assert.Equal(t, cli.ExitFindings, j.run(ctx, "mint"))
 	require.Len(t, w.sim.Ledger(), 1)
