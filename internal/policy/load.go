@@ -2,6 +2,7 @@ package policy
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"io/fs"
 	"path"
@@ -145,16 +146,26 @@ func loadSources(srcs []source) (*Set, error) {
 	results := make([]fileResult, len(srcs))
 	workers := max(1, min(runtime.GOMAXPROCS(0), len(srcs)))
 	next := make(chan int)
-	errs := make(chan error, workers)
-	var wg sync.WaitGroup
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
 	for range workers {
 		wg.Go(func() {
 			var sc *schema
+			var failed bool
 			for i := range next {
+				if failed {
+					continue // drain, so that the sender never blocks
+				}
 				if sc == nil || sc.used >= filesPerContext {
 					var err error
 					if sc, err = getSchema(); err != nil {
-						errs <- err
+						mu.Lock()
+						firstErr = cmp.Or(firstErr, err)
+						mu.Unlock()
+						failed = true
 						continue
 					}
 				}
@@ -171,9 +182,8 @@ func loadSources(srcs []source) (*Set, error) {
 	}
 	close(next)
 	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return nil, err
+	if firstErr != nil {
+		return nil, firstErr
 	}
 	return assemble(results)
 }
