@@ -5,12 +5,15 @@ package e2e_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -153,18 +156,15 @@ func (w *world) secrets() []string {
 // its helper script, committed to a fresh git repository whose origin names
 // acme/api. A copy keeps act's own copy of the workspace small and keeps the
 // shared working tree out of the run.
-func workspace(t *testing.T, root, workflow string) string {
-	t.Helper()
-	return workspaceFrom(t, root, root, workflow)
-}
-
-// workspaceFrom takes the action from actionRoot and the workflow from
-// root's testdata/e2e.
-func workspaceFrom(t *testing.T, actionRoot, root, workflow string) string {
+//
+// With bin set, the binary goes where a release puts it, dist/jitkey-OS-ARCH
+// beside dist/SHA256SUMS, so the launcher takes its prebuilt path: it checks
+// the checksum and runs it (building from source would need the whole tree).
+func workspace(t *testing.T, root, workflow, bin string) string {
 	t.Helper()
 	ws := t.TempDir()
-	copyFile(t, filepath.Join(actionRoot, "action.yml"), filepath.Join(ws, "action.yml"))
-	copyTree(t, filepath.Join(actionRoot, "action"), filepath.Join(ws, "action"))
+	copyFile(t, filepath.Join(root, "action.yml"), filepath.Join(ws, "action.yml"))
+	copyTree(t, filepath.Join(root, "action"), filepath.Join(ws, "action"))
 	copyFile(t, filepath.Join(root, "testdata", "e2e", workflow), filepath.Join(ws, ".github", "workflows", workflow))
 	copyFile(t, filepath.Join(root, "testdata", "e2e", "use-token.mjs"), filepath.Join(ws, ".e2e", "use-token.mjs"))
 	for _, args := range [][]string{
@@ -177,6 +177,16 @@ func workspaceFrom(t *testing.T, actionRoot, root, workflow string) string {
 		cmd.Dir = ws
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, "git %v: %s", args, out)
+	}
+	if bin != "" {
+		// After the commit: act copies the directory, not the git tree.
+		name := "jitkey-" + runtime.GOOS + "-" + runtime.GOARCH
+		copyFile(t, bin, filepath.Join(ws, "dist", name))
+		b, err := os.ReadFile(bin)
+		require.NoError(t, err)
+		sum := sha256.Sum256(b)
+		require.NoError(t, os.WriteFile(filepath.Join(ws, "dist", "SHA256SUMS"),
+			[]byte(hex.EncodeToString(sum[:])+"  "+name+"\n"), 0o644))
 	}
 	return ws
 }

@@ -95,10 +95,10 @@ func TestLifecycle(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(w)
 			}
-			ws := workspace(t, root, lifecycleWorkflow)
+			ws := workspace(t, root, lifecycleWorkflow, bin)
 			res := run(t, act, ws, lifecycleWorkflow, actRun{
 				Job:      tt.job,
-				Env:      jobEnv(w, bin),
+				Env:      jobEnv(w),
 				Secrets:  map[string]string{"JITKEY_APP_ID": strconv.FormatInt(w.app.ID, 10), "JITKEY_PRIVATE_KEY": string(w.app.PrivateKeyPEM)},
 				CancelOn: tt.cancelOn,
 			})
@@ -116,9 +116,8 @@ func TestLifecycle(t *testing.T) {
 }
 
 // jobEnv is what the workflow sees besides act's own variables: the
-// simulator as GitHub (API, server, OIDC issuer), the job's identity and the
-// jitkey binary the launchers start.
-func jobEnv(w *world, bin string) map[string]string {
+// simulator as GitHub (API, server, OIDC issuer) and the job's identity.
+func jobEnv(w *world) map[string]string {
 	return map[string]string{
 		"GITHUB_API_URL":                 w.sim.BaseURL(),
 		"GITHUB_SERVER_URL":              w.sim.ServerURL(),
@@ -128,6 +127,5 @@ func jobEnv(w *world, bin string) map[string]string {
 		"GITHUB_TOKEN":                   w.jobToken,
 		"ACTIONS_ID_TOKEN_REQUEST_URL":   w.oidcURL,
 		"ACTIONS_ID_TOKEN_REQUEST_TOKEN": w.oidcToken,
-		"JITKEY_BIN":                     bin,
 	}
 }
