@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -83,7 +84,7 @@ func reviewClient(ctx context.Context, env Env, a reviewAuth, org string, repos 
 		}
 	}
 	if len(key) == 0 {
-		return nil, noop, fmt.Errorf("App ID given without a private key; set --private-key-file or JITKEY_APP_PRIVATE_KEY")
+		return nil, noop, errors.New("an App ID was given without a private key; set --private-key-file or JITKEY_APP_PRIVATE_KEY")
 	}
 	app, err := github.NewAppClient(opts, github.AppCredentials{ID: appID, PrivateKey: key})
 	if err != nil {

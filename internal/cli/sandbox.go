@@ -88,15 +88,18 @@ type sandboxStep struct {
 // sandboxSteps is the tour. The review steps slot in before "revoke"
 // (they need no minted token) or at the end.
 func sandboxSteps() []sandboxStep {
-	return []sandboxStep{
+	steps := []sandboxStep{
 		{title: "validate the policies in policies/ and run their tests", run: (*sandbox).validate, required: true},
 		{title: "a simulated GitHub: organisation acme, the jitkey App installed on acme/api and acme/infra", run: (*sandbox).world, required: true},
 		{title: "a production deploy job (OIDC verified by the simulator's issuer) runs `jitkey mint`", run: (*sandbox).mintAllowed, required: true},
 		{title: "the job uses the token", run: (*sandbox).useToken},
 		{title: "a pull-request job asks for the same token and is denied", run: (*sandbox).mintDenied},
-		{title: "the post step runs `jitkey revoke`", run: (*sandbox).revoke, required: true},
-		{title: "the token is proven dead", run: (*sandbox).provenDead},
 	}
+	steps = append(steps, reviewSandboxSteps()...)
+	return append(steps,
+		sandboxStep{title: "the post step runs `jitkey revoke`", run: (*sandbox).revoke, required: true},
+		sandboxStep{title: "the token is proven dead", run: (*sandbox).provenDead},
+	)
 }
 
 // sandbox is the state the tour's steps share.

@@ -28,11 +28,17 @@ func reviewSandboxSteps() []sandboxStep {
 	rs := &reviewSandbox{}
 	return []sandboxStep{
 		{title: "credentials to review in acme: a deploy key unused for 200 days, a write deploy key, a webhook without a secret, a secret not rotated for 400 days",
-			run: rs.seed, required: true},
-		{title: "`jitkey review --org acme` opens one issue per finding", run: rs.first, required: true},
-		{title: "an unchanged re-run writes nothing", run: rs.unchanged},
-		{title: "the policy tightens dormant_days and exempts the webhook: issues are edited in place, the webhook's is closed with the reason", run: rs.changed},
+			run: ctxLast(rs.seed), required: true},
+		{title: "`jitkey review --org acme` opens one issue per finding", run: ctxLast(rs.first), required: true},
+		{title: "an unchanged re-run writes nothing", run: ctxLast(rs.unchanged)},
+		{title: "the policy tightens dormant_days and exempts the webhook: issues are edited in place, the webhook's is closed with the reason", run: ctxLast(rs.changed)},
 	}
+}
+
+// ctxLast adapts a step written context-first to sandboxStep.run, whose
+// shape the sandbox's own method expressions fix.
+func ctxLast(f func(context.Context, *sandbox) error) func(*sandbox, context.Context) error {
+	return func(sb *sandbox, ctx context.Context) error { return f(ctx, sb) }
 }
 
 const sandboxReviewPolicy = `apiVersion: "jitkey.dev/v1"
@@ -44,7 +50,7 @@ review: {
 }
 `
 
-func (rs *reviewSandbox) seed(sb *sandbox, _ context.Context) error {
+func (rs *reviewSandbox) seed(_ context.Context, sb *sandbox) error {
 	if sb.sim == nil {
 		return fmt.Errorf("no simulator: the world step must run first")
 	}
@@ -68,7 +74,7 @@ func (rs *reviewSandbox) writePolicy(sb *sandbox, dormantDays int, exemptions st
 }
 
 // review runs `jitkey review --org acme --policy review.cue` as a scheduled workflow would.
-func (rs *reviewSandbox) review(sb *sandbox, ctx context.Context) (int, string, error) {
+func (rs *reviewSandbox) review(ctx context.Context, sb *sandbox) (int, string, error) {
 	vars := map[string]string{"JITKEY_APP_ID": strconv.FormatInt(rs.app.ID, 10), "JITKEY_APP_PRIVATE_KEY": string(rs.app.PrivateKeyPEM),
 		"GITHUB_API_URL": sb.sim.URL()}
 	var out, errb bytes.Buffer
@@ -99,8 +105,8 @@ func (rs *reviewSandbox) issues(sb *sandbox) []ghsim.Issue {
 	return out
 }
 
-func (rs *reviewSandbox) first(sb *sandbox, ctx context.Context) error {
-	_, out, err := rs.review(sb, ctx)
+func (rs *reviewSandbox) first(ctx context.Context, sb *sandbox) error {
+	_, out, err := rs.review(ctx, sb)
 	if err != nil {
 		return err
 	}
@@ -115,8 +121,8 @@ func (rs *reviewSandbox) first(sb *sandbox, ctx context.Context) error {
 	return nil
 }
 
-func (rs *reviewSandbox) unchanged(sb *sandbox, ctx context.Context) error {
-	_, out, err := rs.review(sb, ctx)
+func (rs *reviewSandbox) unchanged(ctx context.Context, sb *sandbox) error {
+	_, out, err := rs.review(ctx, sb)
 	if err != nil {
 		return err
 	}
@@ -129,7 +135,7 @@ func (rs *reviewSandbox) unchanged(sb *sandbox, ctx context.Context) error {
 	return nil
 }
 
-func (rs *reviewSandbox) changed(sb *sandbox, ctx context.Context) error {
+func (rs *reviewSandbox) changed(ctx context.Context, sb *sandbox) error {
 	ex := fmt.Sprintf(`{
 		kind:       "webhook"
 		credential: "acme/web:webhook:%d"
@@ -141,7 +147,7 @@ func (rs *reviewSandbox) changed(sb *sandbox, ctx context.Context) error {
 	if err := rs.writePolicy(sb, 60, ex); err != nil {
 		return err
 	}
-	_, out, err := rs.review(sb, ctx)
+	_, out, err := rs.review(ctx, sb)
 	if err != nil {
 		return err
 	}

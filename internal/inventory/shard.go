@@ -35,7 +35,7 @@ func (s Shard) Has(fullName string) bool {
 	}
 	h := fnv.New32a()
 	h.Write([]byte(strings.ToLower(fullName)))
-	return int(h.Sum32()%uint32(s.Count)) == s.Index
+	return uint64(h.Sum32())%uint64(s.Count) == uint64(s.Index) //nolint:gosec // Count and Index are validated non-negative by ParseShard
 }
 
 func (s Shard) String() string {

@@ -98,16 +98,6 @@ func (w *world) issues(owner, repo string) []ghsim.Issue {
 	return out
 }
 
-func openCount(iss []ghsim.Issue) int {
-	n := 0
-	for _, is := range iss {
-		if is.State == "open" {
-			n++
-		}
-	}
-	return n
-}
-
 func ago(w *world, days int) time.Time { return w.now.AddDate(0, 0, -days) }
 func agoPtr(w *world, days int) *time.Time {
 	t := ago(w, days)
