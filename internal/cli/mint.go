@@ -29,6 +29,8 @@ const (
 	stateExpiresAt = "expires-at"
 	stateSHA       = "token-sha256"
 	stateAPIURL    = "api-url"
+	stateRule      = "rule"     // for the revoke record: the rule that allowed the token
+	stateVerified  = "verified" // "true" when the minting identity was verified by OIDC
 )
 
 // cancelGrace is how long a credential's own clean-up may run after the step
@@ -310,6 +312,8 @@ func (st *step) deliver(ctx context.Context, m *mint.Minter, g *mint.Grant, rec 
 		func() error { return st.saveState(stateExpiresAt, exp) },
 		func() error { return st.saveState(stateSHA, g.SHA256) },
 		func() error { return st.saveState(stateAPIURL, in.APIURL) },
+		func() error { return st.saveState(stateRule, g.Decision.Rule) },
+		func() error { return st.saveState(stateVerified, strconv.FormatBool(rec.Verified)) },
 		func() error { return st.output("token", tok) },
 		func() error { return st.output("expires-at", exp) },
 		func() error { return st.output("installation-id", strconv.FormatInt(g.InstallationID, 10)) },

@@ -74,6 +74,8 @@ func (st *step) revoke(ctx context.Context, tok, apiURL, auditFile string) int {
 	out, err := m.Revoke(rctx, github.Secret(tok))
 	rec := mint.NewRecord(st.env.Now(), "revoke", policyClaims(st))
 	rec.TokenSHA256 = mint.ShortSHA(sha)
+	// The record speaks of the token's identity, as mint saw it.
+	rec.Rule, rec.Verified = st.a.State(stateRule), st.a.State(stateVerified) == "true"
 	if t, perr := time.Parse(time.RFC3339, exp); perr == nil {
 		rec.ExpiresAt = &t
 	}

@@ -140,6 +140,15 @@ const (
 	msgRepoNotAccess   = "There is at least one repository that does not exist or is not accessible to the parent installation."
 )
 
+// accessTokenAnswer is the installation-token answer in GitHub's key order.
+type accessTokenAnswer struct {
+	Token               string `json:"token"`
+	ExpiresAt           string `json:"expires_at"`
+	Permissions         any    `json:"permissions"`
+	RepositorySelection string `json:"repository_selection"`
+	Repositories        any    `json:"repositories,omitempty"`
+}
+
 func (s *Sim) createAccessToken(c *call) {
 	app, ok := c.authApp()
 	if !ok {
@@ -184,13 +193,17 @@ func (s *Sim) createAccessToken(c *call) {
 		t.repoNames = append(t.repoNames, r.Name)
 	}
 	value := s.addToken(t)
-	body := obj{"token": value, "expires_at": ts(t.expires), "permissions": perms, "repository_selection": t.selection}
+	// GitHub writes "token" first: an answer cut short still names the token
+	// when little more than its start arrived, and clients that recover from
+	// a truncated answer (jitkey mint revokes it) depend on that order. A
+	// map would sort the keys and put it last.
+	body := accessTokenAnswer{Token: value, ExpiresAt: ts(t.expires), Permissions: perms, RepositorySelection: t.selection}
 	if t.selection == "selected" {
 		var list []obj
 		for _, r := range repos {
 			list = append(list, c.repoJSON(r))
 		}
-		body["repositories"] = nonNil(list)
+		body.Repositories = nonNil(list)
 	}
 	c.json(http.StatusCreated, body)
 }
