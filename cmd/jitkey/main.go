@@ -2,17 +2,11 @@
 package main
 
 import (
-	"context"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/jitkey/jitkey/internal/cli"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Run(ctx, os.Args[1:], cli.OSEnv())
-	stop()
-	os.Exit(code)
+	os.Exit(cli.Main(os.Args[1:]))
 }

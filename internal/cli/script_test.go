@@ -1,7 +1,6 @@
 package cli_test
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"os"
@@ -24,7 +23,7 @@ var updateScripts = flag.Bool("update", false, "rewrite golden files and the exp
 // so testscript runs the real command line, exit codes included.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"jitkey": func() { os.Exit(cli.Run(context.Background(), os.Args[1:], cli.OSEnv())) },
+		"jitkey": func() { os.Exit(cli.Main(os.Args[1:])) },
 	})
 }
 

@@ -214,23 +214,37 @@ func header(prefix, ver string) string {
 	return b.String()
 }
 
-// renderCUE writes #Permissions. Each field's levels are one anchored
-// regular expression rather than a disjunction of strings: the same set of
-// values, but CUE evaluates a validator where it would expand a disjunction
-// for each of the fields of every grant, which made validating 1,000 files
-// about twice as slow.
+// renderCUE writes #Permissions as one pattern constraint per set of
+// levels: a closed struct whose allowed field names are those the patterns
+// match, each with an anchored regular expression of its levels. It accepts
+// exactly what one optional field per permission would, with the same
+// errors ("field not allowed", "out of bound"), at a fraction of the cost:
+// CUE checks a field of a grant against four patterns instead of carrying
+// some fifty optional arcs into every grant it unifies, which took about a
+// fifth of the time of validating 1,000 policy files. The comment lists
+// each permission with its levels, for the reader.
 func renderCUE(perms []permission, ver string) string {
 	var b strings.Builder
 	b.WriteString(header("// ", ver))
 	b.WriteString("\npackage schemas\n\n")
-	b.WriteString("// #Permissions maps a GitHub App permission to a level GitHub accepts for it.\n")
-	b.WriteString("#Permissions: {\n")
+	b.WriteString("// #Permissions maps a GitHub App permission to a level GitHub accepts for it:\n//\n")
 	width := 0
 	for _, p := range perms {
 		width = max(width, len(p.Name))
 	}
+	var groups []string // level sets, in order of first appearance
+	names := map[string][]string{}
 	for _, p := range perms {
-		fmt.Fprintf(&b, "\t%-*s =~\"^(%s)$\"\n", width+2, p.Name+"?:", strings.Join(p.Levels, "|"))
+		fmt.Fprintf(&b, "//\t%-*s %s\n", width+1, p.Name+":", strings.Join(p.Levels, ", "))
+		key := strings.Join(p.Levels, "|")
+		if names[key] == nil {
+			groups = append(groups, key)
+		}
+		names[key] = append(names[key], p.Name)
+	}
+	b.WriteString("#Permissions: {\n")
+	for _, key := range groups {
+		fmt.Fprintf(&b, "\t[=~\"^(%s)$\"]: =~\"^(%s)$\"\n", strings.Join(names[key], "|"), key)
 	}
 	b.WriteString("}\n")
 	return b.String()

@@ -50,13 +50,17 @@ func TestGenerate(t *testing.T) {
 
 package schemas
 
-// #Permissions maps a GitHub App permission to a level GitHub accepts for it.
+// #Permissions maps a GitHub App permission to a level GitHub accepts for it:
+//
+//	contents:              read, write
+//	workflows:             write
+//	organization_projects: read, write, admin
 #Permissions: {
-	contents?:              =~"^(read|write)$"
-	workflows?:             =~"^(write)$"
-	organization_projects?: =~"^(read|write|admin)$"
+	[=~"^(contents)$"]: =~"^(read|write)$"
+	[=~"^(workflows)$"]: =~"^(write)$"
+	[=~"^(organization_projects)$"]: =~"^(read|write|admin)$"
 }
-`, string(cue), "document order, levels as anchored alternations")
+`, string(cue), "document order, one pattern constraint per level set")
 	goSrc, err := os.ReadFile(goOut)
 	require.NoError(t, err)
 	assert.Contains(t, string(goSrc), `const PermissionsSource = "@octokit/openapi 9.9.9"`)
