@@ -94,7 +94,7 @@ func ReadInputs(getenv func(string) string, valid PermissionCheck) (Inputs, erro
 	if in.Owner == "" {
 		in.Owner = getenv("GITHUB_REPOSITORY_OWNER")
 	}
-	if in.Owner != "" && !loginRE.MatchString(in.Owner) {
+	if in.Owner != "" && !validLogin(in.Owner) {
 		add(fmt.Errorf("input owner: %q is not a GitHub account name", in.Owner))
 	}
 	in.Repositories, err = ParseRepositories(get("repositories"))
@@ -132,12 +132,27 @@ func (in Inputs) Secrets() []string {
 	return []string{in.PrivateKey, in.GitHubToken}
 }
 
+// The patterns are unbounded and the lengths checked apart: a bounded
+// repetition such as {0,38} compiles into a program as long as its bound,
+// and these are compiled when every jitkey process starts.
 var (
-	loginRE    = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9]|-[A-Za-z0-9]){0,38}$`)
-	repoNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
-	clientIDRE = regexp.MustCompile(`^Iv[0-9A-Za-z.]{8,40}$`)
-	permNameRE = regexp.MustCompile(`^[a-z][a-z_]{0,63}$`)
+	loginRE    = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9]|-[A-Za-z0-9])*$`)
+	repoNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+	clientIDRE = regexp.MustCompile(`^Iv[0-9A-Za-z.]+$`)
+	permNameRE = regexp.MustCompile(`^[a-z][a-z_]*$`)
 )
+
+// validLogin: a GitHub user or organisation login, at most 39 characters.
+func validLogin(s string) bool { return len(s) <= 39 && loginRE.MatchString(s) }
+
+// validRepoName: a repository name, at most 100 characters.
+func validRepoName(s string) bool { return len(s) <= 100 && repoNameRE.MatchString(s) }
+
+// validClientID: "Iv" and 8 to 40 more characters.
+func validClientID(s string) bool { return len(s) >= 10 && len(s) <= 42 && clientIDRE.MatchString(s) }
+
+// validPermName: a permission name, at most 64 characters.
+func validPermName(s string) bool { return len(s) <= 64 && permNameRE.MatchString(s) }
 
 func checkApp(appID, clientID string, required bool) error {
 	switch {
@@ -148,7 +163,7 @@ func checkApp(appID, clientID string, required bool) error {
 			return fmt.Errorf("input app-id: %q is not a positive number (the App's settings page shows its ID)", appID)
 		}
 	case clientID != "":
-		if !clientIDRE.MatchString(clientID) {
+		if !validClientID(clientID) {
 			return fmt.Errorf("input client-id: %q does not look like a GitHub App client ID (Iv1.… or Iv23…)", clientID)
 		}
 	case required:
@@ -217,7 +232,7 @@ func ParseRepositories(s string) ([]string, error) {
 		if !hasOwner {
 			owner, name = "", f
 		}
-		if (hasOwner && !loginRE.MatchString(owner)) || !repoNameRE.MatchString(name) || name == "." || name == ".." {
+		if (hasOwner && !validLogin(owner)) || !validRepoName(name) || name == "." || name == ".." {
 			errs = append(errs, fmt.Errorf("input repositories: %q is not a repository name or owner/name", f))
 			continue
 		}
@@ -253,7 +268,7 @@ func ParsePermissions(s string, valid PermissionCheck) (map[string]string, error
 	for _, name := range keys {
 		level, ok := raw[name].(string)
 		switch {
-		case !permNameRE.MatchString(name):
+		case !validPermName(name):
 			errs = append(errs, fmt.Errorf("input permissions: %q is not a permission name (lower case, '_')", name))
 		case !ok:
 			errs = append(errs, fmt.Errorf("input permissions: %s: the level must be read, write or admin", name))

@@ -64,6 +64,9 @@ func runMint(ctx context.Context, env Env, args []string) int {
 	if !ok {
 		return ExitUsage
 	}
+	// The policy's schema builds on the second core while the job's identity
+	// and the policy file come over the network.
+	go policy.Prepare()
 	st := newStep(env, getenv)
 	in, err := action.ReadInputs(getenv, policy.ValidLevel)
 	for _, s := range in.Secrets() { // before anything can print them

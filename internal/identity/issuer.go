@@ -10,7 +10,9 @@ import (
 // GitHubIssuer is the issuer of job tokens on github.com.
 const GitHubIssuer = "https://token.actions.githubusercontent.com"
 
-var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,99}$`)
+// slugRE is unbounded, the length checked apart: a bounded repetition
+// compiles into a program as long as its bound, at every process start.
+var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 
 // IssuerFor returns the OIDC issuer of the GitHub at serverURL
 // (GITHUB_SERVER_URL): token.actions.githubusercontent.com for github.com,
@@ -45,5 +47,5 @@ func issuerAllowed(expected, iss string) bool {
 		return false
 	}
 	slug, ok := strings.CutPrefix(iss, GitHubIssuer+"/")
-	return ok && slugRE.MatchString(slug)
+	return ok && len(slug) <= 100 && slugRE.MatchString(slug)
 }

@@ -15,7 +15,6 @@ import (
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/build"
 	"cuelang.org/go/cue/cuecontext"
-	"cuelang.org/go/cue/load"
 	"cuelang.org/go/cue/parser"
 
 	"github.com/jitkey/jitkey/schemas"
@@ -95,19 +94,38 @@ func getSchema() (*schema, error) {
 	return newSchema()
 }
 
-// schemaInstance loads the embedded schema files once per process; each
-// run builds them into its own context.
-var schemaInstance = sync.OnceValues(func() (*build.Instance, error) {
-	insts := load.Instances([]string{"."}, &load.Config{
-		FS:         schemas.FS,
-		Dir:        "/",
-		Env:        []string{"CUE_REGISTRY=none"},
-		FromFSPath: func(p string) string { return path.Join("schemas", p) },
-	})
-	if len(insts) != 1 || insts[0].Err != nil {
-		return nil, fmt.Errorf("load the embedded schema (a build defect): %v", insts[0].Err)
+// Prepare builds the schema into a context and keeps it for the next Load,
+// so a caller that will load a policy after some network round trips (jitkey
+// mint reads it through the API) can build the schema meanwhile. It is only
+// a head start: Load works the same without it.
+func Prepare() {
+	if sc, err := getSchema(); err == nil {
+		schemaPool.Put(sc)
 	}
-	return insts[0], nil
+}
+
+// schemaInstance parses the embedded schema files once per process; each
+// run builds them into its own context. The instance is assembled by hand
+// rather than with cue/load: the schema is one package of two files with
+// only standard-library imports, and cue/load would link the module
+// registry client (OCI, protobuf) into every jitkey process and cost the
+// action's mint step its start-up time.
+var schemaInstance = sync.OnceValues(func() (*build.Instance, error) {
+	inst := build.NewContext().NewInstance("jitkey.dev/schemas", nil)
+	for _, name := range schemas.Files {
+		data, err := schemas.FS.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("read the embedded schema (a build defect): %w", err)
+		}
+		f, err := parser.ParseFile(path.Join("schemas", name), data, parser.ParseComments)
+		if err != nil {
+			return nil, fmt.Errorf("parse the embedded schema (a build defect): %w", err)
+		}
+		if err := inst.AddSyntax(f); err != nil {
+			return nil, fmt.Errorf("assemble the embedded schema (a build defect): %w", err)
+		}
+	}
+	return inst, nil
 })
 
 // newSchema builds the embedded schema in a fresh context: one context per
