@@ -15,7 +15,7 @@ import (
 // when set, win.
 const (
 	gcPercent   = 400
-	memoryLimit = 256 << 20
+	memoryLimit = 150 << 20
 )
 
 // Main is the jitkey process: the runtime tuned for a batch command, SIGINT
