@@ -13,6 +13,7 @@ import (
 
 	gogithub "github.com/google/go-github/v62/github"
 
+	"github.com/jitkey/jitkey/internal/action"
 	"github.com/jitkey/jitkey/internal/github"
 )
 
@@ -23,7 +24,7 @@ import (
 var reviewWants = map[string]string{
 	"administration": "write", "secrets": "write", "dependabot_secrets": "write", "codespaces_secrets": "write",
 	"repository_hooks": "write", "environments": "read", "issues": "write", "contents": "read", "metadata": "read",
-	"organization_secrets": "read", "organization_dependabot_secrets": "read", "organization_codespaces_secrets": "read",
+	"organization_secrets": "write", "organization_dependabot_secrets": "write", "organization_codespaces_secrets": "write",
 	"organization_personal_access_tokens": "write", "organization_administration": "write", "organization_hooks": "write",
 }
 
@@ -60,7 +61,9 @@ func reviewPermissions(have map[string]string, dryRun bool) map[string]string {
 func reviewClient(ctx context.Context, env Env, a reviewAuth, org string, repos []string, dryRun bool) (*gogithub.Client, func(context.Context) error, error) {
 	noop := func(context.Context) error { return nil }
 	opts := github.Options{BaseURL: reviewFirst(a.apiURL, env.Getenv("GITHUB_API_URL")), Now: env.Now, UserAgent: "jitkey-review"}
-	appID := reviewFirst(a.appID, env.Getenv("JITKEY_APP_ID"))
+	// The action's app-id and private-key inputs (command: review) serve as
+	// well as the flags and variables; a key from an input is masked first.
+	appID := reviewFirst(a.appID, env.Getenv("JITKEY_APP_ID"), action.Input(env.Getenv, "app-id"))
 	if appID == "" {
 		token := env.Getenv(a.tokenEnv)
 		if token == "" {
@@ -73,6 +76,14 @@ func reviewClient(ctx context.Context, env Env, a reviewAuth, org string, repos 
 		return c.REST(), noop, nil
 	}
 	key := []byte(env.Getenv("JITKEY_APP_PRIVATE_KEY"))
+	if len(key) == 0 {
+		if in := env.Getenv("INPUT_PRIVATE-KEY"); strings.TrimSpace(in) != "" {
+			if env.Getenv("GITHUB_ACTIONS") == "true" {
+				action.New(action.Options{Getenv: env.Getenv, Stdout: env.Stdout}).AddMask(in)
+			}
+			key = []byte(in)
+		}
+	}
 	if a.keyFile != "" {
 		path := a.keyFile
 		if !filepath.IsAbs(path) {
@@ -84,7 +95,7 @@ func reviewClient(ctx context.Context, env Env, a reviewAuth, org string, repos 
 		}
 	}
 	if len(key) == 0 {
-		return nil, noop, errors.New("an App ID was given without a private key; set --private-key-file or JITKEY_APP_PRIVATE_KEY")
+		return nil, noop, errors.New("an App ID was given without a private key; set --private-key-file, JITKEY_APP_PRIVATE_KEY or the action's private-key input")
 	}
 	app, err := github.NewAppClient(opts, github.AppCredentials{ID: appID, PrivateKey: key})
 	if err != nil {

@@ -318,3 +318,21 @@ func TestReviewBoundsConcurrency(t *testing.T) {
 	require.Equal(t, ExitOK, code, stderr)
 	assert.LessOrEqual(t, w.sim.MaxInFlight(), 3)
 }
+
+// TestReviewFromActionInputs is `command: review` in a workflow: the App
+// comes from the action's app-id and private-key inputs, and the key is
+// masked before anything else is printed.
+func TestReviewFromActionInputs(t *testing.T) {
+	t.Parallel()
+	w := newReviewWorld(t)
+	w.vars["INPUT_APP-ID"], w.vars["INPUT_PRIVATE-KEY"] = w.vars["JITKEY_APP_ID"], w.vars["JITKEY_APP_PRIVATE_KEY"]
+	w.vars["JITKEY_APP_ID"], w.vars["JITKEY_APP_PRIVATE_KEY"] = "", ""
+	w.vars["GITHUB_ACTIONS"] = "true"
+	var out, errb bytes.Buffer
+	env := Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return w.vars[k] }, Now: time.Now, Dir: w.dir}
+	code := Run(context.Background(), []string{"review", "--org", "acme"}, env)
+	require.Contains(t, []int{ExitOK, ExitFindings}, code, errb.String())
+	assert.True(t, strings.HasPrefix(out.String(), "::add-mask::"), "the key is masked first: %.200s", out.String())
+	assert.NotEmpty(t, w.sim.Issues("acme", "api"), "the review ran with the App from the inputs")
+	assert.Empty(t, w.sim.ValidTokens(), "the review token is revoked")
+}

@@ -35,7 +35,7 @@ func runSandbox(ctx context.Context, env Env, args []string) int {
 	serve := fset.String("serve", "", "serve the simulator on ADDR (e.g. 127.0.0.1:8080) until interrupted, instead of the tour")
 	scenario := fset.String("scenario", "", "with --serve: seed the simulator from this scenario file (default: a small generated org)")
 	fset.Usage = func() {
-		fmt.Fprint(env.Stderr, "Usage: jitkey sandbox [--serve ADDR [--scenario FILE]]\n\nRun jitkey's whole lifecycle against a simulated GitHub on loopback:\nvalidate the policies, mint for an allowed job, use the token, deny a job\nwith the explanation, revoke, and prove the token dead. Exits 0 only if\nevery step behaved.\n\n")
+		fmt.Fprint(env.Stderr, "Usage: jitkey sandbox [--serve ADDR [--scenario FILE]]\n\nRun jitkey's whole lifecycle against a simulated GitHub on loopback:\nvalidate the policies, mint for an allowed job, use the token, deny a job\nwith the explanation, review the organisation's credentials (open, keep\nand close issues), revoke, and prove the token dead. Exits 0 only if\nevery step behaved.\n\n")
 		fset.PrintDefaults()
 	}
 	if err := fset.Parse(args); err != nil || fset.NArg() > 0 {

@@ -65,7 +65,7 @@ func (rs *reviewSandbox) seed(_ context.Context, sb *sandbox) error {
 	s.AddSecret(ghsim.SecretSpec{Owner: "acme", Repo: "api", Name: "NPM_TOKEN", CreatedAt: ago(500), UpdatedAt: ago(400)})
 	rs.app = s.AddApp(ghsim.AppSpec{Slug: "jitkey-review", Name: "jitkey review"})
 	s.Install(rs.app.ID, "acme", ghsim.InstallSpec{Permissions: ghsim.ReviewPermissions})
-	sb.sayf("App jitkey-review (id %d) installed on every repository of acme with read access to credentials and issues: write", rs.app.ID)
+	sb.sayf("App jitkey-review (id %d) installed on every repository of acme with access to its credentials (write, for reviewer commands) and issues: write", rs.app.ID)
 	return rs.writePolicy(sb, 90, "")
 }
 

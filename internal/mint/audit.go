@@ -14,7 +14,7 @@ import (
 type Record struct {
 	Time           time.Time         `json:"time"`
 	Event          string            `json:"event"`   // "mint" or "revoke"
-	Outcome        string            `json:"outcome"` // minted, denied, error, revoked, already_revoked, revoke_failed, nothing_to_revoke
+	Outcome        string            `json:"outcome"` // minted, denied, error, revoked, already_revoked, revoke_failed
 	Actor          string            `json:"actor,omitempty"`
 	Repository     string            `json:"repository,omitempty"`
 	Ref            string            `json:"ref,omitempty"`

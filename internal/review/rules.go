@@ -288,6 +288,6 @@ func exemptionCUE(c inventory.Credential, t Type) string {
 	finding:    %q
 	reason:     "why this is acceptable"
 	approver:   "your-login"
-	expires:    "YYYY-MM-DD" // at most 90 days ahead
+	expires:    "YYYY-MM-DD" // the finding returns, as an expired exemption, after this date
 }]`, c.Kind, c.ID, t)
 }
