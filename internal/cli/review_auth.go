@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	gogithub "github.com/google/go-github/v62/github"
@@ -105,23 +106,80 @@ func reviewClient(ctx context.Context, env Env, a reviewAuth, org string, repos 
 	if err != nil {
 		return nil, noop, err
 	}
-	perms := reviewPermissions(inst.Permissions, dryRun)
+	rt := &reviewToken{app: app, installation: inst.ID, perms: reviewPermissions(inst.Permissions, dryRun), now: env.Now, opts: opts}
+	// The first token now, so that a key or permission problem fails the
+	// review before it scans anything.
+	if _, err := rt.token(ctx); err != nil {
+		return nil, noop, err
+	}
+	c, err := github.NewRefreshingClient(opts, rt.token)
+	if err != nil {
+		return nil, noop, err
+	}
+	return c.REST(), rt.revokeAll, nil
+}
+
+// reviewRefreshBefore is how long before its expiry the review token is
+// replaced: longer than any request with its retries takes.
+const reviewRefreshBefore = 10 * time.Minute
+
+// reviewToken is the review's installation token, minted for all the
+// installation's repositories with explicit permissions and re-minted before
+// it expires, so a scan of a large organisation may outlast the hour a token
+// lives. Every token it minted is revoked at the end.
+type reviewToken struct {
+	app          *github.Client
+	installation int64
+	perms        map[string]string
+	now          func() time.Time
+	opts         github.Options
+
+	mu      sync.Mutex
+	current github.Secret
+	expires time.Time
+	minted  []github.Secret
+}
+
+func (rt *reviewToken) token(ctx context.Context) (string, error) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.current != "" && rt.now().Before(rt.expires.Add(-reviewRefreshBefore)) {
+		return rt.current.Reveal(), nil
+	}
 	var tok struct {
 		Token     github.Secret `json:"token"`
 		ExpiresAt time.Time     `json:"expires_at"`
 	}
 	// All the installation's repositories (no repository list: an
 	// organisation may have more than the 500 a list allows), explicit permissions.
-	body := map[string]any{"permissions": perms}
-	if _, err := app.Do(github.RetrySafe(ctx), "mint the review token", http.MethodPost,
-		fmt.Sprintf("app/installations/%d/access_tokens", inst.ID), body, &tok); err != nil {
-		return nil, noop, err
+	body := map[string]any{"permissions": rt.perms}
+	if _, err := rt.app.Do(github.RetrySafe(ctx), "mint the review token", http.MethodPost,
+		fmt.Sprintf("app/installations/%d/access_tokens", rt.installation), body, &tok); err != nil {
+		return "", err
 	}
-	c, err := github.NewTokenClient(opts, tok.Token.Reveal())
-	if err != nil {
-		return nil, noop, err
+	rt.current, rt.expires = tok.Token, tok.ExpiresAt
+	rt.minted = append(rt.minted, tok.Token)
+	return rt.current.Reveal(), nil
+}
+
+// revokeAll revokes every token the review minted; one already expired or
+// revoked counts as revoked.
+func (rt *reviewToken) revokeAll(ctx context.Context) error {
+	rt.mu.Lock()
+	minted := rt.minted
+	rt.minted, rt.current = nil, ""
+	rt.mu.Unlock()
+	var errs []error
+	for _, tok := range minted {
+		c, err := github.NewTokenClient(rt.opts, tok.Reveal())
+		if err == nil {
+			err = c.RevokeInstallationToken(ctx)
+		}
+		if err != nil && github.ClassOf(err) != github.ClassBadCredentials {
+			errs = append(errs, err)
+		}
 	}
-	return c.REST(), c.RevokeInstallationToken, nil
+	return errors.Join(errs...)
 }
 
 func reviewInstallation(ctx context.Context, app *github.Client, org string, repos []string) (*github.Installation, error) {

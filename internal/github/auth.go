@@ -1,6 +1,7 @@
 package github
 
 import (
+	"context"
 	"crypto/rsa"
 	"errors"
 	"log/slog"
@@ -115,5 +116,22 @@ type tokenTransport struct {
 func (t *tokenTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	r := req.Clone(req.Context())
 	r.Header.Set("Authorization", "Bearer "+t.token)
+	return t.base.RoundTrip(r)
+}
+
+// tokenFuncTransport authenticates every request with the token its source
+// gives at that moment: a token that is replaced before it expires.
+type tokenFuncTransport struct {
+	base  http.RoundTripper
+	token func(context.Context) (string, error)
+}
+
+func (t *tokenFuncTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	tok, err := t.token(req.Context())
+	if err != nil {
+		return nil, err
+	}
+	r := req.Clone(req.Context())
+	r.Header.Set("Authorization", "Bearer "+tok)
 	return t.base.RoundTrip(r)
 }

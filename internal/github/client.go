@@ -93,6 +93,23 @@ func NewTokenClient(o Options, token string) (*Client, error) {
 	return c, nil
 }
 
+// NewRefreshingClient returns a client that asks token for the token of
+// each request, for work that can outlast one installation token (an hour):
+// token re-mints before expiry. Errors are scrubbed of token-shaped strings
+// by Redact rather than of one known token.
+func NewRefreshingClient(o Options, token func(context.Context) (string, error)) (*Client, error) {
+	c, err := newClient(o)
+	if err != nil {
+		return nil, err
+	}
+	net := o.Transport
+	if net == nil {
+		net = NewNetTransport()
+	}
+	c.hc = &http.Client{Transport: c.retrying(o, &tokenFuncTransport{base: net, token: token}), CheckRedirect: sameHostRedirect}
+	return c, nil
+}
+
 func newClient(o Options) (*Client, error) {
 	base, err := ParseBaseURL(o.BaseURL)
 	if err != nil {
