@@ -125,6 +125,11 @@ var schemaInstance = sync.OnceValues(func() (*build.Instance, error) {
 			return nil, fmt.Errorf("assemble the embedded schema (a build defect): %w", err)
 		}
 	}
+	// Complete here, once: BuildInstance would otherwise complete the shared
+	// instance on first use, from every goroutine building a context.
+	if err := inst.Complete(); err != nil {
+		return nil, fmt.Errorf("assemble the embedded schema (a build defect): %w", err)
+	}
 	return inst, nil
 })
 
