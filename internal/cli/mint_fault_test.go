@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/jitkey/jitkey/internal/cli"
 	"github.com/jitkey/jitkey/internal/ghsim"
@@ -35,16 +36,22 @@ func TestFaultSuite(t *testing.T) {
 	}
 	t.Parallel()
 	w := newMintWorld(t)
-	for _, f := range []ghsim.FaultSpec{
-		{Kind: ghsim.FaultStatus500, Status: 502, Probability: 0.06},
-		{Kind: ghsim.FaultReset, Probability: 0.05},
-		{Kind: ghsim.FaultTimeout, Probability: 0.03},
-		{Kind: ghsim.FaultTruncated, Probability: 0.04},
-		{Kind: ghsim.FaultRateLimitSecondary, Status: 429, RetryAfter: time.Second, Probability: 0.01},
-		{Kind: ghsim.FaultRateLimitPrimary, Probability: 0.01},
-	} {
-		w.sim.Fault(f)
+	faults := []ghsim.FaultSpec{
+		{Kind: ghsim.FaultStatus500, Status: 502, Probability: 0.065},
+		{Kind: ghsim.FaultReset, Probability: 0.054},
+		{Kind: ghsim.FaultTimeout, Probability: 0.032},
+		{Kind: ghsim.FaultTruncated, Probability: 0.043},
+		{Kind: ghsim.FaultRateLimitSecondary, Status: 429, RetryAfter: time.Second, Probability: 0.011},
+		{Kind: ghsim.FaultRateLimitPrimary, Probability: 0.011},
 	}
+	// The simulator draws each fault in turn, so a request meets one with
+	// probability 1 - prod(1 - p): 20%, as the issue asks.
+	clean := 1.0
+	for _, f := range faults {
+		w.sim.Fault(f)
+		clean *= 1 - f.Probability
+	}
+	require.InDelta(t, 0.20, 1-clean, 0.002, "faults on every request")
 	const cycles, workers = 200, 8
 	results := make([]faultCycle, cycles)
 	var wg sync.WaitGroup

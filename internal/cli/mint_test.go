@@ -202,9 +202,15 @@ func TestMintErrorsSayTheFix(t *testing.T) {
 			delete(j.vars, "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
 		},
 			cli.ExitFindings, "id-token: write"},
-		{"app not installed", func(w *mintWorld, j *job) {
+		{"repository outside the installation", func(w *mintWorld, j *job) {
 			w.sim.PutFile("acme", "api", "main", mintPolicyPath, []byte(strings.Replace(mintPolicy, `"acme/infra"`, `"acme/web"`, 1)))
 		}, cli.ExitFindings, "repository_not_accessible"},
+		{"app not installed on the owner", func(w *mintWorld, j *job) {
+			w.sim.AddOrg("globex")
+			w.sim.AddRepo(ghsim.RepoSpec{Owner: "globex", Name: "site"})
+			w.sim.PutFile("acme", "api", "main", mintPolicyPath,
+				[]byte(strings.Replace(mintPolicy, `repositories: ["caller", "acme/infra"]`, `repositories: ["globex/site"]`, 1)))
+		}, cli.ExitFindings, "mint failed (not installed)::find the App installation for globex/site: the GitHub App is not installed on globex/site"},
 		{"wrong app id", func(w *mintWorld, j *job) { j.vars["INPUT_APP-ID"] = "4242" }, cli.ExitFindings, "belong to the same GitHub App"},
 		{"garbage key", func(w *mintWorld, j *job) { j.vars["INPUT_PRIVATE-KEY"] = "not a key" }, cli.ExitUsage, "private"},
 		{"no github token", func(w *mintWorld, j *job) { delete(j.vars, "INPUT_GITHUB-TOKEN") }, cli.ExitUsage, "contents: read"},
@@ -316,3 +322,49 @@ func TestMintOutsideActions(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestMintReadsPolicyFromTheDefaultBranch: a job cannot widen its own grant
+// by changing the policy in its branch or its workspace; only policy-ref,
+// set in the workflow, moves where the policy is read.
+func TestMintReadsPolicyFromTheDefaultBranch(t *testing.T) {
+	t.Parallel()
+	wide := strings.Replace(mintPolicy, `match: {repository: "acme/api", ref: "refs/heads/main", environment: "production"}`,
+		`match: {repository: "acme/api"}`, 1)
+	require.NotEqual(t, mintPolicy, wide)
+	claims := func(w *mintWorld) map[string]any {
+		c := w.deployClaims()
+		c["ref"], c["environment"] = "refs/heads/feature", "preview"
+		return c
+	}
+	tests := []struct {
+		name      string
+		policyRef string
+		code      int
+	}{
+		{"the default branch decides", "", cli.ExitFindings},
+		{"policy-ref names the branch", "feature", cli.ExitOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := newMintWorld(t)
+			w.sim.PutFile("acme", "api", "feature", mintPolicyPath, []byte(wide))
+			j := w.newJob(t, claims(w))
+			j.vars["GITHUB_REF"] = "refs/heads/feature"
+			// The job's checkout holds the wide policy too: never read.
+			require.NoError(t, os.MkdirAll(filepath.Join(j.dir, ".github", "jitkey"), 0o755))
+			require.NoError(t, os.WriteFile(filepath.Join(j.dir, mintPolicyPath), []byte(wide), 0o644))
+			if tt.policyRef != "" {
+				j.vars["INPUT_POLICY-REF"] = tt.policyRef
+			}
+			assert.Equal(t, tt.code, j.run(context.Background(), "mint"), "%s%s", &j.stdout, &j.stderr)
+			if tt.code != cli.ExitOK {
+				assert.Empty(t, w.sim.Ledger(), "a denial mints nothing")
+				assert.Contains(t, j.stdout.String(), "denied")
+			} else {
+				assert.Len(t, w.sim.Ledger(), 1)
+			}
+			assertNoLeak(t, j, j.outputs()["token"], w)
+		})
+	}
+}

@@ -23,7 +23,7 @@ const (
 // revoke: 50 s). A 401 means the token is already revoked or expired, which
 // is success. GitHub's 204 is the confirmation: the token is dead when it
 // returns. When an answer was lost and the retry meets 401, that 401 confirms
-// the first attempt worked. Confirm makes an extra call to prove it.
+// the first attempt worked.
 func (m *Minter) Revoke(ctx context.Context, tok github.Secret) (RevokeOutcome, error) {
 	if tok.Reveal() == "" {
 		return RevokeFailed, errors.New("no token to revoke")
