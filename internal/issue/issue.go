@@ -55,8 +55,13 @@ type Config struct {
 	Concurrency int  // concurrent reads; 0: inventory.DefaultConcurrency
 	Now         func() time.Time
 	Sleep       func(context.Context, time.Duration) error
-	Pacer       *Pacer // nil: NewPacer at GitHub's limits
-	Log         *slog.Logger
+	Pacer       *Pacer // nil: NewPacer at GitHub's limits, divided by Shards
+	// Shards is the number of shards running at once (`--shard i/n` runs n
+	// processes under one identity, and GitHub's limits are per identity):
+	// the pacing budgets are divided by it, each at least 1. 0 or 1: not
+	// sharded. It does not change a Pacer given above.
+	Shards int
+	Log    *slog.Logger
 }
 
 // Tracker runs the lifecycle.
@@ -96,6 +101,7 @@ func New(issues IssuesService, repos RepositoriesService, remover Remover, cfg C
 	p := cfg.Pacer
 	if p == nil {
 		p = NewPacer(cfg.Now, cfg.Sleep)
+		p.share(cfg.Shards)
 	}
 	return &Tracker{issues: issues, repos: repos, remover: remover, cfg: cfg, pacer: p, log: cfg.Log, perms: map[string]string{}}
 }
@@ -194,14 +200,29 @@ func (t *Tracker) Sync(ctx context.Context, inv *inventory.Inventory, rep review
 	for _, c := range inv.Credentials {
 		known[c.ID] = true
 	}
+	byRepo := map[string]*repoState{}
+	for _, st := range states {
+		if st.err == nil {
+			byRepo[st.repo] = st
+		}
+	}
 	created := 0
+	var syncers []*syncer
 	for _, st := range states {
 		if st.err != nil {
 			t.record(Action{Op: OpSkipped, Repo: st.repo, Reason: st.err.Error()})
 			continue
 		}
-		s := &syncer{t: t, st: st, inv: inv, findings: findings, suppressed: suppressed, known: known, created: &created}
+		s := &syncer{t: t, st: st, inv: inv, findings: findings, suppressed: suppressed, known: known, created: &created, all: byRepo}
 		if err := s.run(ctx); err != nil {
+			return &t.result, err
+		}
+		syncers = append(syncers, s)
+	}
+	// Only now, with every finding's issue opened where it belongs, are the
+	// issues left in a former location closed, pointing at the new one.
+	for _, s := range syncers {
+		if err := s.closeMoved(ctx); err != nil {
 			return &t.result, err
 		}
 	}
@@ -211,33 +232,38 @@ func (t *Tracker) Sync(ctx context.Context, inv *inventory.Inventory, rep review
 }
 
 // issueRepos lists the repositories whose review issues this run may touch:
-// those of the findings, and those of every target read in full (where an
-// issue may need closing).
+// those of the findings, and those where an issue may need closing: every
+// repository the scan read in full, ORG/.github when the organisation was
+// read in full, and the central repository. The first two are listed even
+// when central_repository is set (and the central repository when it is
+// not), because issues filed before the setting changed live there and are
+// closed with a pointer to the new location (closeMoved). The cost is one
+// list call (per 100 review issues) per repository the scan already read,
+// skipping those GitHub counts no open issue in; a repository outside the
+// scan (another shard, not read in full) is not listed, so its issues are
+// never closed by this run. A former central repository outside the scan is
+// not known, so its issues stay open.
 func (t *Tracker) issueRepos(inv *inventory.Inventory, rep review.Report) []string {
 	set := map[string]bool{}
 	for _, f := range rep.Findings {
 		set[f.IssueRepo] = true
 	}
-	central := t.cfg.Review.CentralRepository
 	complete := map[string]bool{}
 	for _, c := range inv.Coverage {
 		if c.Status == inventory.StatusReviewed {
 			complete[c.Target] = true
 		}
 	}
-	if central != "" {
-		if len(complete) > 0 {
-			set[central] = true
+	if central := t.cfg.Review.CentralRepository; central != "" && len(complete) > 0 {
+		set[central] = true
+	}
+	for _, r := range inv.Repos {
+		if r.Skipped == "" && r.OpenIssues != 0 && complete[r.FullName] {
+			set[r.FullName] = true
 		}
-	} else {
-		for _, r := range inv.Repos {
-			if r.Skipped == "" && r.OpenIssues != 0 && complete[r.FullName] {
-				set[r.FullName] = true
-			}
-		}
-		if inv.Org != "" && complete[inventory.OrgTarget(inv.Org)] {
-			set[inv.Org+"/.github"] = true
-		}
+	}
+	if inv.Org != "" && complete[inventory.OrgTarget(inv.Org)] {
+		set[inv.Org+"/.github"] = true
 	}
 	out := make([]string, 0, len(set))
 	for r := range set {
@@ -329,8 +355,8 @@ func (t *Tracker) readRepo(ctx context.Context, repo string, findings map[string
 	for fp, xs := range st.byFP {
 		sort.Slice(xs, func(i, j int) bool { return xs[i].number < xs[j].number })
 		st.byFP[fp] = xs
-		if _, ok := findings[fp]; !ok {
-			continue
+		if f, ok := findings[fp]; !ok || f.IssueRepo != repo {
+			continue // a command is read only where the finding is filed
 		}
 		for _, x := range xs {
 			if x.open() && x.comments > 0 {

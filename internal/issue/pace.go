@@ -23,6 +23,16 @@ func NewPacer(now func() time.Time, sleep func(context.Context, time.Duration) e
 	return &Pacer{PerMinute: 80, PerHour: 500, now: now, sleep: sleep}
 }
 
+// share divides the budgets among n processes running at once under one
+// identity, leaving each at least 1.
+func (p *Pacer) share(n int) {
+	if n <= 1 {
+		return
+	}
+	p.PerMinute = max(p.PerMinute/n, 1)
+	p.PerHour = max(p.PerHour/n, 1)
+}
+
 // Wait blocks until one more content-creating request is allowed, and counts it.
 func (p *Pacer) Wait(ctx context.Context) error {
 	p.mu.Lock()

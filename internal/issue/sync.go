@@ -29,7 +29,8 @@ type syncer struct {
 	owners     []string // assignees, resolved once per repository
 	mention    []string // owners to mention in bodies, teams included
 	ownersDone bool
-	mine       []int // issues this run created here
+	mine       []int                 // issues this run created here
+	all        map[string]*repoState // every repository read, for findings that moved
 }
 
 func (s *syncer) run(ctx context.Context) error {
@@ -101,10 +102,29 @@ func (s *syncer) keep(ctx context.Context, f review.Finding) {
 		s.remind(ctx, f, x)
 	default:
 		state := "open"
+		if at, ok := s.elsewhere(f.Fingerprint); ok {
+			// moved back here (central_repository changed): closeMoved closes the other one
+			if s.edit(ctx, x, f, 0, &state, OpReopen, "tracked here again: the central repository changed") {
+				s.mark(x, "open")
+				s.comment(ctx, x.number, fmt.Sprintf("Reopened by `jitkey review`: the review policy's `central_repository` changed, "+
+					"so this finding is tracked here again (%s is closed with a pointer here).", at))
+			}
+			return
+		}
 		if s.edit(ctx, x, f, 0, &state, OpReopen, "closed while the finding persists") {
+			s.mark(x, "open")
 			s.comment(ctx, x.number, fmt.Sprintf("Reopened by `jitkey review`: the finding is still there (%s).\n\n"+
 				"If this credential is acceptable as it is, do not close the issue by hand: add an exemption to the review policy "+
 				"(the CUE snippet under \"How to exempt it\" above) in a pull request, and the next review closes this issue.", f.Summary))
+		}
+	}
+}
+
+// mark records the new state of issue x, for closeMoved.
+func (s *syncer) mark(x tracked, state string) {
+	for i, y := range s.st.byFP[x.marker.Fingerprint] {
+		if y.number == x.number {
+			s.st.byFP[x.marker.Fingerprint][i].state = state
 		}
 	}
 }
@@ -136,6 +156,8 @@ func (s *syncer) create(ctx context.Context, f review.Finding) {
 	body := Body(f, s.mention, 0)
 	if s.t.cfg.DryRun {
 		s.t.record(Action{Op: OpCreate, Repo: s.st.repo, Fingerprint: f.Fingerprint, Title: f.Title})
+		// stands for the issue a real run opens, so closeMoved plans the same
+		s.st.byFP[f.Fingerprint] = append(s.st.byFP[f.Fingerprint], tracked{state: "open", marker: MarkerOf(f, 0)})
 		return
 	}
 	if !s.ensureLabels(ctx) {
@@ -188,7 +210,9 @@ func (s *syncer) dedupeMine(ctx context.Context) {
 		if !contains(s.mine, n) || lowest[x.marker.Fingerprint] >= n {
 			continue
 		}
-		s.close(ctx, x, fmt.Sprintf("Duplicate of #%d, opened by a review running at the same time.", lowest[x.marker.Fingerprint]), "not_planned", OpDedupe)
+		if s.close(ctx, x, fmt.Sprintf("Duplicate of #%d, opened by a review running at the same time.", lowest[x.marker.Fingerprint]), "not_planned", OpDedupe) {
+			s.mark(x, "closed") // closeMoved waits for the next run to point at the winner
+		}
 	}
 }
 
@@ -201,25 +225,25 @@ func contains(xs []int, n int) bool {
 	return false
 }
 
-// closeGone closes open issues whose finding is gone, but only when the
-// credential's kind was read in full for its target in this run.
-func (s *syncer) closeGone(ctx context.Context) {
-	var fps []string
+func (s *syncer) fingerprints() []string {
+	fps := make([]string, 0, len(s.st.byFP))
 	for fp := range s.st.byFP {
 		fps = append(fps, fp)
 	}
 	sort.Strings(fps)
-	for _, fp := range fps {
+	return fps
+}
+
+// closeGone closes open issues whose finding is gone, but only when the
+// credential's kind was read in full for its target in this run. An issue
+// whose finding is filed elsewhere is closeMoved's.
+func (s *syncer) closeGone(ctx context.Context) {
+	for _, fp := range s.fingerprints() {
 		for _, x := range s.st.byFP[fp] {
 			if !x.open() {
 				continue
 			}
-			f, still := s.findings[fp]
-			if still && f.IssueRepo == s.st.repo {
-				continue
-			}
-			if still {
-				s.close(ctx, x, fmt.Sprintf("This finding is now tracked in %s (the review policy's central repository changed).", f.IssueRepo), "not_planned", OpClose)
+			if _, still := s.findings[fp]; still {
 				continue
 			}
 			if !s.inv.Complete(x.marker.Target, policy.CredentialKind(x.marker.Kind)) {
@@ -228,6 +252,70 @@ func (s *syncer) closeGone(ctx context.Context) {
 			s.close(ctx, x, s.whyGone(x), "completed", OpClose)
 		}
 	}
+}
+
+// closeMoved closes the open issues here whose finding is now filed in
+// another repository (central_repository was set, changed or unset), with a
+// comment pointing at the issue there. It runs once every repository was
+// brought in step: while the finding has no open issue at its new location
+// (deferred by the cap, a repository that cannot take issues or whose issues
+// could not be read), the old issue stays open and keeps tracking it. The
+// finding was seen in this scan, so closing proves nothing gone.
+func (s *syncer) closeMoved(ctx context.Context) error {
+	for _, fp := range s.fingerprints() {
+		f, still := s.findings[fp]
+		if !still || f.IssueRepo == s.st.repo {
+			continue
+		}
+		to, ok := s.openIn(f.IssueRepo, fp)
+		if !ok {
+			continue
+		}
+		for _, x := range s.st.byFP[fp] {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if x.open() {
+				s.close(ctx, x, fmt.Sprintf("This finding is now tracked in %s (the review policy's `central_repository` changed).", to), "not_planned", OpClose)
+			}
+		}
+	}
+	return ctx.Err()
+}
+
+// openIn names the open issue of fp in repo ("owner/name#N"; in a dry run
+// the repository alone), if there is one.
+func (s *syncer) openIn(repo, fp string) (string, bool) {
+	st := s.all[repo]
+	if st == nil {
+		return "", false
+	}
+	for _, x := range st.byFP[fp] {
+		if x.open() {
+			if x.number == 0 {
+				return repo, true
+			}
+			return fmt.Sprintf("%s#%d", repo, x.number), true
+		}
+	}
+	return "", false
+}
+
+// elsewhere names an open issue of fp in another repository read this run.
+func (s *syncer) elsewhere(fp string) (string, bool) {
+	repos := make([]string, 0, len(s.all))
+	for r := range s.all {
+		if r != s.st.repo {
+			repos = append(repos, r)
+		}
+	}
+	sort.Strings(repos)
+	for _, r := range repos {
+		if at, ok := s.openIn(r, fp); ok {
+			return at, true
+		}
+	}
+	return "", false
 }
 
 func (s *syncer) whyGone(x tracked) string {
