@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"log/slog"
 	"os/exec"
+	"slices"
+	"strconv"
 	"strings"
 	"testing/fstest"
 
 	"github.com/jitkey/jitkey/internal/lint"
 	"github.com/jitkey/jitkey/internal/policy"
 	"github.com/jitkey/jitkey/internal/policydiff"
+	"github.com/jitkey/jitkey/internal/policyfile"
 	"github.com/jitkey/jitkey/internal/policytest"
 	"github.com/jitkey/jitkey/internal/report"
 )
@@ -54,7 +57,7 @@ func runValidate(ctx context.Context, env Env, args []string) int {
 		lint.Sort(r.Diagnostics)
 		ref, explicit := baseRef(env, *base)
 		if ref != "" {
-			changes, err := grantDiff(ctx, env, ref, l)
+			changes, err := grantDiff(ctx, env, ref, paths, l)
 			switch {
 			case err != nil && explicit:
 				return fail(env.Stderr, "validate", err)
@@ -110,31 +113,38 @@ func baseRef(env Env, flagValue string) (string, bool) {
 	return "", false
 }
 
-// grantDiff loads the base version of the same files from git and compares
-// grants. A file missing at the base is new; a base that does not load is
+// grantDiff loads the base's own policy files under the same paths from
+// git and compares grants: a file deleted in the change still counts in the
+// base, a file missing at the base is new, and a base that does not load is
 // treated as empty, so every rule counts as new.
-func grantDiff(ctx context.Context, env Env, ref string, l *loaded) ([]policydiff.Change, error) {
+func grantDiff(ctx context.Context, env Env, ref string, paths []string, l *loaded) ([]policydiff.Change, error) {
 	if strings.HasPrefix(ref, "-") || strings.ContainsAny(ref, " \t\r\n:") {
 		return nil, fmt.Errorf("base %q is not a git ref; give a branch, tag or commit", ref)
 	}
 	if err := git(ctx, env.Dir, "rev-parse", "--verify", "--quiet", ref+"^{commit}").Run(); err != nil {
 		return nil, fmt.Errorf("base %q is not a commit here; fetch it first (git fetch origin <branch>) or pass another --base", ref)
 	}
-	fsys := fstest.MapFS{}
-	var paths []string
-	for _, p := range l.files.Policies {
-		var out bytes.Buffer
-		cmd := git(ctx, env.Dir, "show", ref+":./"+p)
-		cmd.Stdout = &out
-		if err := cmd.Run(); err != nil {
-			continue // not in the base: a new file
-		}
-		fsys[p] = &fstest.MapFile{Data: out.Bytes()}
-		paths = append(paths, p)
+	roots := relPaths(env, paths)
+	fsys, err := baseFS(ctx, env.Dir, ref, roots)
+	if err != nil {
+		return nil, err
 	}
+	// The base's policy files (test files grant nothing), found as in the
+	// working tree (hidden and testdata directories skipped), in the same
+	// order.
+	var files []string
+	for _, root := range roots {
+		f, err := policyfile.Find(fsys, []string{root})
+		if err != nil {
+			continue // not in the base, or refused there: its rules count as new
+		}
+		files = append(files, f.Policies...)
+	}
+	slices.Sort(files)
+	files = slices.Compact(files)
 	var base *policy.Set
-	if len(paths) > 0 {
-		s, err := policy.Load(fsys, paths)
+	if len(files) > 0 {
+		s, err := policy.Load(fsys, files)
 		if err != nil {
 			slog.Warn("the base policies do not load; every rule counts as new", "base", ref, "err", err)
 		} else {
@@ -142,6 +152,58 @@ func grantDiff(ctx context.Context, env Env, ref string, l *loaded) ([]policydif
 		}
 	}
 	return policydiff.Diff(base, l.set), nil
+}
+
+// baseFS reads the *.cue files under roots (relative to dir) at ref into
+// memory. git ls-tree lists the base's own tree, so files deleted since are
+// there; symlinks, submodules and files over the size limit are left out
+// (rules only there count as new).
+func baseFS(ctx context.Context, dir, ref string, roots []string) (fstest.MapFS, error) {
+	var list bytes.Buffer
+	ls := git(ctx, dir, append([]string{"--literal-pathspecs", "ls-tree", "-r", "-z", "-l", ref, "--"}, roots...)...)
+	ls.Stdout = &list
+	if err := ls.Run(); err != nil {
+		return nil, fmt.Errorf("list the policy files at base %q (git ls-tree): %w", ref, err)
+	}
+	var names, objects []string
+	for entry := range strings.SplitSeq(list.String(), "\x00") {
+		meta, name, ok := strings.Cut(entry, "\t")
+		f := strings.Fields(meta)
+		if !ok || len(f) != 4 || (f[0] != "100644" && f[0] != "100755") || f[1] != "blob" || !strings.HasSuffix(name, ".cue") {
+			continue
+		}
+		if size, err := strconv.ParseInt(f[3], 10, 64); err != nil || size > policy.MaxFileSize {
+			continue
+		}
+		names, objects = append(names, name), append(objects, f[2])
+	}
+	fsys := fstest.MapFS{}
+	if len(objects) == 0 {
+		return fsys, nil
+	}
+	var out bytes.Buffer
+	cat := git(ctx, dir, "cat-file", "--batch")
+	cat.Stdin = strings.NewReader(strings.Join(objects, "\n") + "\n")
+	cat.Stdout = &out
+	if err := cat.Run(); err != nil {
+		return nil, fmt.Errorf("read the policy files at base %q (git cat-file): %w", ref, err)
+	}
+	// Each object is "<oid> blob <size>\n<content>\n", in the order asked.
+	rest := out.Bytes()
+	for _, name := range names {
+		header, body, ok := bytes.Cut(rest, []byte("\n"))
+		f := strings.Fields(string(header))
+		size := -1
+		if ok && len(f) == 3 {
+			size, _ = strconv.Atoi(f[2])
+		}
+		if size < 0 || size+1 > len(body) {
+			return nil, fmt.Errorf("read the policy files at base %q: git cat-file answered %q for %s", ref, header, name)
+		}
+		fsys[name] = &fstest.MapFile{Data: body[:size], Mode: 0o644}
+		rest = body[size+1:]
+	}
+	return fsys, nil
 }
 
 func git(ctx context.Context, dir string, args ...string) *exec.Cmd {

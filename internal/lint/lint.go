@@ -1,7 +1,7 @@
 // Package lint finds what a policy set allows that the schema cannot
 // forbid: rules shadowed by earlier rules, and over-broad grants (write on
-// pull requests or unprotected refs, write without a ref or environment
-// constraint, every repository, admin levels). Every finding is positioned
+// pull requests or unprotected refs, write on branches to any event, write
+// without a ref or environment constraint, every repository, admin levels). Every finding is positioned
 // in the policy file. What the loader already refuses (unknown permissions,
 // duplicate names, grants above the ceiling) is not repeated here.
 package lint
@@ -9,6 +9,7 @@ package lint
 import (
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"sort"
 	"strings"
@@ -22,6 +23,7 @@ const (
 	CodeShadowedRule       = "shadowed-rule"
 	CodeWriteOnPullRequest = "write-on-pull-request"
 	CodeWriteUnprotected   = "write-unprotected-ref"
+	CodeWriteAnyEvent      = "write-any-event"
 	CodeWriteUnconstrained = "write-unconstrained"
 	CodeWriteUnverified    = "write-unverified"
 	CodeAllRepositories    = "all-repositories"
@@ -43,6 +45,7 @@ func Checks() []CheckInfo {
 		{CodeShadowedRule, policy.Severity("warning"), "an earlier rule matches every job this rule matches, so this rule never decides"},
 		{CodeWriteOnPullRequest, policy.Severity("error"), "write or admin granted to pull_request or pull_request_target jobs, which run code not yet reviewed"},
 		{CodeWriteUnprotected, policy.Severity("warning"), "write or admin granted on refs that may be unprotected, without an environment"},
+		{CodeWriteAnyEvent, policy.Severity("warning"), "write or admin granted on branches to any event, without an environment: pull_request_target and workflow_run jobs carry the base branch's ref and match too"},
 		{CodeWriteUnconstrained, policy.Severity("error"), "write or admin granted with neither a ref nor an environment constraint"},
 		{CodeWriteUnverified, policy.Severity("warning"), "write or admin granted to claims that were not verified through OIDC"},
 		{CodeAllRepositories, policy.Severity("error"), "a grant to every repository of the installation"},
@@ -326,12 +329,22 @@ func grants(r policy.Rule) []policy.Diagnostic {
 		return out
 	}
 	what := strings.Join(w, ", ")
-	if ev := pullRequestEvents(r); len(ev) > 0 {
+	hasRef, hasEnv := constrained(r, "ref"), constrained(r, "environment")
+	switch ev := pullRequestEvents(r); {
+	case len(ev) > 0 && !hasRef && !constrained(r, "event_name"):
+		env, _ := condition(r, "environment")
+		out = append(out, diag(matchPos(r, "environment"), CodeWriteOnPullRequest, r.Name,
+			"rule %q grants write on %s to every job in environment %s, %s jobs included, which run code not yet reviewed; add event_name: [\"push\", \"workflow_dispatch\"] or a protected ref",
+			r.Name, what, describe(env), strings.Join(ev, " and ")))
+	case len(ev) > 0:
 		out = append(out, diag(matchPos(r, "event_name", "ref"), CodeWriteOnPullRequest, r.Name,
 			"rule %q grants write on %s to %s jobs, which run code not yet reviewed; grant read only, or match push or deployment events",
 			r.Name, what, strings.Join(ev, " and ")))
+	case hasRef && !hasEnv && !constrained(r, "event_name") && mayBeBranch(r):
+		out = append(out, diag(matchPos(r, "ref"), CodeWriteAnyEvent, r.Name,
+			"rule %q grants write on %s to any event on its branches, pull_request_target and workflow_run jobs included: they carry the base branch's ref and often handle a pull request's code or artifacts; add event_name: [\"push\", \"workflow_dispatch\"] or an environment with required reviewers",
+			r.Name, what))
 	}
-	hasRef, hasEnv := constrained(r, "ref"), constrained(r, "environment")
 	switch {
 	case !hasRef && !hasEnv:
 		out = append(out, diag(r.Pos, CodeWriteUnconstrained, r.Name,
@@ -351,7 +364,10 @@ func grants(r policy.Rule) []policy.Diagnostic {
 
 // pullRequestEvents returns the pull request events the rule may match:
 // those its event_name condition admits, or, without one, both when its ref
-// condition admits a pull request's merge ref.
+// condition admits a pull request's merge ref, or when it has no ref
+// condition but an environment one (a pull request job may name any
+// environment). A rule with neither ref nor environment is left to
+// write-unconstrained.
 func pullRequestEvents(r policy.Rule) []string {
 	events := []string{"pull_request", "pull_request_target"}
 	if constrained(r, "event_name") {
@@ -366,7 +382,66 @@ func pullRequestEvents(r policy.Rule) []string {
 	if constrained(r, "ref") && admits(r, "ref", "refs/pull/1/merge") {
 		return events
 	}
+	if !constrained(r, "ref") && constrained(r, "environment") {
+		return events
+	}
 	return nil
+}
+
+// branchPrefix starts every branch ref; pull_request_target and
+// workflow_run jobs carry the base (or default) branch's.
+const branchPrefix = "refs/heads/"
+
+// mayBeBranch reports whether the rule may match a job on a branch: its
+// ref_type condition, if any, admits "branch", and its ref condition lists
+// a branch or has a pattern that may match one. A pattern is judged by the
+// literal text it is anchored to (^refs/tags/ matches no branch); any
+// other pattern may.
+func mayBeBranch(r policy.Rule) bool {
+	if constrained(r, "ref_type") && !admits(r, "ref_type", "branch") {
+		return false
+	}
+	c, ok := condition(r, "ref")
+	if !ok {
+		return true
+	}
+	for _, v := range c.Values {
+		if strings.HasPrefix(v, branchPrefix) {
+			return true
+		}
+	}
+	for _, p := range c.Patterns {
+		prefix, anchored := anchoredPrefix(p)
+		if !anchored || strings.HasPrefix(prefix, branchPrefix) || strings.HasPrefix(branchPrefix, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// anchoredPrefix returns the literal text a pattern requires at the start
+// of the value (^refs/tags/v... gives "refs/tags/v"), and false when the
+// pattern is not anchored to literal text.
+func anchoredPrefix(pattern string) (string, bool) {
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return "", false
+	}
+	re = re.Simplify()
+	if re.Op != syntax.OpConcat || len(re.Sub) < 2 || re.Sub[0].Op != syntax.OpBeginText ||
+		re.Sub[1].Op != syntax.OpLiteral || re.Sub[1].Flags&syntax.FoldCase != 0 {
+		return "", false
+	}
+	return string(re.Sub[1].Rune), true
+}
+
+// describe renders a condition's values and patterns: `a or /p/`.
+func describe(c policy.Condition) string {
+	parts := slices.Clone(c.Values)
+	for _, p := range c.Patterns {
+		parts = append(parts, "/"+p+"/")
+	}
+	return strings.Join(parts, " or ")
 }
 
 func matchPos(r policy.Rule, claims ...string) policy.Pos {

@@ -100,12 +100,70 @@ func TestLint(t *testing.T) {
 			with(safe("a", 1), func(r *policy.Rule) { r.Match = r.Match[:1] }),
 		}}, want: []finding{{lint.CodeWriteUnconstrained, 1, "error"}}},
 		{name: "write on unprotected ref", set: policy.Set{Rules: []policy.Rule{
-			with(safe("a", 1), func(r *policy.Rule) { r.Match = r.Match[:2] }),
+			with(safe("a", 1), func(r *policy.Rule) { r.Match = append(r.Match[:2], vals("event_name", 9, "push")) }),
 		}}, want: []finding{{lint.CodeWriteUnprotected, 3, "warning"}}},
 		{name: "write on protected ref", set: policy.Set{Rules: []policy.Rule{
 			with(safe("a", 1), func(r *policy.Rule) {
-				r.Match = append(r.Match[:2], vals("ref_protected", 9, "true"))
+				r.Match = append(r.Match[:2], vals("ref_protected", 9, "true"), vals("event_name", 10, "push"))
 			}),
+		}}},
+		{name: "write on unprotected ref to any event", set: policy.Set{Rules: []policy.Rule{
+			with(safe("a", 1), func(r *policy.Rule) { r.Match = r.Match[:2] }),
+		}}, want: []finding{{lint.CodeWriteAnyEvent, 3, "warning"}, {lint.CodeWriteUnprotected, 3, "warning"}}},
+		// pull_request_target and workflow_run jobs carry the base branch's
+		// ref, protected or not: only event_name or an environment keeps them out.
+		{name: "write on protected main to any event", set: policy.Set{Rules: []policy.Rule{
+			with(safe("a", 1), func(r *policy.Rule) { r.Match = append(r.Match[:2], vals("ref_protected", 9, "true")) }),
+		}}, want: []finding{{lint.CodeWriteAnyEvent, 3, "warning"}}},
+		{name: "write on protected main to push and workflow_dispatch", set: policy.Set{Rules: []policy.Rule{
+			with(safe("a", 1), func(r *policy.Rule) {
+				r.Match = append(r.Match[:2], vals("ref_protected", 9, "true"), vals("event_name", 10, "push", "workflow_dispatch"))
+			}),
+		}}},
+		{name: "write on main to any event with pull_request_target listed", set: policy.Set{Rules: []policy.Rule{
+			with(safe("a", 1), func(r *policy.Rule) {
+				r.Match = append(r.Match[:2], vals("ref_protected", 9, "true"), pats("event_name", 10, "^pull_request"))
+			}),
+		}}, want: []finding{{lint.CodeWriteOnPullRequest, 10, "error"}}},
+		{name: "write on a branch pattern to any event", set: policy.Set{Rules: []policy.Rule{
+			with(safe("a", 1), func(r *policy.Rule) {
+				r.Match = []policy.Condition{r.Match[0], pats("ref", 3, "^refs/heads/release-"), vals("ref_protected", 9, "true")}
+			}),
+		}}, want: []finding{{lint.CodeWriteAnyEvent, 3, "warning"}}},
+		{name: "write on tags to any event", set: policy.Set{Rules: []policy.Rule{
+			with(safe("a", 1), func(r *policy.Rule) {
+				r.Match = []policy.Condition{r.Match[0], pats("ref", 3, "^refs/tags/v[0-9]+$"), vals("ref_protected", 9, "true")}
+			}),
+			with(safe("b", 10), func(r *policy.Rule) {
+				r.Match = []policy.Condition{r.Match[0], vals("ref", 12, "refs/tags/stable"), vals("ref_protected", 13, "true")}
+			}),
+			with(safe("c", 20), func(r *policy.Rule) {
+				r.Match = []policy.Condition{r.Match[0], pats("ref", 22, "v[0-9]+$"), vals("ref_type", 23, "tag"), vals("ref_protected", 24, "true")}
+			}),
+		}}},
+		{name: "write on an unanchored ref pattern to any event", set: policy.Set{Rules: []policy.Rule{
+			with(safe("a", 1), func(r *policy.Rule) {
+				r.Match = []policy.Condition{r.Match[0], pats("ref", 3, "refs/tags/"), vals("ref_protected", 9, "true")}
+			}),
+		}}, want: []finding{{lint.CodeWriteAnyEvent, 3, "warning"}}},
+		{name: "write on main to any event in an environment", set: policy.Set{Rules: []policy.Rule{safe("a", 1)}}},
+		// A pull_request job may name any environment: an environment alone
+		// does not keep pull requests out.
+		{name: "write in an environment, no ref nor event_name", set: policy.Set{Rules: []policy.Rule{
+			with(safe("a", 1), func(r *policy.Rule) { r.Match = []policy.Condition{r.Match[0], r.Match[2]} }),
+		}}, want: []finding{{lint.CodeWriteOnPullRequest, 4, "error"}}},
+		{name: "write in an environment on push", set: policy.Set{Rules: []policy.Rule{
+			with(safe("a", 1), func(r *policy.Rule) {
+				r.Match = []policy.Condition{r.Match[0], r.Match[2], vals("event_name", 9, "push")}
+			}),
+		}}},
+		{name: "write in an environment on push and pull_request", set: policy.Set{Rules: []policy.Rule{
+			with(safe("a", 1), func(r *policy.Rule) {
+				r.Match = []policy.Condition{r.Match[0], r.Match[2], vals("event_name", 9, "push", "pull_request")}
+			}),
+		}}, want: []finding{{lint.CodeWriteOnPullRequest, 9, "error"}}},
+		{name: "read in an environment, no ref nor event_name", set: policy.Set{Rules: []policy.Rule{
+			readOnly(with(safe("a", 1), func(r *policy.Rule) { r.Match = []policy.Condition{r.Match[0], r.Match[2]} })),
 		}}},
 		{name: "write unverified", set: policy.Set{Rules: []policy.Rule{
 			with(safe("a", 1), func(r *policy.Rule) { r.RequireVerified = false }),
@@ -133,6 +191,23 @@ func TestLint(t *testing.T) {
 			assert.Equal(t, tt.want, got)
 		})
 	}
+}
+
+func TestLintMessages(t *testing.T) {
+	t.Parallel()
+	r := safe("deploy", 1)
+	r.Match = []policy.Condition{r.Match[0], r.Match[1]}
+	envOnly := safe("env-only", 10)
+	envOnly.Match = []policy.Condition{envOnly.Match[0], envOnly.Match[2]}
+	got := lint.Lint(&policy.Set{Rules: []policy.Rule{r, envOnly}})
+	var msgs []string
+	for _, d := range got {
+		msgs = append(msgs, d.Message)
+	}
+	assert.Contains(t, msgs, `rule "deploy" grants write on contents to any event on its branches, pull_request_target and workflow_run jobs included: `+
+		`they carry the base branch's ref and often handle a pull request's code or artifacts; add event_name: ["push", "workflow_dispatch"] or an environment with required reviewers`)
+	assert.Contains(t, msgs, `rule "env-only" grants write on contents to every job in environment production, pull_request and pull_request_target jobs included, `+
+		`which run code not yet reviewed; add event_name: ["push", "workflow_dispatch"] or a protected ref`)
 }
 
 func TestLintNil(t *testing.T) {

@@ -1,12 +1,16 @@
 // Package policydiff says, rule by rule and in plain sentences, what a
 // changed policy set grants that its base did not: new rules, wider
-// matches, more permissions or repositories, a raised ceiling. Narrowing
-// changes are not reported: they take nothing new.
+// matches, more permissions or repositories, a raised ceiling, and jobs
+// that a rule now decides because an earlier rule of the base that decided
+// them was removed, moved below it or narrowed (the first matching rule
+// decides, so order is part of the grant). Narrowing changes that take
+// nothing new are not reported.
 package policydiff
 
 import (
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -30,23 +34,21 @@ func Diff(base, head *policy.Set) []Change {
 	if base == nil {
 		base = &policy.Set{}
 	}
-	old := map[string]policy.Rule{}
-	for _, r := range base.Rules {
-		if _, ok := old[r.Name]; !ok {
-			old[r.Name] = r
-		}
-	}
+	old, now := index(base.Rules), index(head.Rules)
+	fates := fate(base.Rules, head.Rules, now)
+	o := &overlaps{re: map[string]*regexp.Regexp{}}
 	var out []Change
-	for _, r := range head.Rules {
-		b, ok := old[r.Name]
+	for hi, r := range head.Rules {
+		bi, ok := old[r.Name]
 		if !ok {
 			out = append(out, Change{Rule: r.Name, Pos: r.Pos,
 				Sentence: fmt.Sprintf("this change lets %s %s (new rule %q)", who(r), grantText(r.Grant.Permissions, r.Grant), r.Name)})
 			continue
 		}
-		if c, ok := changed(b, r); ok {
+		if c, ok := changed(base.Rules[bi], r); ok {
 			out = append(out, c)
 		}
+		out = append(out, displaced(base.Rules[:bi], fates, head.Rules, hi, o)...)
 	}
 	if c, ok := ceiling(base.Ceiling, head.Ceiling); ok {
 		out = append(out, c)
@@ -54,37 +56,172 @@ func Diff(base, head *policy.Set) []Change {
 	return out
 }
 
+// index maps each rule name to the index of its first rule.
+func index(rules []policy.Rule) map[string]int {
+	out := make(map[string]int, len(rules))
+	for i, r := range rules {
+		if _, ok := out[r.Name]; !ok {
+			out[r.Name] = i
+		}
+	}
+	return out
+}
+
+// counterpart is what became of a base rule in the head: At is the index
+// of the head rule of the same name, -1 when it was removed; Covers says
+// whether that rule still matches every job the base rule matched.
+type counterpart struct {
+	At     int
+	Covers bool
+}
+
+func fate(base, head []policy.Rule, now map[string]int) []counterpart {
+	out := make([]counterpart, len(base))
+	for i, p := range base {
+		out[i].At = -1
+		if pi, ok := now[p.Name]; ok {
+			out[i] = counterpart{At: pi, Covers: lint.Covers(head[pi], p)}
+		}
+	}
+	return out
+}
+
+// displaced reports the jobs head rule h = head[hi] now decides that an
+// earlier base rule decided. The first matching rule decides, so a job
+// matching both h and a base rule p that came before h's counterpart got
+// p's grant; it gets h's now when p no longer comes before h covering
+// what it matched: p was removed, moved below h, or narrowed. Each such p
+// whose match may overlap h's and whose grant h's exceeds is one change.
+func displaced(before []policy.Rule, fates []counterpart, head []policy.Rule, hi int, o *overlaps) []Change {
+	h := head[hi]
+	var out []Change
+	for i, p := range before {
+		var why string
+		switch f := fates[i]; {
+		case f.At < 0:
+			why = fmt.Sprintf("%q was removed", p.Name)
+		case f.At > hi:
+			why = fmt.Sprintf("%q was moved below %q", p.Name, h.Name)
+		case !f.Covers:
+			why = fmt.Sprintf("%q was narrowed", p.Name)
+		default:
+			continue // p still comes first and matches all it matched
+		}
+		if !o.overlap(p, h) {
+			continue
+		}
+		parts := exceeding(p.Grant, h.Grant)
+		if len(parts) == 0 {
+			continue
+		}
+		out = append(out, Change{Rule: h.Name, Pos: h.Pos, Sentence: fmt.Sprintf(
+			"this change lets %s %s (rule %q now decides jobs that rule %q decided in the base: %s)",
+			who(h), strings.Join(parts, ", and "), h.Name, p.Name, why)})
+	}
+	return out
+}
+
+// overlaps answers whether two rules may match one job, with each pattern
+// compiled once.
+type overlaps struct {
+	re map[string]*regexp.Regexp
+}
+
+// overlap reports whether some job may match both a and b. It says no only
+// when, for some claim, no value can meet both rules' conditions: exact
+// values on both sides with none in common (ref_protected true against
+// false included), or exact values on one side that the other side neither
+// lists nor matches with a pattern. Patterns on both sides count as
+// overlapping, and so does everything else: the answer errs on "yes".
+func (o *overlaps) overlap(a, b policy.Rule) bool {
+	for _, ca := range a.Match {
+		for _, cb := range b.Match {
+			if ca.Claim == cb.Claim && !o.meet(ca, cb) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (o *overlaps) meet(a, b policy.Condition) bool {
+	if len(a.Patterns) > 0 && len(b.Patterns) > 0 {
+		return true
+	}
+	for _, v := range a.Values {
+		if o.admits(b, v) {
+			return true
+		}
+	}
+	for _, v := range b.Values {
+		if o.admits(a, v) {
+			return true
+		}
+	}
+	return false
+}
+
+func (o *overlaps) admits(c policy.Condition, value string) bool {
+	if slices.Contains(c.Values, value) {
+		return true
+	}
+	for _, p := range c.Patterns {
+		re, ok := o.re[p]
+		if !ok {
+			re, _ = regexp.Compile(p) // a pattern that does not compile never matches, as in Decide
+			o.re[p] = re
+		}
+		if re != nil && re.MatchString(value) {
+			return true
+		}
+	}
+	return false
+}
+
+// exceeding describes what grant r gives beyond grant b: permissions at a
+// higher level (on r's repositories), and repositories b did not grant
+// (with r's permissions). It is empty when r gives nothing beyond b.
+func exceeding(b, r policy.Grant) []string {
+	raised := map[string]string{}
+	for name, level := range r.Permissions {
+		if had, ok := b.Permissions[name]; !ok || !policy.LevelAtMost(level, had) {
+			raised[name] = level
+		}
+	}
+	var parts []string
+	if len(raised) > 0 {
+		parts = append(parts, levels(raised)+repositories(r))
+	}
+	if repos := newRepositories(b, r); !repos.empty() && len(r.Permissions) > 0 {
+		parts = append(parts, levels(r.Permissions)+repos.of())
+	}
+	return parts
+}
+
 func changed(b, r policy.Rule) (Change, bool) {
 	var wider []string
 	if b.RequireVerified && !r.RequireVerified {
 		wider = append(wider, "claims that were not verified through OIDC")
 	}
-	if !lint.Covers(b, r) {
+	if !lint.Covers(anyVerification(b), r) { // verification is said above
 		wider = append(wider, widened(b, r)...)
 	}
 	if len(wider) > 0 {
 		return Change{Rule: r.Name, Pos: r.Pos, Sentence: fmt.Sprintf("this change lets %s %s (rule %q now also matches %s)",
 			who(r), grantText(r.Grant.Permissions, r.Grant), r.Name, strings.Join(wider, "; "))}, true
 	}
-	raised := map[string]string{}
-	for name, level := range r.Grant.Permissions {
-		if had, ok := b.Grant.Permissions[name]; !ok || !policy.LevelAtMost(level, had) {
-			raised[name] = level
-		}
-	}
-	repos := newRepositories(b.Grant, r.Grant)
-	if len(raised) == 0 && repos.empty() {
+	parts := exceeding(b.Grant, r.Grant)
+	if len(parts) == 0 {
 		return Change{}, false
-	}
-	var parts []string
-	if len(raised) > 0 {
-		parts = append(parts, levels(raised)+repositories(r.Grant))
-	}
-	if !repos.empty() {
-		parts = append(parts, levels(r.Grant.Permissions)+repos.of())
 	}
 	return Change{Rule: r.Name, Pos: pos(r.Grant.Pos, r.Pos), Sentence: fmt.Sprintf("this change lets %s %s (rule %q)",
 		who(r), strings.Join(parts, ", and "), r.Name)}, true
+}
+
+// anyVerification returns r without its requireVerified.
+func anyVerification(r policy.Rule) policy.Rule {
+	r.RequireVerified = false
+	return r
 }
 
 // widened describes how r's match admits jobs b's did not.

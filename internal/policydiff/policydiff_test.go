@@ -94,3 +94,109 @@ func TestDiff(t *testing.T) {
 		})
 	}
 }
+
+// TestDiffOrder covers what a change grants through the order of rules:
+// the first matching rule decides, so removing, moving or narrowing an
+// earlier rule hands its jobs to a later one.
+func TestDiffOrder(t *testing.T) {
+	t.Parallel()
+	rule := func(name string, perms map[string]string, match ...policy.Condition) policy.Rule {
+		return policy.Rule{Name: name, Pos: policy.Pos{File: "p.cue", Line: 1, Col: 2}, RequireVerified: true, Match: match,
+			Grant: policy.Grant{Caller: true, Permissions: perms}}
+	}
+	main := policy.Condition{Claim: "ref", Values: []string{"refs/heads/main"}}
+	prod := policy.Condition{Claim: "environment", Values: []string{"production"}}
+	staging := policy.Condition{Claim: "environment", Values: []string{"staging"}}
+	read := map[string]string{"contents": "read"}
+	write := map[string]string{"contents": "write"}
+	// The base: production deploys on main read; everything else on main writes.
+	deployRead := rule("deploy-read", read, main, prod)
+	ciWrite := rule("ci-write", write, main)
+	base := &policy.Set{Rules: []policy.Rule{deployRead, ciWrite}}
+	const wrote = `this change lets any workflow on ref refs/heads/main write contents of the calling repository (rule "ci-write" now decides jobs that rule "deploy-read" decided in the base: `
+	tests := []struct {
+		name       string
+		base, head *policy.Set
+		want       []string
+	}{
+		{name: "same order", base: base, head: &policy.Set{Rules: []policy.Rule{deployRead, ciWrite}}},
+		{name: "reordered", base: base, head: &policy.Set{Rules: []policy.Rule{ciWrite, deployRead}}, want: []string{
+			wrote + `"deploy-read" was moved below "ci-write")`,
+		}},
+		{name: "earlier narrower rule deleted", base: base, head: &policy.Set{Rules: []policy.Rule{ciWrite}}, want: []string{
+			wrote + `"deploy-read" was removed)`,
+		}},
+		{name: "earlier rule narrowed", base: base, head: &policy.Set{Rules: []policy.Rule{
+			rule("deploy-read", read, main, prod, policy.Condition{Claim: "actor", Values: []string{"octocat"}}), ciWrite,
+		}}, want: []string{
+			wrote + `"deploy-read" was narrowed)`,
+		}},
+		{name: "earlier rule loses requireVerified: still covers", base: base, head: &policy.Set{Rules: []policy.Rule{
+			func() policy.Rule { r := deployRead; r.RequireVerified = false; return r }(), ciWrite,
+		}}, want: []string{
+			`this change lets any workflow on ref refs/heads/main in environment production, even without a verified OIDC identity, read contents of the calling repository (rule "deploy-read" now also matches claims that were not verified through OIDC)`,
+		}},
+		{name: "earlier rule widened: still covers", base: base, head: &policy.Set{Rules: []policy.Rule{
+			rule("deploy-read", read, main), ciWrite,
+		}}, want: []string{
+			`this change lets any workflow on ref refs/heads/main read contents of the calling repository (rule "deploy-read" now also matches any environment)`,
+		}},
+		{name: "disjoint values", base: &policy.Set{Rules: []policy.Rule{rule("a", read, main, prod), rule("b", write, main, staging)}},
+			head: &policy.Set{Rules: []policy.Rule{rule("b", write, main, staging), rule("a", read, main, prod)}}},
+		{name: "disjoint ref_protected", base: &policy.Set{Rules: []policy.Rule{
+			rule("a", read, policy.Condition{Claim: "ref_protected", Values: []string{"false"}}),
+			rule("b", write, main, policy.Condition{Claim: "ref_protected", Values: []string{"true"}}),
+		}}, head: &policy.Set{Rules: []policy.Rule{
+			rule("b", write, main, policy.Condition{Claim: "ref_protected", Values: []string{"true"}}),
+		}}},
+		{name: "disjoint value and pattern", base: &policy.Set{Rules: []policy.Rule{
+			rule("tags", read, policy.Condition{Claim: "ref", Patterns: []string{"^refs/tags/"}}), ciWrite,
+		}}, head: &policy.Set{Rules: []policy.Rule{ciWrite}}},
+		{name: "value matching a pattern overlaps", base: &policy.Set{Rules: []policy.Rule{
+			rule("heads", read, policy.Condition{Claim: "ref", Patterns: []string{"^refs/heads/"}}), ciWrite,
+		}}, head: &policy.Set{Rules: []policy.Rule{ciWrite}}, want: []string{
+			`this change lets any workflow on ref refs/heads/main write contents of the calling repository (rule "ci-write" now decides jobs that rule "heads" decided in the base: "heads" was removed)`,
+		}},
+		{name: "two patterns count as overlapping", base: &policy.Set{Rules: []policy.Rule{
+			rule("tags", read, policy.Condition{Claim: "ref", Patterns: []string{"^refs/tags/"}}),
+			rule("heads", write, policy.Condition{Claim: "ref", Patterns: []string{"^refs/heads/"}}),
+		}}, head: &policy.Set{Rules: []policy.Rule{
+			rule("heads", write, policy.Condition{Claim: "ref", Patterns: []string{"^refs/heads/"}}),
+		}}, want: []string{
+			`this change lets any workflow on ref matching /^refs/heads// write contents of the calling repository (rule "heads" now decides jobs that rule "tags" decided in the base: "tags" was removed)`,
+		}},
+		{name: "later rule grants no more", base: &policy.Set{Rules: []policy.Rule{rule("a", write, main, prod), rule("b", read, main)}},
+			head: &policy.Set{Rules: []policy.Rule{rule("b", read, main), rule("a", write, main, prod)}}},
+		{name: "later rule grants another repository", base: &policy.Set{Rules: []policy.Rule{deployRead, func() policy.Rule {
+			r := rule("infra-read", read, main)
+			r.Grant.Repositories = []string{"acme/infra"}
+			return r
+		}()}}, head: &policy.Set{Rules: []policy.Rule{func() policy.Rule {
+			r := rule("infra-read", read, main)
+			r.Grant.Repositories = []string{"acme/infra"}
+			return r
+		}()}}, want: []string{
+			`this change lets any workflow on ref refs/heads/main read contents of acme/infra (rule "infra-read" now decides jobs that rule "deploy-read" decided in the base: "deploy-read" was removed)`,
+		}},
+		{name: "earlier rule denied everything", base: &policy.Set{Rules: []policy.Rule{rule("deny", map[string]string{}, main, prod), ciWrite}},
+			head: &policy.Set{Rules: []policy.Rule{ciWrite}}, want: []string{
+				`this change lets any workflow on ref refs/heads/main write contents of the calling repository (rule "ci-write" now decides jobs that rule "deny" decided in the base: "deny" was removed)`,
+			}},
+		{name: "a new rule in front is reported once, as new", base: base, head: &policy.Set{Rules: []policy.Rule{
+			rule("all-write", write, main, prod), deployRead, ciWrite,
+		}}, want: []string{
+			`this change lets any workflow on ref refs/heads/main in environment production write contents of the calling repository (new rule "all-write")`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var got []string
+			for _, c := range policydiff.Diff(tt.base, tt.head) {
+				got = append(got, c.Sentence)
+				assert.NotEmpty(t, c.Rule)
+			}
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
