@@ -35,6 +35,11 @@ Authentication: a GitHub App (--app-id and --private-key-file, or JITKEY_APP_ID
 and JITKEY_APP_PRIVATE_KEY holding the PEM) installed on the organisation, or a
 token (--token-env NAME, default GITHUB_TOKEN). API: GITHUB_API_URL or --api-url.
 
+In a workflow run triggered by issue_comment (GITHUB_EVENT_NAME and
+GITHUB_EVENT_PATH), only the commented review issue's repository (or
+organisation) and kind are reviewed, when the comment is '/jitkey revoke';
+any other comment exits 0 at once, without an API call.
+
 Exit codes: 0 review complete; 1 the review is partial (a repository or kind
 could not be read, or an issue could not be written); 2 usage or setup error.
 
@@ -75,7 +80,19 @@ func runReview(ctx context.Context, env Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "jitkey review: %v\n", err)
 		return ExitUsage
 	}
-	gh, release, err := reviewClient(ctx, env, o.auth, o.scan.Org, o.scan.Repos, o.dryRun)
+	installOrg, installRepos := o.scan.Org, o.scan.Repos
+	if env.Getenv("GITHUB_EVENT_NAME") == "issue_comment" {
+		nothing, err := reviewNarrowToComment(env, &o, rv)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "jitkey review: %v\n", err)
+			return ExitUsage
+		}
+		if nothing != "" {
+			fmt.Fprintf(env.Stderr, "jitkey review: nothing to do: %s\n", nothing)
+			return ExitOK
+		}
+	}
+	gh, release, err := reviewClient(ctx, env, o.auth, installOrg, installRepos, o.dryRun)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "jitkey review: %v\n", err)
 		return ExitUsage
@@ -229,6 +246,7 @@ func reviewRun(ctx context.Context, env Env, gh *github.Client, o reviewOptions,
 	if err == nil && !o.noIssues {
 		tr := issue.New(gh.Issues, gh.Repositories, issue.NewRemover(gh), issue.Config{
 			Review: rv, MaxIssues: o.maxIssues, DryRun: o.dryRun, Concurrency: scan.Concurrency, Now: env.Now, Log: log,
+			Shards: scan.Shard.Count, // the shards of a matrix share GitHub's limits on new issues and comments
 		})
 		out.Issues, err = tr.Sync(ctx, inv, rep)
 	}

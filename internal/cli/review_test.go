@@ -16,6 +16,8 @@ import (
 
 	"github.com/jitkey/jitkey/internal/ghsim"
 	"github.com/jitkey/jitkey/internal/issue"
+	"github.com/jitkey/jitkey/internal/review"
+	"github.com/jitkey/jitkey/internal/secretscan"
 )
 
 // reviewWorld is a simulated organisation with the review App installed,
@@ -29,7 +31,15 @@ type reviewWorld struct {
 
 func newReviewWorld(t *testing.T) *reviewWorld {
 	t.Helper()
-	sim := ghsim.New(ghsim.Options{Prefix: "/api/v3"})
+	return newReviewWorldWith(t, ghsim.Options{})
+}
+
+// newReviewWorldWith is newReviewWorld on a simulator with opts (its
+// prefix is always /api/v3).
+func newReviewWorldWith(t *testing.T, opts ghsim.Options) *reviewWorld {
+	t.Helper()
+	opts.Prefix = "/api/v3"
+	sim := ghsim.New(opts)
 	_, err := sim.Start()
 	require.NoError(t, err)
 	t.Cleanup(func() { sim.Close() })
@@ -53,7 +63,7 @@ func newReviewWorld(t *testing.T) *reviewWorld {
 		"administration": "write", "secrets": "write", "dependabot_secrets": "read", "codespaces_secrets": "read",
 		"repository_hooks": "read", "issues": "write", "contents": "read",
 		"organization_secrets": "read", "organization_dependabot_secrets": "read", "organization_codespaces_secrets": "read",
-		"organization_personal_access_tokens": "read", "organization_administration": "read", "organization_hooks": "read",
+		"organization_personal_access_tokens": "write", "organization_administration": "read", "organization_hooks": "read",
 	}})
 	dir := t.TempDir()
 	return &reviewWorld{sim: sim, dir: dir, key: app.PrivateKeyPEM, vars: map[string]string{
@@ -79,26 +89,82 @@ func (w *reviewWorld) review(t *testing.T, args ...string) (int, string, string)
 	return code, out.String(), errb.String()
 }
 
-func (w *reviewWorld) assertNoLeak(t *testing.T, texts ...string) {
+// reviewLeakKnown is the webhook URL's secret part: webhook URLs keep only
+// scheme and host in every output.
+const reviewLeakKnown = "/services/T0/B0/LEAKYPATH"
+
+// assertNoLeak scans stdout, stderr, the job summary and every issue and
+// comment for the App's private key (whole, by line or JSON-escaped), the
+// webhook URL's path, and the shapes of tokens, keys and JWTs: the minted
+// tokens themselves cannot be read back from the simulator's ledger, which
+// keeps hashes, so a token can only be caught by its shape.
+func (w *reviewWorld) assertNoLeak(t *testing.T, stdout, stderr string) {
 	t.Helper()
+	texts := map[string]string{"stdout": stdout, "stderr": stderr}
 	summary, _ := os.ReadFile(w.vars["GITHUB_STEP_SUMMARY"])
-	texts = append(texts, string(summary))
+	texts["job summary"] = string(summary)
 	for _, repo := range []string{"api", "web", "docs", ".github"} {
 		for _, is := range w.sim.Issues("acme", repo) {
-			texts = append(texts, is.Body)
-			for _, c := range is.Comments {
-				texts = append(texts, c.Body)
+			src := "acme/" + repo + "#" + strconv.Itoa(is.Number)
+			texts[src+" body"] = is.Body
+			for i, c := range is.Comments {
+				texts[src+" comment "+strconv.Itoa(i+1)] = c.Body
 			}
 		}
 	}
-	for _, s := range texts {
-		assert.NotContains(t, s, "PRIVATE KEY")
-		assert.NotContains(t, s, "LEAKYPATH")
-		assert.NotRegexp(t, `gh[sopu]_[A-Za-z0-9]{20,}`, s, "token-shaped string in an output")
-		for _, rec := range w.sim.ValidTokens() {
-			assert.NotContains(t, s, rec.SHA256[:16]) // a token hash is harmless, but never printed either
+	known := []string{string(w.key), reviewLeakKnown}
+	for _, rec := range w.sim.Ledger() {
+		known = append(known, rec.SHA256[:16]) // a token hash is harmless, but never printed either
+	}
+	sc := secretscan.New(known...)
+	for src, s := range texts {
+		for _, f := range sc.Scan(s) {
+			t.Errorf("secret leaked in %s: %s", src, f)
 		}
 	}
+}
+
+// findingOf returns the finding of kind about the credential named name.
+func findingOf(t *testing.T, o reviewOutput, kind, name string) review.Finding {
+	t.Helper()
+	for _, f := range o.Findings {
+		if string(f.Kind) == kind && f.Credential.Name == name {
+			return f
+		}
+	}
+	t.Fatalf("no %s finding about %q", kind, name)
+	return review.Finding{}
+}
+
+// goneCopy is f about a credential that no longer exists: same kind, target
+// and issue repository, another ID and fingerprint.
+func goneCopy(f review.Finding) review.Finding {
+	f.Credential.ID += "404"
+	f.Credential.Name = "gone-" + f.Credential.Name
+	f.Fingerprint = review.Fingerprint(f.Credential.ID, f.Type)
+	f.Title = "[jitkey] " + string(f.Type) + " " + f.Credential.Name
+	f.Evidence = append([]review.Fact{{Name: "Credential", Value: f.Credential.ID}}, f.Evidence[1:]...)
+	return f
+}
+
+// seedIssue opens the review issue of f as a review would have, with
+// comments by octocat, and returns its number.
+func (w *reviewWorld) seedIssue(t *testing.T, f review.Finding, comments ...string) int {
+	t.Helper()
+	owner, repo, _ := strings.Cut(f.IssueRepo, "/")
+	return w.sim.AddIssue(owner, repo, ghsim.IssueSpec{Title: f.Title, Body: issue.Body(f, nil, 0), Labels: []string{issue.Label}, Comments: comments})
+}
+
+// issue returns issue number of acme/repo.
+func (w *reviewWorld) issue(t *testing.T, repo string, number int) ghsim.Issue {
+	t.Helper()
+	for _, is := range w.sim.Issues("acme", repo) {
+		if is.Number == number {
+			return is
+		}
+	}
+	t.Fatalf("no issue acme/%s#%d", repo, number)
+	return ghsim.Issue{}
 }
 
 func decodeReview(t *testing.T, s string) reviewOutput {
@@ -266,26 +332,62 @@ func TestReviewUsageErrors(t *testing.T) {
 	assert.Contains(t, stderr, "no credentials")
 }
 
+// TestReviewSurvivesFaults runs an unchanged review through about 20% of
+// faulty answers: 5xx, connections reset, answers that never come (cut at
+// 200 ms), bodies cut in half, and a few secondary rate limits. The review
+// must finish, complete or partial, say which, and close only what it read
+// in full: here, a seeded issue whose credential is gone, and only when
+// that repository's deploy keys were read in full.
 func TestReviewSurvivesFaults(t *testing.T) {
 	t.Parallel()
-	w := newReviewWorld(t)
-	code, _, stderr := w.review(t, "--org", "acme")
+	w := newReviewWorldWith(t, ghsim.Options{TimeoutCap: 200 * time.Millisecond, Seed: 1})
+	code, stdout, stderr := w.review(t, "--org", "acme", "--format", "json")
 	require.Equal(t, ExitOK, code, stderr)
-	w.sim.Fault(ghsim.FaultSpec{Kind: ghsim.FaultStatus500, Probability: 0.2})
+	gone := w.seedIssue(t, goneCopy(findingOf(t, decodeReview(t, stdout), "deploy_key", "old-deploy")))
+	// The set-up (installation lookup and the review token's mint) is
+	// shielded: failing there is a set-up error (exit 2), not a partial review.
+	for _, p := range []string{"/orgs/{org}/installation", "/app/installations/{installation_id}/access_tokens"} {
+		w.sim.Fault(ghsim.FaultSpec{Path: p, Kind: ghsim.FaultSlow})
+	}
+	w.sim.Fault(ghsim.FaultSpec{Kind: ghsim.FaultStatus500, Probability: 0.06})
+	w.sim.Fault(ghsim.FaultSpec{Kind: ghsim.FaultReset, Probability: 0.05})
+	w.sim.Fault(ghsim.FaultSpec{Kind: ghsim.FaultTimeout, Probability: 0.04})
+	w.sim.Fault(ghsim.FaultSpec{Kind: ghsim.FaultTruncated, Probability: 0.05})
 	w.sim.Fault(ghsim.FaultSpec{Method: "GET", Kind: ghsim.FaultRateLimitSecondary, Probability: 0.05, RetryAfter: time.Second, Count: 2})
-	code, stdout, _ := w.review(t, "--org", "acme", "--format", "json")
-	assert.Contains(t, []int{ExitOK, ExitFindings}, code, "finishes, complete or partial")
-	if code == ExitOK || strings.HasPrefix(strings.TrimSpace(stdout), "{") {
-		o := decodeReview(t, stdout)
-		assert.Equal(t, code == ExitFindings, o.Partial)
-		for _, a := range o.Issues.Actions {
-			assert.NotEqual(t, issue.OpClose, a.Op, "nothing changed: nothing may close")
-		}
+	code, stdout, stderr = w.review(t, "--org", "acme", "--format", "json")
+	require.Contains(t, []int{ExitOK, ExitFindings}, code, "finishes, complete or partial: %s", stderr)
+	o := decodeReview(t, stdout)
+	assert.Equal(t, code == ExitFindings, o.Partial, "the exit code says whether the review is partial")
+	summary, err := os.ReadFile(w.vars["GITHUB_STEP_SUMMARY"])
+	require.NoError(t, err)
+	lastRun := string(summary[strings.LastIndex(string(summary), "## jitkey review"):])
+	if o.Partial {
+		assert.True(t, len(o.Inventory.Gaps()) > 0 || o.Issues == nil || o.Issues.Partial, "a partial review says what was not done")
+		assert.Contains(t, lastRun, "## jitkey review: PARTIAL")
+	} else {
+		assert.Contains(t, lastRun, "## jitkey review: complete")
 	}
 	for _, repo := range []string{"api", "web", "docs", ".github"} {
 		for _, is := range w.sim.Issues("acme", repo) {
-			assert.Equal(t, "open", is.State, is.Title)
+			if repo == "api" && is.Number == gone {
+				continue
+			}
+			assert.Equal(t, "open", is.State, "a finding still there keeps its issue: %s", is.Title)
 		}
+	}
+	if o.Issues != nil {
+		for _, a := range o.Issues.Actions {
+			if a.Op == issue.OpClose || a.Op == issue.OpDedupe {
+				assert.Equal(t, "acme/api", a.Repo, "only the gone credential's issue may close: %+v", a)
+				assert.Equal(t, gone, a.Number, "only the gone credential's issue may close: %+v", a)
+				assert.True(t, o.Inventory.Complete("acme/api", "deploy_key"), "closed only after a full read of what it is about")
+			}
+		}
+	}
+	t.Logf("faulty run: exit %d, %d coverage gaps, issues partial %t, gone credential's issue %s",
+		code, len(o.Inventory.Gaps()), o.Issues != nil && o.Issues.Partial, w.issue(t, "api", gone).State)
+	if w.issue(t, "api", gone).State == "closed" {
+		assert.True(t, o.Inventory.Complete("acme/api", "deploy_key"), "closed only after a full read of what it is about")
 	}
 }
 
@@ -335,4 +437,91 @@ func TestReviewFromActionInputs(t *testing.T) {
 	assert.True(t, strings.HasPrefix(out.String(), "::add-mask::"), "the key is masked first: %.200s", out.String())
 	assert.NotEmpty(t, w.sim.Issues("acme", "api"), "the review ran with the App from the inputs")
 	assert.Empty(t, w.sim.ValidTokens(), "the review token is revoked")
+}
+
+// TestReviewScenarioFindings runs the whole review, issues included, for
+// findings the rules' unit tests cover on hand-made inventories: here the
+// credentials come from the simulator's API, as the scan reads them.
+func TestReviewScenarioFindings(t *testing.T) {
+	t.Parallel()
+	type finding struct{ kind, typ, name, summary, fact, value string }
+	for _, tc := range []struct {
+		name   string
+		add    func(w *reviewWorld, days func(int) *time.Time)
+		policy string
+		want   finding
+	}{
+		{
+			name: "expired fine-grained PAT still granted",
+			add: func(w *reviewWorld, days func(int) *time.Time) {
+				w.sim.AddPAT(ghsim.PATSpec{Org: "acme", Owner: "hubot", TokenName: "expired-ci", ExpiresAt: days(5), LastUsedAt: days(6), AccessGrantedAt: *days(40),
+					Permissions: ghsim.PATPermissions{Repository: map[string]string{"contents": "read"}}})
+			},
+			want: finding{"fine_grained_pat", "stale", "expired-ci", "has expired but still holds an access grant", "Expired", "{day 5}"},
+		},
+		{
+			name: "fine-grained PAT never used",
+			add: func(w *reviewWorld, days func(int) *time.Time) {
+				w.sim.AddPAT(ghsim.PATSpec{Org: "acme", Owner: "hubot", TokenName: "never-used", ExpiresAt: days(-60), AccessGrantedAt: *days(45),
+					Permissions: ghsim.PATPermissions{Repository: map[string]string{"contents": "read"}}})
+			},
+			want: finding{"fine_grained_pat", "dormant", "never-used", "was never used since it was created on {day 45}, more than 30 days ago", "Last used", "never"},
+		},
+		{
+			name: "SSO authorization never accessed",
+			add: func(w *reviewWorld, days func(int) *time.Time) {
+				w.sim.AddSSOAuthorization(ghsim.SSOSpec{Org: "acme", Login: "hubot", AuthorizedAt: *days(45), Scopes: []string{"repo"}})
+			},
+			want: finding{"sso_authorization", "dormant", "personal access token", "was never accessed since it was created on {day 45}", "Last accessed", "never"},
+		},
+		{
+			name: "App installation beyond max_permissions",
+			add: func(w *reviewWorld, _ func(int) *time.Time) {
+				app := w.sim.AddApp(ghsim.AppSpec{Slug: "ci-bot"})
+				w.sim.Install(app.ID, "acme", ghsim.InstallSpec{Permissions: map[string]string{"contents": "write", "checks": "write"}, Repositories: []string{"api"}})
+			},
+			policy: `apiVersion: "jitkey.dev/v1"
+review: kinds: app_installation: max_permissions: {contents: "read", checks: "write", metadata: "read"}
+`,
+			want: finding{"app_installation", "over_scoped", "ci-bot", "can reach more than the review policy allows", "Beyond the allowed permissions", "contents: write"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := newReviewWorld(t)
+			now := w.sim.Now()
+			days := func(n int) *time.Time { d := now.AddDate(0, 0, -n); return &d }
+			day := strings.NewReplacer("{day 5}", days(5).Format("2006-01-02"), "{day 45}", days(45).Format("2006-01-02"))
+			tc.add(w, days)
+			args := []string{"--org", "acme", "--format", "json"}
+			if tc.policy != "" {
+				require.NoError(t, os.WriteFile(filepath.Join(w.dir, "policy.cue"), []byte(tc.policy), 0o600))
+				args = append(args, "--policy", "policy.cue")
+			}
+			code, stdout, stderr := w.review(t, args...)
+			require.Equal(t, ExitOK, code, stderr)
+			o := decodeReview(t, stdout)
+			var got []review.Finding
+			for _, f := range o.Findings {
+				if string(f.Kind) == tc.want.kind && f.Credential.Name == tc.want.name {
+					got = append(got, f)
+				}
+			}
+			require.Len(t, got, 1, "exactly one finding about %s %q", tc.want.kind, tc.want.name)
+			f := got[0]
+			assert.Equal(t, tc.want.typ, string(f.Type))
+			assert.Contains(t, f.Summary, day.Replace(tc.want.summary))
+			assert.Contains(t, f.Evidence, review.Fact{Name: tc.want.fact, Value: day.Replace(tc.want.value)})
+			assert.Equal(t, "acme/.github", f.IssueRepo, "an organisation-level finding is filed in ORG/.github")
+			var filed []ghsim.Issue
+			for _, is := range w.sim.Issues("acme", ".github") {
+				if m, ok := issue.ParseMarker(is.Body); ok && m.Fingerprint == f.Fingerprint {
+					filed = append(filed, is)
+				}
+			}
+			require.Len(t, filed, 1, "one issue for the finding")
+			assert.Equal(t, f.Title, filed[0].Title)
+			assert.Contains(t, filed[0].Body, "kind="+tc.want.kind+" target=org:acme")
+		})
+	}
 }

@@ -107,5 +107,9 @@ func (c *Checkpoint) writeLine(v any) error {
 // CheckpointKey names a scan's scope, so that a checkpoint is only reused
 // for the same scope.
 func CheckpointKey(o Options) string {
-	return fmt.Sprintf("org=%s repos=%v archived=%t forks=%t shard=%s kinds=%v", o.Org, o.Repos, o.IncludeArchived, o.IncludeForks, o.Shard, o.Kinds)
+	key := fmt.Sprintf("org=%s repos=%v archived=%t forks=%t shard=%s kinds=%v", o.Org, o.Repos, o.IncludeArchived, o.IncludeForks, o.Shard, o.Kinds)
+	if o.OrgOnly {
+		key += " org-only" // appended, so the keys of existing checkpoints stay valid
+	}
+	return key
 }

@@ -27,8 +27,9 @@ const DefaultConcurrency = 16
 
 // Options says what to scan.
 type Options struct {
-	Org             string   // the organisation: its repositories (unless Repos is set) and its org-level credentials
+	Org             string   // the organisation: its repositories (unless Repos is set or OrgOnly) and its org-level credentials
 	Repos           []string // explicit "owner/name" repositories; named repositories are scanned even if archived or forks
+	OrgOnly         bool     // with Org: its own credentials only, its repositories are not listed (Repos are still read)
 	IncludeArchived bool
 	IncludeForks    bool
 	Shard           Shard
@@ -206,7 +207,7 @@ func (s *Scanner) listRepos(ctx context.Context) ([]Repo, error) {
 			}
 			out = append(out, r)
 		}
-	} else if s.opts.Org != "" {
+	} else if s.opts.Org != "" && !s.opts.OrgOnly {
 		opt := &github.RepositoryListByOrgOptions{Type: "all", Sort: "full_name", ListOptions: github.ListOptions{PerPage: 100}}
 		all, err := paginate(ctx, s, func(lo github.ListOptions) ([]*github.Repository, *github.Response, error) {
 			opt.ListOptions = lo

@@ -63,6 +63,8 @@ func TestCheckpointRoundTrip(t *testing.T) {
 
 	other := ReadCheckpoint(CheckpointKey(Options{Org: "other"}), buf.Bytes())
 	assert.Zero(t, other.Len(), "a checkpoint of another scope is not reused")
+	orgOnly := ReadCheckpoint(CheckpointKey(Options{Org: "acme", OrgOnly: true}), buf.Bytes())
+	assert.Zero(t, orgOnly.Len(), "nor one of the organisation's own credentials only")
 }
 
 func TestMergePrefersComplete(t *testing.T) {
