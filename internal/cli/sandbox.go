@@ -34,8 +34,9 @@ func runSandbox(ctx context.Context, env Env, args []string) int {
 	fset.SetOutput(env.Stderr)
 	serve := fset.String("serve", "", "serve the simulator on ADDR (e.g. 127.0.0.1:8080) until interrupted, instead of the tour")
 	scenario := fset.String("scenario", "", "with --serve: seed the simulator from this scenario file (default: a small generated org)")
+	prefix := fset.String("prefix", "", "with --serve: serve the REST API under this path, /api/v3 for the GitHub Enterprise Server layout (default: the api.github.com layout, at the root)")
 	fset.Usage = func() {
-		fmt.Fprint(env.Stderr, "Usage: jitkey sandbox [--serve ADDR [--scenario FILE]]\n\nRun jitkey's whole lifecycle against a simulated GitHub on loopback:\nvalidate the policies, mint for an allowed job, use the token, deny a job\nwith the explanation, review the organisation's credentials (open, keep\nand close issues), revoke, and prove the token dead. Exits 0 only if\nevery step behaved.\n\n")
+		fmt.Fprint(env.Stderr, "Usage: jitkey sandbox [--serve ADDR [--scenario FILE] [--prefix /api/v3]]\n\nRun jitkey's whole lifecycle against a simulated GitHub on loopback:\nvalidate the policies, mint for an allowed job, use the token, deny a job\nwith the explanation, review the organisation's credentials (open, keep\nand close issues), revoke, and prove the token dead. Exits 0 only if\nevery step behaved.\n\n")
 		fset.PrintDefaults()
 	}
 	if err := fset.Parse(args); err != nil || fset.NArg() > 0 {
@@ -45,16 +46,48 @@ func runSandbox(ctx context.Context, env Env, args []string) int {
 		return ExitUsage
 	}
 	if *serve != "" {
-		return serveSandbox(ctx, env, *serve, *scenario)
+		if !validPrefix(*prefix) {
+			fmt.Fprintf(env.Stderr, "jitkey sandbox: --prefix %q: give a URL path such as /api/v3 (segments of letters, digits, '.', '_', '~' and '-')\n", *prefix)
+			return ExitUsage
+		}
+		return serveSandbox(ctx, env, *serve, *scenario, *prefix)
 	}
-	if *scenario != "" {
-		fmt.Fprintln(env.Stderr, "jitkey sandbox: --scenario needs --serve")
-		return ExitUsage
+	for _, f := range []struct{ name, value string }{{"--scenario", *scenario}, {"--prefix", *prefix}} {
+		if f.value != "" {
+			fmt.Fprintf(env.Stderr, "jitkey sandbox: %s needs --serve\n", f.name)
+			return ExitUsage
+		}
 	}
 	return tour(ctx, env, sandboxSteps())
 }
 
-func serveSandbox(ctx context.Context, env Env, addr, scenario string) int {
+// prefixChars are the characters a --prefix segment may hold: URL path
+// characters that need no escaping.
+const prefixChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._~-"
+
+// validPrefix reports whether p is empty or a URL path of plain segments
+// ("/api/v3"), which the simulator can mount its routes under.
+func validPrefix(p string) bool {
+	if p == "" {
+		return true
+	}
+	if !strings.HasPrefix(p, "/") {
+		return false
+	}
+	for _, seg := range strings.Split(strings.TrimSuffix(p[1:], "/"), "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+		if strings.Trim(seg, prefixChars) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// serveSandbox serves the simulator on addr until ctx ends, its REST API
+// under prefix ("" for the api.github.com layout, "/api/v3" for GHES).
+func serveSandbox(ctx context.Context, env Env, addr, scenario, prefix string) int {
 	var sc *ghsim.Scenario
 	if scenario != "" {
 		f, err := os.Open(absPath(env, scenario))
@@ -69,7 +102,7 @@ func serveSandbox(ctx context.Context, env Env, addr, scenario string) int {
 			return ExitUsage
 		}
 	}
-	if err := ghsim.ServeStandalone(ctx, addr, sc, env.Stdout); err != nil {
+	if err := ghsim.ServeStandalone(ctx, addr, sc, env.Stdout, ghsim.Options{Prefix: prefix}); err != nil {
 		fmt.Fprintf(env.Stderr, "jitkey sandbox: %v\n", err)
 		return ExitFindings
 	}

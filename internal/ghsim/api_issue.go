@@ -1,7 +1,9 @@
 package ghsim
 
 import (
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -22,6 +24,8 @@ func (s *Sim) issueRoutes() {
 	s.handle("GET", "/repos/{owner}/{repo}/labels", s.listLabels)
 	s.handle("POST", "/repos/{owner}/{repo}/labels", s.createLabel)
 	s.handle("GET", "/repos/{owner}/{repo}/labels/{name}", s.getLabel)
+	s.handle("PATCH", "/repos/{owner}/{repo}/labels/{name}", s.editLabel)
+	s.handle("DELETE", "/repos/{owner}/{repo}/labels/{name}", s.deleteLabel)
 	s.handle("GET", "/repos/{owner}/{repo}/assignees", s.listAssignees)
 	s.handle("GET", "/repos/{owner}/{repo}/assignees/{assignee}", s.checkAssignee)
 }
@@ -179,7 +183,7 @@ func (c *call) actor() string {
 }
 
 func (c *call) labelJSON(r *repo, l *label) obj {
-	return obj{"id": l.ID, "node_id": nodeID("LA", l.ID), "url": c.apiURL("/repos/" + r.FullName() + "/labels/" + l.Name),
+	return obj{"id": l.ID, "node_id": nodeID("LA", l.ID), "url": c.apiURL("/repos/" + r.FullName() + "/labels/" + url.PathEscape(l.Name)),
 		"name": l.Name, "description": nullable(l.Description), "color": l.Color, "default": false}
 }
 
@@ -207,7 +211,14 @@ func (c *call) issueJSON(r *repo, is *issue) obj {
 		"user": c.loginJSON(is.User), "labels": labels, "assignee": assignee, "assignees": assignees,
 		"milestone": nil, "locked": false, "active_lock_reason": nil, "comments": is.Comments,
 		"closed_at": tsPtr(is.ClosedAt), "created_at": ts(is.CreatedAt), "updated_at": ts(is.UpdatedAt),
-		"author_association": "NONE", "timeline_url": u + "/timeline"}
+		"author_association": "NONE", "timeline_url": u + "/timeline", "reactions": reactionRollup(u)}
+}
+
+// reactionRollup is the reactions summary GitHub puts on issues and comments
+// (url is the item's own API URL); the simulator keeps no reactions.
+func reactionRollup(u string) obj {
+	return obj{"url": u + "/reactions", "total_count": 0, "+1": 0, "-1": 0, "laugh": 0, "hooray": 0,
+		"confused": 0, "heart": 0, "rocket": 0, "eyes": 0}
 }
 
 func (s *Sim) findIssue(c *call, level string) (*repo, *issue, bool) {
@@ -381,7 +392,7 @@ func (c *call) commentJSON(r *repo, cm *comment) obj {
 		"html_url":  c.webURL("/" + r.FullName() + "/issues/" + strconv.Itoa(cm.Issue) + "#issuecomment-" + itoa(cm.ID)),
 		"issue_url": c.apiURL("/repos/" + r.FullName() + "/issues/" + strconv.Itoa(cm.Issue)),
 		"user":      c.loginJSON(cm.User), "created_at": ts(cm.CreatedAt), "updated_at": ts(cm.UpdatedAt),
-		"author_association": "NONE"}
+		"author_association": "NONE", "reactions": reactionRollup(u)}
 }
 
 func (s *Sim) listComments(c *call) {
@@ -429,8 +440,14 @@ func (s *Sim) addLabels(c *call) {
 	if !ok {
 		return
 	}
-	var names []string
-	if !c.decode(&names) {
+	var raw json.RawMessage
+	if !c.decode(&raw) {
+		return
+	}
+	names, ok := addLabelsBody(raw)
+	if !ok {
+		c.validation("Invalid request.\n\nSend the labels as {\"labels\": [\"name\", ...]} or as a bare array of names.",
+			obj{"resource": "Label", "field": "labels", "code": "invalid"})
 		return
 	}
 	s.mu.Lock()
@@ -441,6 +458,28 @@ func (s *Sim) addLabels(c *call) {
 		out = append(out, c.labelJSON(r, findLabel(r, n)))
 	}
 	c.json(http.StatusOK, out)
+}
+
+// addLabelsBody reads the body of "add labels to an issue" in the forms
+// GitHub accepts: {"labels": [...]} (the form its description gives) or the
+// bare array (which its description's prose allows and go-github sends),
+// each label a name or an object with a name. An empty body adds nothing.
+func addLabelsBody(raw json.RawMessage) ([]string, bool) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, true
+	}
+	var list []any
+	if err := json.Unmarshal(raw, &list); err != nil {
+		var wrapped struct {
+			Labels []any `json:"labels"`
+		}
+		if json.Unmarshal(raw, &wrapped) != nil {
+			return nil, false
+		}
+		list = wrapped.Labels
+	}
+	names := labelNames(list)
+	return names, len(names) == len(list)
 }
 
 func (s *Sim) changeAssignees(add bool) handlerFunc {
@@ -510,12 +549,41 @@ func (s *Sim) createLabel(c *call) {
 		c.validation("Validation Failed", obj{"resource": "Label", "field": "name", "code": code})
 		return
 	}
+	if req.Color != "" && !validColor(req.Color) {
+		c.labelColorInvalid("create-a-label")
+		return
+	}
 	l := s.ensureLabel(r, req.Name)
 	l.Description = req.Description
 	if req.Color != "" {
-		l.Color = strings.TrimPrefix(req.Color, "#")
+		l.Color = req.Color
 	}
+	c.header.Set("Location", c.apiURL("/repos/"+r.FullName()+"/labels/"+url.PathEscape(l.Name)))
 	c.json(http.StatusCreated, c.labelJSON(r, l))
+}
+
+// validColor reports whether s is a label colour GitHub accepts: six
+// hexadecimal digits. GitHub's description says to leave out the leading "#",
+// and GitHub refuses a colour that has it (Financial-Times/github-label-sync#135).
+func validColor(s string) bool {
+	if len(s) != 6 {
+		return false
+	}
+	for _, b := range []byte(s) {
+		if strings.IndexByte("0123456789abcdefABCDEF", b) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// labelColorInvalid answers GitHub's 422 for a label colour that is not six
+// hexadecimal digits, as recorded in @octokit/fixtures (scenario "errors").
+func (c *call) labelColorInvalid(anchor string) {
+	b, _ := json.Marshal(obj{"message": "Validation Failed", "status": "422",
+		"documentation_url": "https://docs.github.com/rest/issues/labels#" + anchor,
+		"errors":            []obj{{"resource": "Label", "field": "color", "code": "invalid"}}})
+	c.status, c.body = http.StatusUnprocessableEntity, b
 }
 
 func (s *Sim) getLabel(c *call) {
@@ -530,6 +598,85 @@ func (s *Sim) getLabel(c *call) {
 		return
 	}
 	c.notFound()
+}
+
+func (s *Sim) editLabel(c *call) {
+	r, ok := c.repoFor("issues", "write")
+	if !ok {
+		return
+	}
+	var req struct {
+		NewName     *string `json:"new_name"`
+		Name        *string `json:"name"` // the older field, which go-github's EditLabel sends
+		Color       *string `json:"color"`
+		Description *string `json:"description"`
+	}
+	if !c.decode(&req) {
+		return
+	}
+	if req.NewName == nil {
+		req.NewName = req.Name
+	}
+	if req.Color != nil && !validColor(*req.Color) {
+		c.labelColorInvalid("update-a-label")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := findLabel(r, c.path("name"))
+	if l == nil {
+		c.notFound()
+		return
+	}
+	if req.NewName != nil && *req.NewName != l.Name {
+		if *req.NewName == "" {
+			c.validation("Validation Failed", obj{"resource": "Label", "field": "name", "code": "missing_field"})
+			return
+		}
+		if other := findLabel(r, *req.NewName); other != nil && other != l {
+			c.validation("Validation Failed", obj{"resource": "Label", "field": "name", "code": "already_exists"})
+			return
+		}
+		renameOnIssues(r, l.Name, *req.NewName)
+		l.Name = *req.NewName
+	}
+	if req.Color != nil {
+		l.Color = *req.Color
+	}
+	if req.Description != nil {
+		l.Description = *req.Description
+	}
+	c.json(http.StatusOK, c.labelJSON(r, l))
+}
+
+// renameOnIssues replaces label from with to on every issue. Callers hold s.mu.
+func renameOnIssues(r *repo, from, to string) {
+	for _, is := range r.Issues {
+		for i, n := range is.Labels {
+			if n == from {
+				is.Labels[i] = to
+			}
+		}
+	}
+}
+
+func (s *Sim) deleteLabel(c *call) {
+	r, ok := c.repoFor("issues", "write")
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := findLabel(r, c.path("name"))
+	if l == nil {
+		c.notFound()
+		return
+	}
+	r.Labels = slices.DeleteFunc(r.Labels, func(x *label) bool { return x == l })
+	for _, is := range r.Issues {
+		is.Labels = slices.DeleteFunc(is.Labels, func(n string) bool { return n == l.Name })
+	}
+	c.noContent()
 }
 
 // assignable lists the logins that may be assigned: collaborators with write or more.

@@ -1,6 +1,7 @@
 package ghsim
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 )
 
 func (s *Sim) orgRoutes() {
+	s.handle("GET", "/orgs/{org}", s.getOrg)
 	s.handle("GET", "/orgs/{org}/personal-access-tokens", s.listPATs)
 	s.handle("POST", "/orgs/{org}/personal-access-tokens", s.revokePATs)
 	s.handle("GET", "/orgs/{org}/credential-authorizations", s.listSSO)
@@ -19,6 +21,67 @@ func (s *Sim) orgRoutes() {
 		s.handle("PATCH", base+"/{hook_id}", s.hookOp)
 		s.handle("DELETE", base+"/{hook_id}", s.hookOp)
 	}
+}
+
+// getOrg answers an organisation as GitHub does: its public profile to
+// anyone (anonymous callers included); the settings and counts GitHub shows
+// organisation owners to an installation of the organisation with
+// organization_administration:read; the plan with organization_plan:read.
+// A user account or a missing organisation is 404.
+func (s *Sim) getOrg(c *call) {
+	var tok *token
+	if c.id.kind != idNone {
+		t, ok := c.authToken()
+		if !ok {
+			return
+		}
+		tok = t
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.accounts[lower(c.path("org"))]
+	if a == nil || a.Type != "Organization" {
+		c.notFound()
+		return
+	}
+	u := c.apiURL("/orgs/" + a.Login)
+	public, private := 0, 0
+	collaborators := map[string]bool{}
+	for _, r := range a.Repos {
+		if r.Visibility == "public" {
+			public++
+			continue
+		}
+		private++
+		for login := range r.Collaborators {
+			collaborators[lower(login)] = true
+		}
+	}
+	o := obj{"login": a.Login, "id": a.ID, "node_id": nodeID("O", a.ID), "url": u, "repos_url": u + "/repos",
+		"events_url": u + "/events", "hooks_url": u + "/hooks", "issues_url": u + "/issues",
+		"members_url": u + "/members{/member}", "public_members_url": u + "/public_members{/member}",
+		"avatar_url": c.webURL("/avatars/" + a.Login), "description": nil, "html_url": c.webURL("/" + a.Login),
+		"is_verified": false, "has_organization_projects": true, "has_repository_projects": true,
+		"public_repos": public, "public_gists": 0, "followers": 0, "following": 0, "type": "Organization",
+		"created_at": ts(a.CreatedAt), "updated_at": ts(a.CreatedAt), "archived_at": nil}
+	own := tok != nil && tok.kind == TokenInstallation && tok.inst.Account == a
+	if own && allows(tok.perms, "organization_administration", "read") {
+		ownerView := obj{"total_private_repos": private, "owned_private_repos": private, "private_gists": 0,
+			"disk_usage": 0, "collaborators": len(collaborators), "billing_email": "billing@" + lower(a.Login) + ".example.com",
+			"default_repository_permission": "read", "members_can_create_repositories": true,
+			"two_factor_requirement_enabled": false, "members_allowed_repository_creation_type": "all",
+			"members_can_create_public_repositories": true, "members_can_create_private_repositories": true,
+			"members_can_create_internal_repositories": false, "members_can_create_pages": true,
+			"members_can_create_public_pages": true, "members_can_create_private_pages": true,
+			"members_can_fork_private_repositories": false, "web_commit_signoff_required": false}
+		for k, v := range ownerView {
+			o[k] = v
+		}
+	}
+	if own && allows(tok.perms, "organization_plan", "read") {
+		o["plan"] = obj{"name": "free", "space": 976562499, "private_repos": 10000, "filled_seats": 1, "seats": 0}
+	}
+	c.json(http.StatusOK, o)
 }
 
 // patsOrg answers 403 unless the caller is an installation token: GitHub serves the
@@ -41,7 +104,12 @@ func (s *Sim) listPATs(c *call) {
 	tokenIDs := append(q["token_id[]"], q["token_id"]...)
 	before, hasBefore := parseTime(q.Get("last_used_before"))
 	after, hasAfter := parseTime(q.Get("last_used_after"))
-	if (q.Get("last_used_before") != "" && !hasBefore) || (q.Get("last_used_after") != "" && !hasAfter) {
+	// GitHub validates the query against its description: sort is
+	// created_at, direction asc or desc, at most 10 owners and 50 token IDs.
+	sortBy, dir := q.Get("sort"), q.Get("direction")
+	if (q.Get("last_used_before") != "" && !hasBefore) || (q.Get("last_used_after") != "" && !hasAfter) ||
+		(sortBy != "" && sortBy != "created_at") || (dir != "" && dir != "asc" && dir != "desc") ||
+		len(owners) > 10 || len(tokenIDs) > 50 {
 		c.validation("Invalid request.")
 		return
 	}
@@ -61,10 +129,16 @@ func (s *Sim) listPATs(c *call) {
 			list = append(list, p)
 		}
 	}
-	if q.Get("direction") == "asc" || q.Get("direction") == "" {
-		slices.SortStableFunc(list, func(a, b *pat) int { return a.AccessGrantedAt.Compare(b.AccessGrantedAt) })
-	} else {
-		slices.SortStableFunc(list, func(a, b *pat) int { return b.AccessGrantedAt.Compare(a.AccessGrantedAt) })
+	// sort=created_at, the only key, is when access was granted; newest first
+	// unless direction=asc.
+	slices.SortStableFunc(list, func(a, b *pat) int {
+		if d := a.AccessGrantedAt.Compare(b.AccessGrantedAt); d != 0 {
+			return d
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	if dir != "asc" {
+		slices.Reverse(list)
 	}
 	now := s.Now()
 	var out []obj

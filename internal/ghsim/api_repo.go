@@ -26,7 +26,22 @@ func (s *Sim) getRepo(c *call) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c.json(http.StatusOK, c.repoJSON(r))
+	o := c.repoJSON(r)
+	for k, v := range mergeSettings {
+		o[k] = v
+	}
+	c.json(http.StatusOK, o)
+}
+
+// mergeSettings are the pull-request merge settings GET /repos/{owner}/{repo}
+// returns (the full repository; lists of repositories leave them out), at
+// the values GitHub gives a new repository and @octokit/fixtures recorded.
+var mergeSettings = obj{
+	"allow_merge_commit": true, "allow_squash_merge": true, "allow_rebase_merge": true,
+	"allow_auto_merge": false, "allow_update_branch": false, "delete_branch_on_merge": false,
+	"use_squash_pr_title_as_default": false, "squash_merge_commit_title": "COMMIT_OR_PR_TITLE",
+	"squash_merge_commit_message": "COMMIT_MESSAGES", "merge_commit_title": "MERGE_MESSAGE",
+	"merge_commit_message": "PR_TITLE",
 }
 
 func gitBlobSHA(b []byte) string {
@@ -61,10 +76,11 @@ func (s *Sim) getContents(c *call) {
 	if ref == "" {
 		ref = r.DefaultBranch
 	}
+	asked := ref
 	ref = strings.TrimPrefix(strings.TrimPrefix(ref, "refs/heads/"), "refs/tags/")
 	files := r.Files[ref]
 	if files == nil {
-		c.error(http.StatusNotFound, "No commit found for the ref "+ref)
+		c.error(http.StatusNotFound, "No commit found for the ref "+asked)
 		return
 	}
 	path := strings.Trim(c.path("path"), "/")

@@ -2,8 +2,18 @@ package ghsim
 
 import (
 	"context"
+	"crypto"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -241,4 +251,66 @@ func TestSuspendedInstallation(t *testing.T) {
 	_, resp, err := f.appClient(t).Apps.CreateInstallationToken(context.Background(), in.ID, nil)
 	require.Error(t, err)
 	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+}
+
+// TestAppJWTAlgorithmsRefused: an App JWT must be RS256 signed by the App's
+// key. A JWT with alg "none" (no signature) or HS256 (an HMAC keyed with the
+// App's public key, the algorithm-confusion attack) carries valid claims
+// but is refused with GitHub's 401 body.
+func TestAppJWTAlgorithmsRefused(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "")
+	now := f.clk.Now()
+	claims, err := json.Marshal(map[string]any{"iss": strconv.FormatInt(f.app.ID, 10), "iat": now.Add(-30 * time.Second).Unix(), "exp": now.Add(5 * time.Minute).Unix()})
+	require.NoError(t, err)
+	seg := func(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+	unsigned := func(alg string) string { return seg([]byte(`{"alg":"`+alg+`","typ":"JWT"}`)) + "." + seg(claims) }
+	pub, err := x509.MarshalPKIXPublicKey(&f.app.PrivateKey.PublicKey)
+	require.NoError(t, err)
+	mac := hmac.New(sha256.New, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}))
+	mac.Write([]byte(unsigned("HS256")))
+	valid, err := SignAppJWT(f.app.PrivateKey, strconv.FormatInt(f.app.ID, 10), now.Add(-30*time.Second), now.Add(5*time.Minute))
+	require.NoError(t, err)
+	rsSig := valid[strings.LastIndexByte(valid, '.')+1:]
+	// rsSigned signs the header and claims with the App's key whatever alg the
+	// header names, so that only the alg check can refuse it.
+	rsSigned := func(alg string) string {
+		digest := sha256.Sum256([]byte(unsigned(alg)))
+		sig, err := rsa.SignPKCS1v15(rand.Reader, f.app.PrivateKey, crypto.SHA256, digest[:])
+		require.NoError(t, err)
+		return unsigned(alg) + "." + seg(sig)
+	}
+
+	cases := []struct {
+		name, jwt string
+		status    int
+	}{
+		{"RS256 signed by the App's key", valid, http.StatusOK},
+		{"alg none, no signature", unsigned("none") + ".", http.StatusUnauthorized},
+		{"alg None, no signature", unsigned("None") + ".", http.StatusUnauthorized},
+		{"alg none with the RS256 signature of the same claims", unsigned("none") + "." + rsSig, http.StatusUnauthorized},
+		{"HS256 keyed with the App's public key", unsigned("HS256") + "." + seg(mac.Sum(nil)), http.StatusUnauthorized},
+		{"alg none over an RS256 signature of its own header", rsSigned("none"), http.StatusUnauthorized},
+		{"alg HS256 over an RS256 signature of its own header", rsSigned("HS256"), http.StatusUnauthorized},
+		{"alg RS256 over an RS256 signature of its own header", rsSigned("RS256"), http.StatusOK},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest("GET", f.sim.URL()+"app/installations", nil)
+			require.NoError(t, err)
+			req.Header.Set("Authorization", "Bearer "+tc.jwt)
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			assert.Equal(t, tc.status, resp.StatusCode)
+			if tc.status == http.StatusOK {
+				return
+			}
+			var body map[string]any
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+			assert.Equal(t, map[string]any{"message": "A JSON web token could not be decoded", "documentation_url": docsURL, "status": "401"}, body)
+			assert.Equal(t, "application/json; charset=utf-8", resp.Header.Get("Content-Type"))
+		})
+	}
+	assert.Empty(t, f.sim.Ledger())
 }

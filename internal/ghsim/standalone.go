@@ -51,6 +51,9 @@ func (s *Sim) printStandalone(w io.Writer, dir string, sc *Scenario) error {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
 	p("ghsim: GitHub simulator listening")
 	p("  API URL (GITHUB_API_URL):       %s", s.URL())
+	if s.prefix != "" {
+		p("  the REST API is under %s, as on GitHub Enterprise Server; the OIDC issuer stays at the root", s.prefix)
+	}
 	p("  server URL (GITHUB_SERVER_URL): %s", s.ServerURL())
 	for _, app := range s.Apps() {
 		path := filepath.Join(dir, app.Slug+".pem")

@@ -188,6 +188,9 @@ func init() {
 		e.want("rename label", 200, resp, err)
 		_, resp, err = e.full.Issues.EditLabel(e.ctx, "acme", "api", "nope", &github.Label{Color: github.String("BADA55")})
 		e.want("rename missing label", 404, resp, err)
+		e.wantRaw(200, "PATCH", "repos/acme/api/labels/renamed", e.fullTok, map[string]any{"new_name": "renamed again", "description": "by new_name"})
+		e.wantRaw(422, "PATCH", "repos/acme/api/labels/renamed%20again", e.fullTok, map[string]any{"color": "invalid"})
+		e.wantRaw(403, "PATCH", "repos/acme/api/labels/renamed%20again", e.narrowTok, map[string]any{"color": "ffffff"})
 	}
 	probes["DELETE /repos/{owner}/{repo}/labels/{name}"] = func(e *env) {
 		_, resp, err := e.full.Issues.CreateLabel(e.ctx, "acme", "api", &github.Label{Name: github.String("to-delete"), Color: github.String("ededed")})
@@ -196,5 +199,6 @@ func init() {
 		e.want("delete label", 204, resp, err)
 		resp, err = e.full.Issues.DeleteLabel(e.ctx, "acme", "api", "to-delete")
 		e.want("delete label again", 404, resp, err)
+		e.wantRaw(403, "DELETE", "repos/acme/api/labels/jitkey", e.narrowTok, nil)
 	}
 }

@@ -123,6 +123,12 @@ var probes = map[string]func(e *env){
 		e.want("org", 200, resp, err)
 		_, resp, err = e.full.Organizations.Get(e.ctx, "nobody")
 		e.want("missing org", 404, resp, err)
+		_, resp, err = e.full.Organizations.Get(e.ctx, "octocat")
+		e.want("a user is not an org", 404, resp, err)
+		_, resp, err = e.anon.Organizations.Get(e.ctx, "acme")
+		e.want("org without a token", 200, resp, err)
+		e.wantRaw(401, "GET", "orgs/acme", "ghs_not_a_token", nil)
+		e.conditional("orgs/acme", e.fullTok)
 	},
 	"GET /repos/{owner}/{repo}": func(e *env) {
 		r, resp, err := e.full.Repositories.Get(e.ctx, "acme", "api")
@@ -412,6 +418,9 @@ func init() {
 		labels, resp, err := e.full.Issues.AddLabelsToIssue(e.ctx, "acme", "api", e.issueNumber(), []string{"security", "good first issue"})
 		e.want("add labels", 200, resp, err)
 		assert.GreaterOrEqual(e.t, len(labels), 2)
+		path := fmt.Sprintf("repos/acme/api/issues/%d/labels", e.issueNumber())
+		e.wantRaw(200, "POST", path, e.fullTok, map[string]any{"labels": []string{"triage"}})
+		e.wantRaw(403, "POST", path, e.narrowTok, map[string]any{"labels": []string{"triage"}})
 	}
 	probes["POST /repos/{owner}/{repo}/issues/{issue_number}/assignees"] = func(e *env) {
 		_, resp, err := e.full.Issues.AddAssignees(e.ctx, "acme", "api", e.issueNumber(), []string{"octocat"})
@@ -433,6 +442,7 @@ func init() {
 		assert.Equal(e.t, "d93f0b", l.GetColor())
 		_, resp, err = e.full.Issues.CreateLabel(e.ctx, "acme", "api", &github.Label{Name: github.String("jitkey: credential"), Color: github.String("d93f0b")})
 		e.want("create a duplicate label", 422, resp, err)
+		e.wantRaw(422, "POST", "repos/acme/api/labels", e.fullTok, map[string]any{"name": "foo", "color": "invalid"})
 	}
 	probes["GET /repos/{owner}/{repo}/labels/{name}"] = func(e *env) {
 		_, resp, err := e.full.Issues.CreateLabel(e.ctx, "acme", "api", &github.Label{Name: github.String("needs review"), Color: github.String("ededed")})
