@@ -30,7 +30,7 @@ func Decide(s *Set, c Claims, r Request) Decision {
 		return Decision{Reason: reason}
 	}
 	for i := range s.Rules {
-		if s.Rules[i].matches(c) {
+		if s.Rules[i].matches(&c) {
 			return decideRule(s, &s.Rules[i], c, r)
 		}
 	}

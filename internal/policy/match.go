@@ -15,9 +15,9 @@ func (r Rule) Matches(c Claims) (ok bool, failed []string) {
 	if r.RequireVerified && !c.Verified {
 		failed = append(failed, "requireVerified: the claims were not verified through OIDC")
 	}
-	for _, cond := range r.Match {
-		if !cond.holds(c) {
-			failed = append(failed, cond.explain(c))
+	for i := range r.Match {
+		if cond := &r.Match[i]; !cond.holds(&c) {
+			failed = append(failed, cond.explain(&c))
 		}
 	}
 	return len(failed) == 0, failed
@@ -25,7 +25,7 @@ func (r Rule) Matches(c Claims) (ok bool, failed []string) {
 
 // matches is the fast path of Decide: exact values first, patterns last,
 // stopping at the first condition that fails.
-func (r *Rule) matches(c Claims) bool {
+func (r *Rule) matches(c *Claims) bool {
 	if r.RequireVerified && !c.Verified {
 		return false
 	}
@@ -45,7 +45,7 @@ func (r *Rule) matches(c Claims) bool {
 // failures counts the failed conditions, giving up once the count reaches
 // limit (a rule that fails as often as the worst kept near miss loses to
 // it, being later): exact values first, patterns last.
-func (r *Rule) failures(c Claims, limit int) int {
+func (r *Rule) failures(c *Claims, limit int) int {
 	n := 0
 	if r.RequireVerified && !c.Verified {
 		n++
@@ -63,7 +63,7 @@ func (r *Rule) failures(c Claims, limit int) int {
 }
 
 // claim returns the value of the named claim.
-func claim(c Claims, name string) (string, bool) {
+func claim(c *Claims, name string) (string, bool) {
 	switch name {
 	case "repository":
 		return c.Repository, true
@@ -93,7 +93,7 @@ func claim(c Claims, name string) (string, bool) {
 	return "", false
 }
 
-func (cond *Condition) holds(c Claims) bool {
+func (cond *Condition) holds(c *Claims) bool {
 	v, known := claim(c, cond.Claim)
 	if !known {
 		return false
@@ -123,7 +123,7 @@ func (cond *Condition) pattern(i int) *regexp.Regexp {
 	return re
 }
 
-func (cond *Condition) explain(c Claims) string {
+func (cond *Condition) explain(c *Claims) string {
 	v, known := claim(c, cond.Claim)
 	if !known {
 		return fmt.Sprintf("%s: jitkey knows no such claim", cond.Claim)
@@ -155,7 +155,7 @@ func nearMisses(rules []Rule, c Claims) []NearMiss {
 	best := make([]scored, 0, MaxNearMisses+1)
 	limit := int(^uint(0) >> 1)
 	for i := range rules {
-		n := rules[i].failures(c, limit)
+		n := rules[i].failures(&c, limit)
 		if len(best) == MaxNearMisses && n >= best[len(best)-1].n {
 			continue
 		}
