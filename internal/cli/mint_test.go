@@ -103,6 +103,10 @@ func TestMintThenRevokeInActions(t *testing.T) {
 	assert.Contains(t, summary, "deploy-production")
 	assert.Contains(t, summary, "verified by OIDC")
 	assert.Contains(t, summary, rec.SHA256[:16])
+	assert.Contains(t, summary, "deployments")
+	assert.Contains(t, summary, out["expires-at"], "the summary says when the token expires")
+	assert.Contains(t, stdout, `jitkey audit: {`, "the audit record goes to the log too")
+	assert.Contains(t, stdout, `"outcome":"minted"`)
 	assertNoLeak(t, j, tok, w)
 
 	var line map[string]any
@@ -123,6 +127,7 @@ func TestMintThenRevokeInActions(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 2, strings.Count(string(raw), "\n"))
 	assert.Contains(t, string(raw), `"outcome":"revoked"`)
+	assert.Equal(t, 2, strings.Count(string(raw), `"rule":"deploy-production"`), "the revoke record names the rule the token came from, as the mint record does")
 }
 
 func TestMintWithInstallationIDIsTwoCalls(t *testing.T) {
