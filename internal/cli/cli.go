@@ -3,37 +3,27 @@
 package cli
 
 import (
+	"github.com/jitkey/jitkey/internal/runstep"
+
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
-	"time"
 )
 
 // Exit codes shared by every command.
 const (
-	ExitOK       = 0 // success, or clean
-	ExitFindings = 1 // findings at or above the failure threshold, a denial, a failed step
-	ExitUsage    = 2 // usage or I/O error
+	ExitOK       = runstep.ExitOK       // success, or clean
+	ExitFindings = runstep.ExitFindings // findings at or above the failure threshold, a denial, a failed step
+	ExitUsage    = runstep.ExitUsage    // usage or I/O error
 )
 
 // Env is the world a command sees. Commands never read the process
 // environment, the clock or the standard streams directly.
-type Env struct {
-	Stdin  io.Reader
-	Stdout io.Writer
-	Stderr io.Writer
-	Getenv func(string) string
-	Now    func() time.Time
-	Dir    string // working directory
-}
+type Env = runstep.Env
 
 // OSEnv is the process's own environment.
-func OSEnv() Env {
-	dir, _ := os.Getwd()
-	return Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Now: time.Now, Dir: dir}
-}
+func OSEnv() Env { return runstep.OSEnv() }
 
 type command struct {
 	name, summary string
@@ -52,9 +42,6 @@ func commands() []command {
 		{"version", "print the version", runVersion},
 	}
 }
-
-// Version is stamped at build time with -ldflags "-X github.com/jitkey/jitkey/internal/cli.Version=...".
-var Version = "dev"
 
 // Run runs one jitkey command and returns its exit code.
 func Run(ctx context.Context, args []string, env Env) int {
@@ -85,6 +72,6 @@ func usage(w io.Writer) {
 }
 
 func runVersion(_ context.Context, env Env, _ []string) int {
-	fmt.Fprintf(env.Stdout, "jitkey %s\n", Version)
+	fmt.Fprintf(env.Stdout, "jitkey %s\n", runstep.Version)
 	return ExitOK
 }

@@ -6,11 +6,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,21 +18,8 @@ import (
 	"github.com/jitkey/jitkey/internal/identity"
 	"github.com/jitkey/jitkey/internal/mint"
 	"github.com/jitkey/jitkey/internal/policy"
+	"github.com/jitkey/jitkey/internal/runstep"
 )
-
-// State names shared by mint (main) and revoke (post).
-const (
-	stateToken     = "token"
-	stateExpiresAt = "expires-at"
-	stateSHA       = "token-sha256"
-	stateAPIURL    = "api-url"
-	stateRule      = "rule"     // for the revoke record: the rule that allowed the token
-	stateVerified  = "verified" // "true" when the minting identity was verified by OIDC
-)
-
-// cancelGrace is how long a credential's own clean-up may run after the step
-// was told to stop: the runner sends SIGTERM 7.5 s after SIGINT.
-const cancelGrace = 5 * time.Second
 
 // mintFlags mirror the action's inputs for use outside Actions.
 var mintFlags = []struct{ name, usage string }{
@@ -70,7 +54,7 @@ func runMint(ctx context.Context, env Env, args []string) int {
 	st := newStep(env, getenv)
 	in, err := action.ReadInputs(getenv, policy.ValidLevel)
 	for _, s := range in.Secrets() { // before anything can print them
-		st.a.AddMask(s)
+		st.A.AddMask(s)
 	}
 	if err == nil {
 		err = checkGitHubToken(&in, getenv)
@@ -119,7 +103,7 @@ func mintConfig(env Env, args []string) (func(string) string, bool) {
 		}
 	})
 	if *keyFile != "" {
-		data, err := os.ReadFile(absPath(env, *keyFile))
+		data, err := os.ReadFile(runstep.AbsPath(env, *keyFile))
 		if err != nil {
 			fmt.Fprintf(env.Stderr, "jitkey mint: read --private-key-file: %v\n", err)
 			return nil, false
@@ -142,13 +126,6 @@ func overlay(getenv func(string) string, over map[string]string) func(string) st
 	}
 }
 
-func absPath(env Env, p string) string {
-	if filepath.IsAbs(p) || env.Dir == "" {
-		return p
-	}
-	return filepath.Join(env.Dir, p)
-}
-
 // checkGitHubToken defaults github-token to $GITHUB_TOKEN outside the action.
 func checkGitHubToken(in *action.Inputs, getenv func(string) string) error {
 	if in.GitHubToken == "" {
@@ -160,67 +137,13 @@ func checkGitHubToken(in *action.Inputs, getenv func(string) string) error {
 	return nil
 }
 
-// step is one run of mint or revoke: the runner contract inside Actions,
-// stdout/stderr outside.
-type step struct {
-	env       Env
-	getenv    func(string) string
-	a         *action.Action
-	inActions bool
-	log       *slog.Logger
-	outputs   map[string]string // outside Actions, printed as JSON at the end
-}
+// step is one run of mint: the runner contract (package runstep) and the
+// mint step's own work.
+type step struct{ *runstep.Step }
 
-func newStep(env Env, getenv func(string) string) *step {
-	probe := action.New(action.Options{Getenv: getenv})
-	st := &step{env: env, getenv: getenv, inActions: probe.InActions(), outputs: map[string]string{}}
-	out := env.Stdout
-	if !st.inActions {
-		out = io.Discard // no runner to read workflow commands; masks still redact
-	}
-	st.a = action.New(action.Options{Getenv: getenv, Stdout: out, Open: action.AppendFile,
-		HTTPClient: &http.Client{Transport: github.NewNetTransport(), Timeout: 15 * time.Second}})
-	st.log = slog.New(slog.NewTextHandler(&redactWriter{w: env.Stderr, a: st.a}, &slog.HandlerOptions{Level: logLevel(getenv)}))
-	return st
-}
+func newStep(env Env, getenv func(string) string) *step { return &step{runstep.New(env, getenv)} }
 
-func logLevel(getenv func(string) string) slog.Level {
-	if getenv("RUNNER_DEBUG") == "1" || getenv("JITKEY_DEBUG") != "" {
-		return slog.LevelDebug
-	}
-	return slog.LevelWarn
-}
-
-// redactWriter passes diagnostics through the masks.
-type redactWriter struct {
-	w io.Writer
-	a *action.Action
-}
-
-func (r *redactWriter) Write(p []byte) (int, error) {
-	_, err := io.WriteString(r.w, github.Redact(r.a.Redact(string(p))))
-	return len(p), err
-}
-
-// infof logs a line: the job log in Actions, stderr outside.
-func (st *step) infof(format string, args ...any) {
-	if st.inActions {
-		st.a.Infof(format, args...)
-		return
-	}
-	fmt.Fprintln(st.env.Stderr, github.Redact(st.a.Redact(fmt.Sprintf(format, args...))))
-}
-
-// annotate writes an annotation in Actions, a prefixed line outside.
-func (st *step) annotate(level action.Level, title, msg string) {
-	if st.inActions {
-		st.a.Annotate(level, action.Position{}, title, msg)
-		return
-	}
-	fmt.Fprintf(st.env.Stderr, "%s: %s: %s\n", level, title, github.Redact(st.a.Redact(msg)))
-}
-
-func (st *step) fail(title string, err error) { st.annotate(action.Error, title, errorText(err)) }
+func (st *step) fail(title string, err error) { st.Annotate(action.Error, title, errorText(err)) }
 
 // errorText is an error's message, with the fix of a classified error.
 func errorText(err error) string {
@@ -231,58 +154,12 @@ func errorText(err error) string {
 	return github.Redact(err.Error())
 }
 
-func (st *step) output(name, value string) error {
-	if !st.inActions {
-		st.outputs[name] = value
-		return nil
-	}
-	return st.a.SetOutput(name, value)
-}
-
-func (st *step) saveState(name, value string) error {
-	err := st.a.SaveState(name, value)
-	if !st.inActions && errors.Is(err, action.ErrNoFile) {
-		return nil // outside Actions there is no post step: jitkey revoke --token-stdin
-	}
-	return err
-}
-
-func (st *step) summary(md string) {
-	if err := st.a.Summary(md); err != nil {
-		st.log.Warn("write the step summary", "error", err)
-	}
-}
-
-func (st *step) audit(rec mint.Record, file string) error {
-	line := rec.JSON()
-	st.infof("jitkey audit: %s", line)
-	if file == "" {
-		return nil
-	}
-	f, err := os.OpenFile(absPath(st.env, file), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("open the audit file: %w", err)
-	}
-	_, werr := f.Write(append(line, '\n'))
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		return fmt.Errorf("write the audit file: %w", werr)
-	}
-	return nil
-}
-
-func (st *step) clientOptions(apiURL string) github.Options {
-	return github.Options{BaseURL: apiURL, Now: st.env.Now, Logger: st.log, UserAgent: "jitkey/" + Version}
-}
-
 // mint runs the whole main step after the inputs are read.
 func (st *step) mint(ctx context.Context, in action.Inputs, auditFile string) int {
 	claims, err := st.whoAsks(ctx, in)
 	if err != nil {
 		st.fail("jitkey identity failed", err)
-		st.recordFailure(mint.NewRecord(st.env.Now(), "mint", claims).WithError(err), auditFile)
+		st.recordFailure(mint.WithError(mint.NewRecord(st.Env.Now(), "mint", claims), err), auditFile)
 		return ExitFindings
 	}
 	m, err := st.minter(in)
@@ -293,10 +170,10 @@ func (st *step) mint(ctx context.Context, in action.Inputs, auditFile string) in
 	input := mint.Input{Claims: claims, PolicyPath: in.Policy, PolicyRef: in.PolicyRef, InstallationID: in.InstallationID,
 		Request: policy.Request{Repositories: qualify(in.Repositories, in.Owner), Permissions: in.Permissions}}
 	// The mint itself is not cut short by a cancellation: a token minted while
-	// the answer is abandoned could not be revoked. It gets cancelGrace.
-	mctx, stop := graceContext(ctx, cancelGrace)
+	// the answer is abandoned could not be revoked. It gets runstep.CancelGrace.
+	mctx, stop := runstep.GraceContext(ctx, runstep.CancelGrace)
 	defer stop()
-	rec := mint.NewRecord(st.env.Now(), "mint", claims)
+	rec := mint.NewRecord(st.Env.Now(), "mint", claims)
 	g, err := m.Mint(mctx, input)
 	if err != nil {
 		return st.mintFailed(rec, err, auditFile)
@@ -308,47 +185,47 @@ func (st *step) mint(ctx context.Context, in action.Inputs, auditFile string) in
 // before anything else is printed; any failure, or a cancellation, revokes.
 func (st *step) deliver(ctx context.Context, m *mint.Minter, g *mint.Grant, rec mint.Record, in action.Inputs, auditFile string) int {
 	tok := g.Token.Reveal()
-	st.a.AddMask(tok)
+	st.A.AddMask(tok)
 	exp := g.ExpiresAt.UTC().Format(time.RFC3339)
 	err := firstErr(
-		func() error { return st.saveState(stateToken, tok) },
-		func() error { return st.saveState(stateExpiresAt, exp) },
-		func() error { return st.saveState(stateSHA, g.SHA256) },
-		func() error { return st.saveState(stateAPIURL, in.APIURL) },
-		func() error { return st.saveState(stateRule, g.Decision.Rule) },
-		func() error { return st.saveState(stateVerified, strconv.FormatBool(rec.Verified)) },
-		func() error { return st.output("token", tok) },
-		func() error { return st.output("expires-at", exp) },
-		func() error { return st.output("installation-id", strconv.FormatInt(g.InstallationID, 10)) },
-		func() error { return st.output("app-slug", g.AppSlug) },
-		func() error { return st.output("repositories", strings.Join(g.Repositories, ",")) },
-		func() error { return st.output("permissions", permissionsYAML(g.Permissions)) },
-		func() error { return st.output("rule", g.Decision.Rule) },
-		func() error { return st.output("token-sha256", g.SHA256) },
+		func() error { return st.SaveState(runstep.StateToken, tok) },
+		func() error { return st.SaveState(runstep.StateExpiresAt, exp) },
+		func() error { return st.SaveState(runstep.StateSHA, g.SHA256) },
+		func() error { return st.SaveState(runstep.StateAPIURL, in.APIURL) },
+		func() error { return st.SaveState(runstep.StateRule, g.Decision.Rule) },
+		func() error { return st.SaveState(runstep.StateVerified, strconv.FormatBool(rec.Verified)) },
+		func() error { return st.Output("token", tok) },
+		func() error { return st.Output("expires-at", exp) },
+		func() error { return st.Output("installation-id", strconv.FormatInt(g.InstallationID, 10)) },
+		func() error { return st.Output("app-slug", g.AppSlug) },
+		func() error { return st.Output("repositories", strings.Join(g.Repositories, ",")) },
+		func() error { return st.Output("permissions", permissionsYAML(g.Permissions)) },
+		func() error { return st.Output("rule", g.Decision.Rule) },
+		func() error { return st.Output("token-sha256", g.SHA256) },
 	)
-	rec = rec.WithGrant(g)
+	rec = mint.WithGrant(rec, g)
 	if err == nil {
 		err = ctx.Err()
 	}
 	if err == nil {
-		err = st.audit(rec, auditFile)
+		err = st.Audit(rec, auditFile)
 	}
 	if err != nil {
 		return st.abort(ctx, m, g, rec, auditFile, err)
 	}
-	st.summary(mintSummary(rec))
-	st.infof("jitkey: minted a token for %s: rule %q, %s on %s, expires %s (sha256 %s)",
+	st.Summary(mintSummary(rec))
+	st.Infof("jitkey: minted a token for %s: rule %q, %s on %s, expires %s (sha256 %s)",
 		asker(rec), g.Decision.Rule, github.FormatPermissions(g.Permissions), strings.Join(g.Repositories, ", "), exp, mint.ShortSHA(g.SHA256))
-	if !st.inActions {
-		b, _ := json.MarshalIndent(st.outputs, "", "  ")
-		fmt.Fprintf(st.env.Stdout, "%s\n", b)
+	if !st.InActions {
+		b, _ := json.MarshalIndent(st.Outputs, "", "  ")
+		fmt.Fprintf(st.Env.Stdout, "%s\n", b)
 	}
 	return ExitOK
 }
 
 // abort revokes a token that cannot be handed over.
 func (st *step) abort(ctx context.Context, m *mint.Minter, g *mint.Grant, rec mint.Record, auditFile string, cause error) int {
-	rctx, stop := graceContext(context.WithoutCancel(ctx), 20*time.Second)
+	rctx, stop := runstep.GraceContext(context.WithoutCancel(ctx), 20*time.Second)
 	defer stop()
 	out, rerr := m.Revoke(rctx, g.Token)
 	what := "interrupted"
@@ -358,42 +235,42 @@ func (st *step) abort(ctx context.Context, m *mint.Minter, g *mint.Grant, rec mi
 	rev := rec
 	rev.Event, rev.Outcome = "revoke", string(out)
 	if rerr != nil {
-		st.annotate(action.Warning, "jitkey token left valid",
+		st.Annotate(action.Warning, "jitkey token left valid",
 			fmt.Sprintf("mint %s, and revoking the token failed: %s; token sha256 %s stays valid until %s",
 				what, github.Redact(rerr.Error()), mint.ShortSHA(g.SHA256), g.ExpiresAt.UTC().Format(time.RFC3339)))
-		rev = rev.WithError(rerr)
+		rev = mint.WithError(rev, rerr)
 	} else {
-		st.annotate(action.Error, "jitkey mint aborted", fmt.Sprintf("mint %s; the token (sha256 %s) was revoked", what, mint.ShortSHA(g.SHA256)))
+		st.Annotate(action.Error, "jitkey mint aborted", fmt.Sprintf("mint %s; the token (sha256 %s) was revoked", what, mint.ShortSHA(g.SHA256)))
 	}
 	st.recordFailure(rev, auditFile)
-	st.summary(fmt.Sprintf("### jitkey: token revoked at once\n\nThe step %s after minting; token `sha256:%s` %s.\n",
+	st.Summary(fmt.Sprintf("### jitkey: token revoked at once\n\nThe step %s after minting; token `sha256:%s` %s.\n",
 		what, mint.ShortSHA(g.SHA256), map[bool]string{true: "was revoked", false: "could **not** be revoked (expires " + g.ExpiresAt.UTC().Format(time.RFC3339) + ")"}[rerr == nil]))
 	return ExitFindings
 }
 
 // mintFailed reports a denial or an error.
 func (st *step) mintFailed(rec mint.Record, err error, auditFile string) int {
-	rec = rec.WithError(err)
+	rec = mint.WithError(rec, err)
 	var denied *mint.DeniedError
 	var lost *mint.LostTokenError
 	switch {
 	case errors.As(err, &denied):
-		st.annotate(action.Error, "jitkey mint denied", "denied by policy: "+denied.Decision.Reason)
-		st.infof("%s", mint.Explain(denied.Decision))
-		st.summary(denialSummary(rec, denied.Decision))
+		st.Annotate(action.Error, "jitkey mint denied", "denied by policy: "+denied.Decision.Reason)
+		st.Infof("%s", mint.Explain(denied.Decision))
+		st.Summary(denialSummary(rec, denied.Decision))
 	case errors.As(err, &lost):
-		st.annotate(action.Warning, "jitkey token may be live", errorText(err))
-		st.summary("### jitkey: mint failed\n\n" + mdEscape(errorText(err)) + "\n")
+		st.Annotate(action.Warning, "jitkey token may be live", errorText(err))
+		st.Summary("### jitkey: mint failed\n\n" + runstep.MdEscape(errorText(err)) + "\n")
 	default:
 		st.fail("jitkey mint failed ("+classTitle(err)+")", err)
-		st.summary("### jitkey: mint failed\n\n" + mdEscape(errorText(err)) + "\n")
+		st.Summary("### jitkey: mint failed\n\n" + runstep.MdEscape(errorText(err)) + "\n")
 	}
 	st.recordFailure(rec, auditFile)
 	return ExitFindings
 }
 
 func (st *step) recordFailure(rec mint.Record, auditFile string) {
-	if err := st.audit(rec, auditFile); err != nil {
+	if err := st.Audit(rec, auditFile); err != nil {
 		st.fail("jitkey audit failed", err)
 	}
 }
@@ -408,29 +285,29 @@ func classTitle(err error) string {
 // whoAsks returns verified OIDC claims when the runner offers a job token,
 // else the runner's environment, unverified (unless OIDC is required).
 func (st *step) whoAsks(ctx context.Context, in action.Inputs) (policy.Claims, error) {
-	if !st.a.OIDCAvailable() {
+	if !st.A.OIDCAvailable() {
 		if in.RequireOIDC {
-			return identity.FromEnvironment(st.getenv), fmt.Errorf("require-oidc is set: %w", action.ErrNoOIDC)
+			return identity.FromEnvironment(st.Getenv), fmt.Errorf("require-oidc is set: %w", action.ErrNoOIDC)
 		}
-		st.infof("jitkey: no OIDC token offered (no 'id-token: write'): the identity comes from the runner environment and is unverified")
-		return identity.FromEnvironment(st.getenv), nil
+		st.Infof("jitkey: no OIDC token offered (no 'id-token: write'): the identity comes from the runner environment and is unverified")
+		return identity.FromEnvironment(st.Getenv), nil
 	}
-	raw, err := st.a.IDToken(ctx, in.Audience)
+	raw, err := st.A.IDToken(ctx, in.Audience)
 	if err != nil {
-		return identity.FromEnvironment(st.getenv), fmt.Errorf("request the job's OIDC token: %w", err)
+		return identity.FromEnvironment(st.Getenv), fmt.Errorf("request the job's OIDC token: %w", err)
 	}
-	issuer, err := identity.IssuerFor(st.getenv("GITHUB_SERVER_URL"))
+	issuer, err := identity.IssuerFor(st.Getenv("GITHUB_SERVER_URL"))
 	if err != nil {
-		return identity.FromEnvironment(st.getenv), err
+		return identity.FromEnvironment(st.Getenv), err
 	}
-	v, err := identity.NewVerifier(issuer, identity.Options{Now: st.env.Now,
+	v, err := identity.NewVerifier(issuer, identity.Options{Now: st.Env.Now,
 		HTTPClient: &http.Client{Transport: github.NewNetTransport(), Timeout: 15 * time.Second}})
 	if err != nil {
-		return identity.FromEnvironment(st.getenv), err
+		return identity.FromEnvironment(st.Getenv), err
 	}
 	id, err := v.Verify(ctx, raw, in.Audience)
 	if err != nil {
-		return identity.FromEnvironment(st.getenv), fmt.Errorf("verify the job's OIDC token: %w", err)
+		return identity.FromEnvironment(st.Getenv), fmt.Errorf("verify the job's OIDC token: %w", err)
 	}
 	return id.Claims, nil
 }
@@ -438,7 +315,7 @@ func (st *step) whoAsks(ctx context.Context, in action.Inputs) (policy.Claims, e
 // minter builds the Minter: the App client, the job-token client that reads
 // the policy, and the token clients that revoke.
 func (st *step) minter(in action.Inputs) (*mint.Minter, error) {
-	opts := st.clientOptions(in.APIURL)
+	opts := st.ClientOptions(in.APIURL)
 	id := in.AppID
 	if id == "" {
 		id = in.ClientID
@@ -451,33 +328,7 @@ func (st *step) minter(in action.Inputs) (*mint.Minter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return mint.New(app, contents, revokeClients(opts), mint.WithClock(st.env.Now), mint.WithLogger(st.log)), nil
-}
-
-// revokeClients builds token clients whose retries fit jitkey revoke's bound.
-func revokeClients(opts github.Options) mint.TokenClientFunc {
-	opts.Retry = github.RetryPolicy{Attempts: 8, BaseDelay: 300 * time.Millisecond, MaxDelay: 8 * time.Second, MaxWait: 20 * time.Second}
-	opts.AttemptTimeout = 10 * time.Second
-	return func(tok github.Secret) (mint.TokenAPI, error) { return github.NewTokenClient(opts, tok.Reveal()) }
-}
-
-// graceContext is a context that outlives parent's cancellation by grace.
-func graceContext(parent context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
-	go func() {
-		select {
-		case <-parent.Done():
-			t := time.NewTimer(grace)
-			defer t.Stop()
-			select {
-			case <-t.C:
-				cancel()
-			case <-ctx.Done():
-			}
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, cancel
+	return mint.New(app, contents, runstep.RevokeClients(opts), mint.WithClock(st.Env.Now), mint.WithLogger(st.Log)), nil
 }
 
 func firstErr(fns ...func() error) error {
@@ -532,7 +383,7 @@ func mintSummary(r mint.Record) string {
 	var b strings.Builder
 	b.WriteString("### jitkey: token minted\n\n| | |\n|---|---|\n")
 	row := func(k, v string) { fmt.Fprintf(&b, "| %s | %s |\n", k, v) }
-	row("Asked by", mdEscape(asker(r)))
+	row("Asked by", runstep.MdEscape(asker(r)))
 	ctx := r.Ref
 	if r.Environment != "" {
 		ctx += ", environment " + r.Environment
@@ -540,10 +391,10 @@ func mintSummary(r mint.Record) string {
 	if r.WorkflowRef != "" {
 		ctx += ", " + r.WorkflowRef
 	}
-	row("Job", mdEscape(ctx))
-	row("Rule", "`"+mdEscape(r.Rule)+"`")
-	row("Repositories", mdEscape(strings.Join(r.Repositories, ", ")))
-	row("Permissions", mdEscape(github.FormatPermissions(r.Permissions)))
+	row("Job", runstep.MdEscape(ctx))
+	row("Rule", "`"+runstep.MdEscape(r.Rule)+"`")
+	row("Repositories", runstep.MdEscape(strings.Join(r.Repositories, ", ")))
+	row("Permissions", runstep.MdEscape(github.FormatPermissions(r.Permissions)))
 	if r.ExpiresAt != nil {
 		row("Expires", r.ExpiresAt.Format(time.RFC3339))
 	}
@@ -553,16 +404,12 @@ func mintSummary(r mint.Record) string {
 
 func denialSummary(r mint.Record, d policy.Decision) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "### jitkey: denied\n\n%s asked; %s\n", mdEscape(asker(r)), mdEscape(d.Reason))
+	fmt.Fprintf(&b, "### jitkey: denied\n\n%s asked; %s\n", runstep.MdEscape(asker(r)), runstep.MdEscape(d.Reason))
 	for _, nm := range d.NearMisses {
-		fmt.Fprintf(&b, "\n- rule `%s` did not match:\n", mdEscape(nm.Rule))
+		fmt.Fprintf(&b, "\n- rule `%s` did not match:\n", runstep.MdEscape(nm.Rule))
 		for _, f := range nm.Failed {
-			fmt.Fprintf(&b, "  - %s\n", mdEscape(f))
+			fmt.Fprintf(&b, "  - %s\n", runstep.MdEscape(f))
 		}
 	}
 	return b.String()
-}
-
-func mdEscape(s string) string {
-	return strings.NewReplacer("|", `\|`, "<", "&lt;", ">", "&gt;").Replace(s)
 }

@@ -73,13 +73,15 @@ func reportMedian(b *testing.B, times []time.Duration) {
 	}
 }
 
-// BenchmarkMintProcess runs the built jitkey binary as the action's launcher
-// would: a fresh process per mint and per revoke, against the loopback
-// simulator.
+// BenchmarkMintProcess runs the built binaries as the action's launchers
+// do: a fresh jitkey process per mint (main step) and a fresh jitkey-post
+// process per revoke (post step), against the loopback simulator.
 func BenchmarkMintProcess(b *testing.B) {
-	bin := filepath.Join(b.TempDir(), "jitkey")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/jitkey/jitkey/cmd/jitkey").CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
+	bin, postBin := filepath.Join(b.TempDir(), "jitkey"), filepath.Join(b.TempDir(), "jitkey-post")
+	for out, pkg := range map[string]string{bin: "github.com/jitkey/jitkey/cmd/jitkey", postBin: "github.com/jitkey/jitkey/cmd/jitkey-post"} {
+		if msg, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+			b.Fatalf("build %s: %v\n%s", pkg, err, msg)
+		}
 	}
 	w := newMintWorld(b)
 	var mints, revokes []time.Duration
@@ -91,7 +93,7 @@ func BenchmarkMintProcess(b *testing.B) {
 		mints = append(mints, time.Since(start))
 		p := j.post()
 		start = time.Now()
-		runProcess(b, bin, p, "revoke")
+		runProcess(b, postBin, p)
 		revokes = append(revokes, time.Since(start))
 	}
 	b.StopTimer()
@@ -100,13 +102,13 @@ func BenchmarkMintProcess(b *testing.B) {
 	b.ReportMetric(float64(revokes[len(revokes)/2].Microseconds())/1000, "ms-revoke-median")
 }
 
-func runProcess(b *testing.B, bin string, j *job, command string) {
-	cmd := exec.Command(bin, command)
+func runProcess(b *testing.B, bin string, j *job, args ...string) {
+	cmd := exec.Command(bin, args...)
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + j.dir}
 	for k, v := range j.vars {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("jitkey %s: %v\n%s", command, err, out)
+		b.Fatalf("%s %v: %v\n%s", filepath.Base(bin), args, err, out)
 	}
 }

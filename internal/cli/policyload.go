@@ -13,6 +13,7 @@ import (
 	"github.com/jitkey/jitkey/internal/policy"
 	"github.com/jitkey/jitkey/internal/policyfile"
 	"github.com/jitkey/jitkey/internal/report"
+	"github.com/jitkey/jitkey/internal/runstep"
 )
 
 // DefaultPolicyDir is where validate, test and explain look for policies
@@ -161,7 +162,7 @@ func output(env Env, format string, r *report.Report) error {
 		return err
 	}
 	if s, ok := out.(report.SARIF); ok {
-		s.Version = Version
+		s.Version = runstep.Version
 		out = s
 	}
 	if err := out.Output(env.Stdout, r); err != nil {

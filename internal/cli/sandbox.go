@@ -20,6 +20,7 @@ import (
 	"github.com/jitkey/jitkey/internal/mint"
 	"github.com/jitkey/jitkey/internal/policy"
 	"github.com/jitkey/jitkey/internal/policytest"
+	"github.com/jitkey/jitkey/internal/runstep"
 	"github.com/jitkey/jitkey/policies"
 )
 
@@ -90,7 +91,7 @@ func validPrefix(p string) bool {
 func serveSandbox(ctx context.Context, env Env, addr, scenario, prefix string) int {
 	var sc *ghsim.Scenario
 	if scenario != "" {
-		f, err := os.Open(absPath(env, scenario))
+		f, err := os.Open(runstep.AbsPath(env, scenario))
 		if err != nil {
 			fmt.Fprintf(env.Stderr, "jitkey sandbox: %v\n", err)
 			return ExitUsage

@@ -1,47 +1,23 @@
 package mint
 
 import (
-	"encoding/json"
 	"time"
 
-	"github.com/jitkey/jitkey/internal/github"
+	"github.com/jitkey/jitkey/internal/audit"
 	"github.com/jitkey/jitkey/internal/policy"
 )
 
-// Record is one audit line: who asked, whether their identity was verified,
-// what the policy decided and what was minted or revoked. It never holds a
-// token, only a prefix of its SHA-256.
-type Record struct {
-	Time           time.Time         `json:"time"`
-	Event          string            `json:"event"`   // "mint" or "revoke"
-	Outcome        string            `json:"outcome"` // minted, denied, error, revoked, already_revoked, revoke_failed
-	Actor          string            `json:"actor,omitempty"`
-	Repository     string            `json:"repository,omitempty"`
-	Ref            string            `json:"ref,omitempty"`
-	WorkflowRef    string            `json:"workflow_ref,omitempty"`
-	Environment    string            `json:"environment,omitempty"`
-	EventName      string            `json:"event_name,omitempty"`
-	Verified       bool              `json:"verified"`
-	Rule           string            `json:"rule,omitempty"`
-	Reason         string            `json:"reason,omitempty"`
-	Repositories   []string          `json:"repositories,omitempty"`
-	Permissions    map[string]string `json:"permissions,omitempty"`
-	InstallationID int64             `json:"installation_id,omitempty"`
-	ExpiresAt      *time.Time        `json:"expires_at,omitempty"`
-	TokenSHA256    string            `json:"token_sha256,omitempty"` // the first 16 hex digits
-	PolicySHA      string            `json:"policy_sha,omitempty"`
-	ErrorClass     string            `json:"error_class,omitempty"`
-	Error          string            `json:"error,omitempty"`
-}
+// Record is one audit line (see package audit).
+type Record = audit.Record
 
 // NewRecord starts a record for an event with the asker's claims.
 func NewRecord(now time.Time, event string, c policy.Claims) Record {
-	return Record{Time: now.UTC(), Event: event, Actor: c.Actor, Repository: c.Repository, Ref: c.Ref,
-		WorkflowRef: c.WorkflowRef, Environment: c.Environment, EventName: c.EventName, Verified: c.Verified}
+	return audit.NewRecord(now, event, audit.Who{Actor: c.Actor, Repository: c.Repository, Ref: c.Ref,
+		WorkflowRef: c.WorkflowRef, Environment: c.Environment, EventName: c.EventName, Verified: c.Verified})
 }
 
 // WithGrant fills the record from a minted grant.
-func (r Record) WithGrant(g *Grant) Record {
+func WithGrant(r Record, g *Grant) Record {
 	r.Outcome = "minted"
 	r.Rule, r.Reason = g.Decision.Rule, g.Decision.Reason
 	r.Repositories, r.Permissions = g.Repositories, g.Permissions
@@ -54,22 +30,16 @@ func (r Record) WithGrant(g *Grant) Record {
 }
 
 // WithError fills the record from a failure; a denial keeps its decision.
-func (r Record) WithError(err error) Record {
+func WithError(r Record, err error) Record {
 	if d, ok := err.(*DeniedError); ok {
 		r.Outcome, r.Rule, r.Reason = "denied", d.Decision.Rule, d.Decision.Reason
 		return r
 	}
-	r.Outcome = "error"
-	if r.Event == "revoke" {
-		r.Outcome = string(RevokeFailed)
-	}
-	r.ErrorClass = string(github.ClassOf(err))
-	r.Error = github.Redact(err.Error())
-	return r
+	return r.WithError(err)
 }
 
-// JSON encodes the record as one line, without a trailing newline.
-func (r Record) JSON() []byte {
-	b, _ := json.Marshal(r) // a Record always encodes
-	return b
-}
+// SHA256Hex is the hex SHA-256 of a token, for correlating audit records.
+func SHA256Hex(token string) string { return audit.SHA256Hex(token) }
+
+// ShortSHA is the prefix of a token's SHA-256 used in summaries and warnings.
+func ShortSHA(sha string) string { return audit.ShortSHA(sha) }

@@ -2,8 +2,6 @@ package mint
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/jitkey/jitkey/internal/github"
 	"github.com/jitkey/jitkey/internal/policy"
+	"github.com/jitkey/jitkey/internal/revocation"
 )
 
 // AppAPI is what the Minter needs from a client authenticated as the App.
@@ -28,12 +27,10 @@ type ContentsAPI interface {
 }
 
 // TokenAPI is a client authenticated with the minted token itself.
-type TokenAPI interface {
-	RevokeInstallationToken(ctx context.Context) error
-}
+type TokenAPI = revocation.TokenAPI
 
 // TokenClientFunc builds a TokenAPI for a token.
-type TokenClientFunc func(token github.Secret) (TokenAPI, error)
+type TokenClientFunc = revocation.ClientFunc
 
 // Minter mints and revokes policy-scoped installation tokens.
 type Minter struct {
@@ -87,20 +84,6 @@ type Grant struct {
 	Permissions    map[string]string
 	Decision       policy.Decision
 	PolicySHA      string // blob SHA of the policy file read
-}
-
-// SHA256Hex is the hex SHA-256 of a token, for correlating audit records.
-func SHA256Hex(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}
-
-// ShortSHA is the prefix of a token's SHA-256 used in summaries and warnings.
-func ShortSHA(sha string) string {
-	if len(sha) > 16 {
-		return sha[:16]
-	}
-	return sha
 }
 
 // Decided is a policy decision with the facts it was made on.

@@ -291,7 +291,7 @@ func TestAuditRecord(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	g := f.mint(t)
-	line := mint.NewRecord(f.clk.Now(), "mint", deployClaims()).WithGrant(g).JSON()
+	line := mint.WithGrant(mint.NewRecord(f.clk.Now(), "mint", deployClaims()), g).JSON()
 	assert.NotContains(t, string(line), g.Token.Reveal())
 	assert.NotContains(t, string(line), "\n")
 	var m map[string]any
@@ -304,7 +304,7 @@ func TestAuditRecord(t *testing.T) {
 	assert.NotEmpty(t, m["expires_at"])
 
 	_, err := f.m.Mint(context.Background(), mint.Input{Claims: policy.Claims{Repository: "acme/api"}, PolicyPath: policyPath})
-	denied := mint.NewRecord(f.clk.Now(), "mint", policy.Claims{Repository: "acme/api"}).WithError(err)
+	denied := mint.WithError(mint.NewRecord(f.clk.Now(), "mint", policy.Claims{Repository: "acme/api"}), err)
 	assert.Equal(t, "denied", denied.Outcome)
 	assert.True(t, strings.HasPrefix(denied.Reason, "no rule matches"))
 }

@@ -1,0 +1,132 @@
+// Package post is the action's post step: it revokes the token the main
+// step minted, whatever way the job ended. It serves `jitkey revoke` and the
+// jitkey-post binary, which links no policy engine and so starts in a
+// fraction of the time of the full jitkey binary.
+package post
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jitkey/jitkey/internal/action"
+	"github.com/jitkey/jitkey/internal/audit"
+	"github.com/jitkey/jitkey/internal/github"
+	"github.com/jitkey/jitkey/internal/revocation"
+	"github.com/jitkey/jitkey/internal/runstep"
+)
+
+// revokeBound is how long the revocation may take in all, inside the 60 s
+// the post step allows, whatever GitHub does.
+const revokeBound = 50 * time.Second
+
+// Main is the jitkey-post process: SIGINT and SIGTERM cancel the step (the
+// revocation keeps its grace), and the exit code to exit with.
+func Main(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Run(ctx, runstep.OSEnv(), args)
+}
+
+// Run is `jitkey revoke` (and jitkey-post): it revokes the token the main
+// step saved in the step state, or the token on stdin. Nothing minted is
+// success.
+func Run(ctx context.Context, env runstep.Env, args []string) int {
+	fs := flag.NewFlagSet("jitkey revoke", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	fromStdin := fs.Bool("token-stdin", false, "read the token to revoke from stdin (outside Actions)")
+	apiURL := fs.String("github-api-url", "", "GitHub API base URL (default: the one mint used, $GITHUB_API_URL, or https://api.github.com/)")
+	auditFile := fs.String("audit-file", "", "append the audit record (one JSON line) to this file")
+	fs.Usage = func() {
+		fmt.Fprint(env.Stderr, "Usage: jitkey revoke [flags]\n\nRevoke the token jitkey mint saved in the step state (the action's post step),\nor the token on stdin. A token already revoked or expired counts as revoked.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		if errors.Is(err, flag.ErrHelp) {
+			return runstep.ExitOK
+		}
+		return runstep.ExitUsage
+	}
+	st := runstep.New(env, env.Getenv)
+	tok := st.A.State(runstep.StateToken)
+	if *fromStdin {
+		line, err := bufio.NewReader(env.Stdin).ReadString('\n')
+		if err != nil && line == "" {
+			st.Annotate(action.Error, "jitkey revoke failed", "read the token from stdin: "+github.Redact(err.Error()))
+			return runstep.ExitUsage
+		}
+		tok = strings.TrimSpace(line)
+	}
+	st.A.AddMask(tok)
+	file := *auditFile
+	if file == "" {
+		file = action.Input(st.Getenv, "audit-file")
+	}
+	if tok == "" {
+		st.Infof("jitkey revoke: nothing to revoke (no token was minted)")
+		return runstep.ExitOK
+	}
+	api := firstNonEmpty(*apiURL, st.A.State(runstep.StateAPIURL), action.Input(st.Getenv, "github-api-url"), st.Getenv("GITHUB_API_URL"))
+	return revoke(ctx, st, tok, api, file)
+}
+
+func revoke(ctx context.Context, st *runstep.Step, tok, apiURL, auditFile string) int {
+	sha := audit.SHA256Hex(tok)
+	exp := st.A.State(runstep.StateExpiresAt)
+	if exp == "" {
+		exp = "at most an hour after it was minted"
+	}
+	// A cancelled job still runs post steps; the revoke keeps its own bound.
+	rctx, stop := runstep.GraceContext(ctx, runstep.CancelGrace)
+	defer stop()
+	rctx, cancel := context.WithTimeout(rctx, revokeBound)
+	defer cancel()
+	out, err := revocation.Revoke(rctx, runstep.RevokeClients(st.ClientOptions(apiURL)), github.Secret(tok))
+	rec := audit.NewRecord(st.Env.Now(), "revoke", audit.Who{Repository: st.Getenv("GITHUB_REPOSITORY"), Actor: st.Getenv("GITHUB_ACTOR"), Ref: st.Getenv("GITHUB_REF"),
+		// The record speaks of the token's identity, as mint saw it.
+		Verified: st.A.State(runstep.StateVerified) == "true"})
+	rec.Rule = st.A.State(runstep.StateRule)
+	rec.TokenSHA256 = audit.ShortSHA(sha)
+	if t, perr := time.Parse(time.RFC3339, exp); perr == nil {
+		rec.ExpiresAt = &t
+	}
+	if err != nil {
+		text := github.Redact(err.Error())
+		rec = rec.WithError(err)
+		st.Annotate(action.Warning, "jitkey token left valid",
+			fmt.Sprintf("could not revoke token sha256 %s (expires %s): %s", audit.ShortSHA(sha), exp, text))
+		st.Summary(fmt.Sprintf("\n**jitkey:** token `sha256:%s…` could **not** be revoked; it expires %s. %s\n", audit.ShortSHA(sha), exp, runstep.MdEscape(text)))
+		if aerr := st.Audit(rec, auditFile); aerr != nil {
+			st.Annotate(action.Error, "jitkey audit failed", github.Redact(aerr.Error()))
+		}
+		return runstep.ExitOK
+	}
+	rec.Outcome = string(out)
+	what := "revoked"
+	if out == revocation.AlreadyRevoked {
+		what = "already revoked or expired"
+	}
+	st.Summary(fmt.Sprintf("\n**jitkey:** token `sha256:%s…` %s at %s.\n", audit.ShortSHA(sha), what, st.Env.Now().UTC().Format(time.RFC3339)))
+	st.Infof("jitkey: token sha256 %s %s", audit.ShortSHA(sha), what)
+	if err := st.Audit(rec, auditFile); err != nil {
+		st.Annotate(action.Error, "jitkey audit failed", github.Redact(err.Error()))
+		return runstep.ExitFindings
+	}
+	return runstep.ExitOK
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s = strings.TrimSpace(s); s != "" {
+			return s
+		}
+	}
+	return ""
+}
