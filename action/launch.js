@@ -1,8 +1,10 @@
 'use strict';
-// The jitkey action's launcher: find the jitkey binary for this runner (a
-// prebuilt one from dist/, checked against dist/SHA256SUMS, or one built from
-// source with the runner's Go into the tool cache), run it with an async
-// spawn, forward SIGINT and SIGTERM to it, and exit with its code.
+// The jitkey action's launcher: find the binary for this runner (a prebuilt
+// one from dist/, checked against dist/SHA256SUMS, or one built from source
+// with the runner's Go into the tool cache), run it with an async spawn,
+// forward SIGINT and SIGTERM to it, and exit with its code. The main step runs
+// jitkey; the post step runs jitkey-post (revoke in a binary that links no
+// policy engine, so it starts fast), and only after a mint.
 // Dependency-free CommonJS: it runs straight from the action's checkout.
 
 const fs = require('fs');
@@ -23,8 +25,9 @@ function target(platform = process.platform, arch = process.arch) {
   return { goos, goarch, exe: goos === 'windows' ? '.exe' : '' };
 }
 
-function binaryName(t) {
-  return `jitkey-${t.goos}-${t.goarch}${t.exe}`;
+// binaryName is the dist/ file name of command cmd (jitkey or jitkey-post).
+function binaryName(t, cmd = 'jitkey') {
+  return `${cmd}-${t.goos}-${t.goarch}${t.exe}`;
 }
 
 function sha256File(file) {
@@ -41,13 +44,13 @@ function readSums(file) {
   return sums;
 }
 
-// prebuilt returns the verified dist/ binary, or null when the action has
-// no dist/ (a branch or `uses: ./`). A dist/ that is incomplete or does not
-// match its checksums is an error: never run an unverified binary.
-function prebuilt(root, t) {
+// prebuilt returns the verified dist/ binary of command cmd, or null when the
+// action has no dist/ (a branch or `uses: ./`). A dist/ that is incomplete or
+// does not match its checksums is an error: never run an unverified binary.
+function prebuilt(root, t, cmd = 'jitkey') {
   const dist = path.join(root, 'dist');
   const sumsFile = path.join(dist, 'SHA256SUMS');
-  const name = binaryName(t);
+  const name = binaryName(t, cmd);
   const bin = path.join(dist, name);
   if (!fs.existsSync(sumsFile) && !fs.existsSync(bin)) return null;
   if (!fs.existsSync(sumsFile)) throw new Error(`jitkey: ${bin} has no dist/SHA256SUMS beside it; refusing to run an unverified binary`);
@@ -120,24 +123,24 @@ function run(cmd, args, opts = {}) {
   });
 }
 
-// buildFromSource builds cmd/jitkey with the runner's Go into the tool
+// buildFromSource builds ./cmd/<cmd> with the runner's Go into the tool
 // cache, keyed by the source tree's hash, and says so.
-async function buildFromSource(root, t, env, log) {
+async function buildFromSource(root, t, env, log, cmd = 'jitkey') {
   const hash = sourceHash(root);
   const cacheRoot = env.RUNNER_TOOL_CACHE || os.tmpdir();
   const dir = path.join(cacheRoot, 'jitkey', `src-${hash.slice(0, 16)}`, `${t.goos}-${t.goarch}`);
-  const bin = path.join(dir, `jitkey${t.exe}`);
+  const bin = path.join(dir, `${cmd}${t.exe}`);
   if (fs.existsSync(bin)) {
-    log(`jitkey: no prebuilt binary in dist/; using the build of this source tree (${hash.slice(0, 12)}) cached in ${dir}`);
+    log(`jitkey: no prebuilt ${cmd} in dist/; using the build of this source tree (${hash.slice(0, 12)}) cached in ${dir}`);
     return bin;
   }
-  log(`jitkey: no prebuilt binary in dist/ (a branch or uses: ./); building from source with the runner's Go into ${dir}`);
+  log(`jitkey: no prebuilt ${cmd} in dist/ (a branch or uses: ./); building ./cmd/${cmd} from source with the runner's Go into ${dir}`);
   fs.mkdirSync(dir, { recursive: true });
   const tmp = `${bin}.tmp-${process.pid}`;
-  const ldflags = `-s -w -X github.com/jitkey/jitkey/internal/cli.Version=src-${hash.slice(0, 12)}`;
+  const ldflags = `-s -w -X github.com/jitkey/jitkey/internal/runstep.Version=src-${hash.slice(0, 12)}`;
   let code;
   try {
-    code = await run('go', ['build', '-trimpath', '-ldflags', ldflags, '-o', tmp, './cmd/jitkey'], {
+    code = await run('go', ['build', '-trimpath', '-ldflags', ldflags, '-o', tmp, `./cmd/${cmd}`], {
       cwd: root,
       env: { ...env, CGO_ENABLED: '0' },
       stdio: ['ignore', 'inherit', 'inherit'],
@@ -148,31 +151,34 @@ async function buildFromSource(root, t, env, log) {
     }
     throw err;
   }
-  if (code !== 0) throw new Error(`jitkey: go build failed (exit ${code})`);
+  if (code !== 0) throw new Error(`jitkey: go build ./cmd/${cmd} failed (exit ${code})`);
   fs.renameSync(tmp, bin);
   return bin;
 }
 
-async function resolveBinary(root, env = process.env, log = console.log) {
+// resolveBinary finds command cmd (jitkey or jitkey-post) for this runner.
+async function resolveBinary(root, env = process.env, log = console.log, cmd = 'jitkey') {
   const t = target();
-  return prebuilt(root, t) || buildFromSource(root, t, env, log);
+  return prebuilt(root, t, cmd) || buildFromSource(root, t, env, log, cmd);
 }
 
-// commandArgs: main runs INPUT_COMMAND (default mint) with INPUT_ARGS, one
-// argument per line; post runs revoke, and only after mint.
+// commandArgs says what a step runs, as { cmd, args }: main runs jitkey with
+// INPUT_COMMAND (default mint) and INPUT_ARGS, one argument per line; post
+// runs jitkey-post without arguments (what jitkey revoke does), and only
+// after mint (null: nothing to do).
 function commandArgs(kind, env = process.env) {
   const command = (env.INPUT_COMMAND || '').trim() || 'mint';
-  if (kind === 'post') return command === 'mint' ? ['revoke'] : null;
+  if (kind === 'post') return command === 'mint' ? { cmd: 'jitkey-post', args: [] } : null;
   const extra = (env.INPUT_ARGS || '').split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
-  return [command, ...extra];
+  return { cmd: 'jitkey', args: [command, ...extra] };
 }
 
 async function launch(kind, root = path.resolve(__dirname, '..')) {
   try {
-    const args = commandArgs(kind);
-    if (!args) return 0;
-    const bin = await resolveBinary(root);
-    return await run(bin, args);
+    const step = commandArgs(kind);
+    if (!step) return 0;
+    const bin = await resolveBinary(root, process.env, console.log, step.cmd);
+    return await run(bin, step.args);
   } catch (err) {
     // Workflow-command escaping of the message: % \r \n.
     const msg = String(err.message || err).replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');

@@ -11,20 +11,25 @@ const launcher = require('./launch');
 
 const t = launcher.target();
 const name = launcher.binaryName(t);
+const postName = launcher.binaryName(t, 'jitkey-post');
 const skipWin = process.platform === 'win32' ? 'shell-script fakes need a POSIX shell' : false;
 
 // fakeAction lays out an action checkout: action/*.js copied from here and,
-// when script is given, dist/<binary> holding it with a SHA256SUMS line.
-function fakeAction(script, sums) {
+// when script is given, dist/jitkey-OS-ARCH and dist/jitkey-post-OS-ARCH both
+// holding it, each with its SHA256SUMS line. sums replaces the listed sum of
+// a binary, by file name.
+function fakeAction(script, sums = {}) {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-action-'));
   fs.mkdirSync(path.join(root, 'action'));
   for (const f of ['launch.js', 'main.js', 'post.js']) fs.copyFileSync(path.join(__dirname, f), path.join(root, 'action', f));
   if (script !== undefined) {
     fs.mkdirSync(path.join(root, 'dist'));
-    const bin = path.join(root, 'dist', name);
-    fs.writeFileSync(bin, script, { mode: 0o755 });
-    const sum = sums || crypto.createHash('sha256').update(script).digest('hex');
-    fs.writeFileSync(path.join(root, 'dist', 'SHA256SUMS'), `${sum}  ${name}\n${'0'.repeat(64)}  jitkey-other-os\n`);
+    let lines = '';
+    for (const n of [name, postName]) {
+      fs.writeFileSync(path.join(root, 'dist', n), script, { mode: 0o755 });
+      lines += `${sums[n] || crypto.createHash('sha256').update(script).digest('hex')}  ${n}\n`;
+    }
+    fs.writeFileSync(path.join(root, 'dist', 'SHA256SUMS'), `${lines}${'0'.repeat(64)}  jitkey-other-os\n`);
   }
   return root;
 }
@@ -47,12 +52,14 @@ function runLauncher(root, kind, env, onStdout) {
 }
 
 test('a checksum mismatch refuses to run the binary', { skip: skipWin }, async () => {
-  const marker = path.join(os.tmpdir(), `jitkey-ran-${process.pid}-${Date.now()}`);
-  const root = fakeAction(`#!/bin/sh\ntouch ${marker}\n`, 'f'.repeat(64));
-  const { code, out } = await runLauncher(root, 'main', {});
-  assert.strictEqual(code, 1);
-  assert.match(out, /::error title=jitkey launcher::jitkey: checksum mismatch for dist\/jitkey-/);
-  assert.ok(!fs.existsSync(marker), 'the unverified binary must not run');
+  for (const [kind, bin] of [['main', name], ['post', postName]]) {
+    const marker = path.join(os.tmpdir(), `jitkey-ran-${process.pid}-${Date.now()}-${kind}`);
+    const root = fakeAction(`#!/bin/sh\ntouch ${marker}\n`, { [bin]: 'f'.repeat(64) });
+    const { code, out } = await runLauncher(root, kind, {});
+    assert.strictEqual(code, 1, kind);
+    assert.ok(out.includes(`::error title=jitkey launcher::jitkey: checksum mismatch for dist/${bin}:`), `${kind}: ${out}`);
+    assert.ok(!fs.existsSync(marker), `${kind}: the unverified ${bin} must not run`);
+  }
 });
 
 test('a verified binary that lost its executable bit still runs', { skip: skipWin }, async () => {
@@ -66,8 +73,17 @@ test('a dist/ without an entry for this runner is refused', () => {
   const root = fakeAction('#!/bin/sh\n');
   fs.writeFileSync(path.join(root, 'dist', 'SHA256SUMS'), `${'0'.repeat(64)}  jitkey-plan9-amd64\n`);
   assert.throws(() => launcher.prebuilt(root, t), /lists no jitkey-/);
+  assert.throws(() => launcher.prebuilt(root, t, 'jitkey-post'), /lists no jitkey-post-/);
   fs.rmSync(path.join(root, 'dist', 'SHA256SUMS'));
   assert.throws(() => launcher.prebuilt(root, t), /no dist\/SHA256SUMS/);
+  assert.throws(() => launcher.prebuilt(root, t, 'jitkey-post'), /jitkey-post-.* has no dist\/SHA256SUMS/);
+});
+
+test('a dist/ that lists jitkey-post without the file is refused', () => {
+  const root = fakeAction('#!/bin/sh\n');
+  fs.rmSync(path.join(root, 'dist', postName));
+  assert.throws(() => launcher.prebuilt(root, t, 'jitkey-post'), /lists jitkey-post-.* but the file is missing/);
+  assert.strictEqual(launcher.prebuilt(root, t), path.join(root, 'dist', name), 'jitkey itself is still verified and found');
 });
 
 test('the exit code and arguments pass through', { skip: skipWin }, async () => {
@@ -77,14 +93,29 @@ test('the exit code and arguments pass through', { skip: skipWin }, async () => 
   assert.match(out, /args: review --org acme --dry-run/);
 });
 
-test('post runs revoke after mint and nothing after other commands', { skip: skipWin }, async () => {
-  const root = fakeAction('#!/bin/sh\necho "args: $*"\n');
-  let r = await runLauncher(root, 'post', {});
-  assert.strictEqual(r.code, 0);
-  assert.match(r.out, /args: revoke$/m);
-  r = await runLauncher(root, 'post', { INPUT_COMMAND: 'validate' });
-  assert.strictEqual(r.code, 0);
-  assert.strictEqual(r.out, '');
+test('post runs jitkey-post without arguments after mint and nothing after other commands', { skip: skipWin }, async () => {
+  const root = fakeAction('#!/bin/sh\necho "ran $(basename "$0") with $# args: $*"\nexit 6\n');
+  for (const command of [undefined, '', ' mint ']) {
+    const env = command === undefined ? {} : { INPUT_COMMAND: command };
+    const r = await runLauncher(root, 'post', { ...env, INPUT_ARGS: '--ignored' });
+    assert.strictEqual(r.code, 6, 'the exit code of jitkey-post passes through');
+    assert.strictEqual(r.out, `ran ${postName} with 0 args: \n`);
+  }
+  for (const command of ['validate', 'review', 'test']) {
+    const r = await runLauncher(root, 'post', { INPUT_COMMAND: command });
+    assert.strictEqual(r.code, 0);
+    assert.strictEqual(r.out, '', `no post work after ${command}`);
+  }
+  const r = await runLauncher(root, 'main', {});
+  assert.strictEqual(r.out, `ran ${name} with 1 args: mint\n`, 'main still runs jitkey');
+});
+
+test('commandArgs picks the binary and its arguments', () => {
+  assert.deepStrictEqual(launcher.commandArgs('post', {}), { cmd: 'jitkey-post', args: [] });
+  assert.deepStrictEqual(launcher.commandArgs('post', { INPUT_COMMAND: 'mint' }), { cmd: 'jitkey-post', args: [] });
+  assert.strictEqual(launcher.commandArgs('post', { INPUT_COMMAND: 'review' }), null);
+  assert.deepStrictEqual(launcher.commandArgs('main', {}), { cmd: 'jitkey', args: ['mint'] });
+  assert.deepStrictEqual(launcher.commandArgs('main', { INPUT_COMMAND: 'validate', INPUT_ARGS: 'a\n\n b ' }), { cmd: 'jitkey', args: ['validate', 'a', 'b'] });
 });
 
 for (const sig of ['SIGTERM', 'SIGINT']) {
@@ -104,39 +135,61 @@ for (const sig of ['SIGTERM', 'SIGINT']) {
   });
 }
 
-test('without dist/ it builds from source with go into the tool cache, once', { skip: skipWin }, async () => {
+test('without dist/ it builds each binary from source with go into the tool cache, once', { skip: skipWin }, async () => {
   const root = fakeAction();
-  fs.mkdirSync(path.join(root, 'cmd', 'jitkey'), { recursive: true });
-  fs.writeFileSync(path.join(root, 'cmd', 'jitkey', 'main.go'), 'package main\n');
+  for (const cmd of ['jitkey', 'jitkey-post']) {
+    fs.mkdirSync(path.join(root, 'cmd', cmd), { recursive: true });
+    fs.writeFileSync(path.join(root, 'cmd', cmd, 'main.go'), 'package main\n');
+  }
   fs.writeFileSync(path.join(root, 'go.mod'), 'module github.com/jitkey/jitkey\n');
   const bindir = fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-fakego-'));
   const log = path.join(bindir, 'calls');
-  // A fake go: records its arguments and writes a jitkey that echoes its own.
+  // A fake go: records its arguments and writes a binary that echoes its
+  // own name and arguments.
   fs.writeFileSync(path.join(bindir, 'go'), `#!/bin/sh
 echo "$* CGO_ENABLED=$CGO_ENABLED PWD=$(pwd)" >> ${log}
 while [ $# -gt 0 ]; do if [ "$1" = "-o" ]; then out="$2"; fi; shift; done
-printf '#!/bin/sh\\necho "built jitkey: $*"\\nexit 5\\n' > "$out"
+printf '#!/bin/sh\\necho "built $(basename "$0"): $*"\\nexit 5\\n' > "$out"
 chmod +x "$out"
 `, { mode: 0o755 });
   const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-cache-'));
   const env = { PATH: `${bindir}${path.delimiter}${process.env.PATH}`, RUNNER_TOOL_CACHE: cache };
+  const calls = () => fs.readFileSync(log, 'utf8').split('\n').filter(Boolean);
+  const build = /^build -trimpath -ldflags -s -w -X github.com\/jitkey\/jitkey\/internal\/runstep.Version=src-[0-9a-f]{12} -o (\S+) (\S+) CGO_ENABLED=0 PWD=(.*)$/;
+
   let r = await runLauncher(root, 'main', env);
   assert.strictEqual(r.code, 5);
-  assert.match(r.out, /building from source with the runner's Go/);
-  assert.match(r.out, /built jitkey: mint/);
-  const calls = fs.readFileSync(log, 'utf8');
-  assert.match(calls, /^build -trimpath -ldflags -s -w -X github.com\/jitkey\/jitkey\/internal\/cli.Version=src-[0-9a-f]{12} -o .* \.\/cmd\/jitkey CGO_ENABLED=0/);
-  assert.ok(calls.includes(`PWD=${fs.realpathSync(root)}`) || calls.includes(`PWD=${root}`));
+  assert.match(r.out, /building \.\/cmd\/jitkey from source with the runner's Go/);
+  assert.match(r.out, /^built jitkey: mint$/m);
+  let m = build.exec(calls()[0]);
+  assert.ok(m, calls()[0]);
+  assert.strictEqual(m[2], './cmd/jitkey');
+  assert.ok([root, fs.realpathSync(root)].includes(m[3]), 'go build runs in the action root');
 
+  // The post step builds jitkey-post, the package of its own, beside it.
   r = await runLauncher(root, 'post', env);
   assert.strictEqual(r.code, 5);
-  assert.match(r.out, /cached in/);
-  assert.strictEqual(fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).length, 1, 'the cached build is reused');
+  assert.match(r.out, /building \.\/cmd\/jitkey-post from source with the runner's Go/);
+  assert.match(r.out, /^built jitkey-post: $/m);
+  assert.strictEqual(calls().length, 2);
+  m = build.exec(calls()[1]);
+  assert.ok(m, calls()[1]);
+  assert.strictEqual(m[2], './cmd/jitkey-post');
+  assert.strictEqual(path.dirname(build.exec(calls()[0])[1]), path.dirname(m[1]), 'both builds go to the same cache directory');
+
+  // Each cached build is reused.
+  r = await runLauncher(root, 'post', env);
+  assert.strictEqual(r.code, 5);
+  assert.match(r.out, /no prebuilt jitkey-post in dist\/; using the build .* cached in/);
+  r = await runLauncher(root, 'main', env);
+  assert.match(r.out, /^built jitkey: mint$/m);
+  assert.strictEqual(calls().length, 2, 'the cached builds are reused');
 
   // A changed source tree gets a new build.
   fs.writeFileSync(path.join(root, 'cmd', 'jitkey', 'main.go'), 'package main // changed\n');
-  r = await runLauncher(root, 'main', env);
-  assert.strictEqual(fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).length, 2);
+  r = await runLauncher(root, 'post', env);
+  assert.strictEqual(calls().length, 3);
+  assert.strictEqual(build.exec(calls()[2])[2], './cmd/jitkey-post');
 });
 
 test('without dist/ and without go it says what to do', async () => {

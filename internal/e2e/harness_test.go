@@ -10,10 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -71,31 +75,52 @@ func repoRoot(t *testing.T) string {
 	}
 }
 
+// releaseCommands are the binaries a release puts in dist/, each with the
+// version the harness stamps into it. A binary's User-Agent is
+// "jitkey/"+version, so distinct versions tell which binary made an API call
+// (the post step's revoke comes from jitkey-post, say).
+var releaseCommands = map[string]string{
+	"jitkey":      "e2e-jitkey",
+	"jitkey-post": "e2e-jitkey-post",
+}
+
+// userAgent is the User-Agent of the harness's build of command cmd.
+func userAgent(cmd string) string { return "jitkey/" + releaseCommands[cmd] }
+
 var build struct {
 	once sync.Once
 	dir  string
-	bin  string
+	bins map[string]string
 	err  error
 }
 
-// jitkeyBinary builds ./cmd/jitkey once per test process.
-func jitkeyBinary(t *testing.T, root string) string {
+// releaseBinaries builds every command in releaseCommands once per test
+// process, as release.yml does (CGO_ENABLED=0, -trimpath, version stamped),
+// and returns their paths by command name.
+func releaseBinaries(t *testing.T, root string) map[string]string {
 	t.Helper()
 	build.once.Do(func() {
 		build.dir, build.err = os.MkdirTemp("", "jitkey-e2e-bin-")
 		if build.err != nil {
 			return
 		}
-		build.bin = filepath.Join(build.dir, "jitkey")
-		cmd := exec.Command("go", "build", "-trimpath", "-o", build.bin, "./cmd/jitkey")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			build.err = fmt.Errorf("go build ./cmd/jitkey: %w\n%s", err, out)
+		build.bins = map[string]string{}
+		for name, version := range releaseCommands {
+			bin := filepath.Join(build.dir, name)
+			cmd := exec.Command("go", "build", "-trimpath",
+				"-ldflags", "-X github.com/jitkey/jitkey/internal/runstep.Version="+version,
+				"-o", bin, "./cmd/"+name)
+			cmd.Dir = root
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				build.err = fmt.Errorf("go build ./cmd/%s: %w\n%s", name, err, out)
+				return
+			}
+			build.bins[name] = bin
 		}
 	})
 	require.NoError(t, build.err)
-	return build.bin
+	return build.bins
 }
 
 func TestMain(m *testing.M) {
@@ -107,13 +132,41 @@ func TestMain(m *testing.M) {
 }
 
 // world is one simulated GitHub with one App installed on acme/api, and the
-// job identity the workflow runs as.
+// job identity the workflow runs as. The job reaches the REST API at apiURL,
+// the simulator served again behind a recorder of User-Agents.
 type world struct {
 	sim       *ghsim.Sim
 	app       *ghsim.App
+	api       *agentRecorder
+	apiURL    string
 	jobToken  string
 	oidcURL   string
 	oidcToken string
+}
+
+// agentRecorder records the User-Agent of every request it passes on,
+// by "METHOD /path" (the path without the API prefix).
+type agentRecorder struct {
+	mu     sync.Mutex
+	prefix string
+	agents map[string][]string
+}
+
+func (a *agentRecorder) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.mu.Lock()
+		key := r.Method + " " + strings.TrimPrefix(r.URL.Path, a.prefix)
+		a.agents[key] = append(a.agents[key], r.UserAgent())
+		a.mu.Unlock()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// userAgents are the User-Agents of the requests to route, in order.
+func (a *agentRecorder) userAgents(route string) []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.agents[route])
 }
 
 const e2ePolicy = `apiVersion: "jitkey.dev/v1"
@@ -141,7 +194,14 @@ func newWorld(t *testing.T) *world {
 	})
 	sim.PutFile("acme", "api", "main", ".github/jitkey/policy.cue", []byte(e2ePolicy))
 
-	w := &world{sim: sim, app: app, jobToken: sim.JobToken("acme/api")}
+	// The simulator's own address stays its web root and OIDC issuer.
+	root := strings.TrimSuffix(sim.ServerURL(), "/")
+	prefix := strings.TrimPrefix(sim.BaseURL(), root)
+	api := &agentRecorder{prefix: prefix, agents: map[string][]string{}}
+	srv := httptest.NewServer(api.wrap(sim.Handler()))
+	t.Cleanup(srv.Close)
+
+	w := &world{sim: sim, app: app, api: api, apiURL: srv.URL + prefix, jobToken: sim.JobToken("acme/api")}
 	w.oidcURL, w.oidcToken = sim.OIDCRequest(sim.JobClaims("acme/api"))
 	return w
 }
@@ -157,10 +217,11 @@ func (w *world) secrets() []string {
 // acme/api. A copy keeps act's own copy of the workspace small and keeps the
 // shared working tree out of the run.
 //
-// With bin set, the binary goes where a release puts it, dist/jitkey-OS-ARCH
-// beside dist/SHA256SUMS, so the launcher takes its prebuilt path: it checks
-// the checksum and runs it (building from source would need the whole tree).
-func workspace(t *testing.T, root, workflow, bin string) string {
+// With bins set (releaseBinaries), each binary goes where a release puts it,
+// dist/CMD-OS-ARCH, with its line in dist/SHA256SUMS, so the launcher takes
+// its prebuilt path: it checks the checksum and runs it (building from source
+// would need the whole tree).
+func workspace(t *testing.T, root, workflow string, bins map[string]string) string {
 	t.Helper()
 	ws := t.TempDir()
 	copyFile(t, filepath.Join(root, "action.yml"), filepath.Join(ws, "action.yml"))
@@ -178,15 +239,18 @@ func workspace(t *testing.T, root, workflow, bin string) string {
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, "git %v: %s", args, out)
 	}
-	if bin != "" {
+	if len(bins) > 0 {
 		// After the commit: act copies the directory, not the git tree.
-		name := "jitkey-" + runtime.GOOS + "-" + runtime.GOARCH
-		copyFile(t, bin, filepath.Join(ws, "dist", name))
-		b, err := os.ReadFile(bin)
-		require.NoError(t, err)
-		sum := sha256.Sum256(b)
-		require.NoError(t, os.WriteFile(filepath.Join(ws, "dist", "SHA256SUMS"),
-			[]byte(hex.EncodeToString(sum[:])+"  "+name+"\n"), 0o644))
+		var sums strings.Builder
+		for _, cmd := range slices.Sorted(maps.Keys(bins)) {
+			name := cmd + "-" + runtime.GOOS + "-" + runtime.GOARCH
+			copyFile(t, bins[cmd], filepath.Join(ws, "dist", name))
+			b, err := os.ReadFile(bins[cmd])
+			require.NoError(t, err)
+			sum := sha256.Sum256(b)
+			sums.WriteString(hex.EncodeToString(sum[:]) + "  " + name + "\n")
+		}
+		require.NoError(t, os.WriteFile(filepath.Join(ws, "dist", "SHA256SUMS"), []byte(sums.String()), 0o644))
 	}
 	return ws
 }

@@ -21,13 +21,15 @@ const (
 
 // TestLifecycle runs each job of testdata/e2e/lifecycle.yml and checks, in
 // every case, that the token GitHub minted ends revoked in the simulator's
-// ledger and that act's output carries no token, key or JWT.
+// ledger and that act's output carries no token, key or JWT. Where the post
+// step revokes, the revocation must come from jitkey-post (its User-Agent),
+// the binary the launcher runs for the post step.
 func TestLifecycle(t *testing.T) {
 	t.Parallel()
 	act := requireAct(t)
 	root := repoRoot(t)
 	requireAction(t, root)
-	bin := jitkeyBinary(t, root)
+	bins := releaseBinaries(t, root)
 
 	tests := []struct {
 		name     string
@@ -35,10 +37,12 @@ func TestLifecycle(t *testing.T) {
 		skip     string // a known gap elsewhere, with what would close it
 		setup    func(w *world)
 		cancelOn string
+		byPost   bool // every revocation comes from the post step's jitkey-post
 		check    func(t *testing.T, w *world, res actResult)
 	}{{
-		name: "job succeeds",
-		job:  "succeed",
+		name:   "job succeeds",
+		job:    "succeed",
+		byPost: true,
 		check: func(t *testing.T, w *world, res actResult) {
 			assert.Zero(t, res.ExitCode, "the job should succeed")
 			assert.Contains(t, res.Output, "e2e-token-works: 1 repositories: acme/api")
@@ -65,8 +69,9 @@ func TestLifecycle(t *testing.T) {
 			assert.NotContains(t, res.Output, "e2e-unreachable")
 		},
 	}, {
-		name: "a later step fails",
-		job:  "later-fails",
+		name:   "a later step fails",
+		job:    "later-fails",
+		byPost: true,
 		check: func(t *testing.T, w *world, res actResult) {
 			assert.NotZero(t, res.ExitCode, "the job should fail")
 			assert.Contains(t, res.Output, "e2e-failing-now")
@@ -76,6 +81,7 @@ func TestLifecycle(t *testing.T) {
 		name:     "job cancelled",
 		job:      "cancelled",
 		cancelOn: "e2e-waiting-for-cancel",
+		byPost:   true,
 		check: func(t *testing.T, w *world, res actResult) {
 			assert.True(t, res.Signaled, "the test should have sent SIGINT")
 			assert.NotZero(t, res.ExitCode, "a cancelled job fails")
@@ -92,7 +98,7 @@ func TestLifecycle(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(w)
 			}
-			ws := workspace(t, root, lifecycleWorkflow, bin)
+			ws := workspace(t, root, lifecycleWorkflow, bins)
 			res := run(t, act, ws, lifecycleWorkflow, actRun{
 				Job:      tt.job,
 				Env:      jobEnv(w),
@@ -101,6 +107,13 @@ func TestLifecycle(t *testing.T) {
 			})
 
 			tt.check(t, w, res)
+			if tt.byPost {
+				agents := w.api.userAgents(revokeRoute)
+				require.NotEmpty(t, agents, "no revocation reached the API")
+				for _, ua := range agents {
+					assert.Equal(t, userAgent("jitkey-post"), ua, "the post step should revoke with jitkey-post")
+				}
+			}
 			ledger := w.sim.Ledger()
 			require.NotEmpty(t, ledger, "no installation token was minted")
 			for _, rec := range ledger {
@@ -116,7 +129,7 @@ func TestLifecycle(t *testing.T) {
 // simulator as GitHub (API, server, OIDC issuer) and the job's identity.
 func jobEnv(w *world) map[string]string {
 	return map[string]string{
-		"GITHUB_API_URL":                 w.sim.BaseURL(),
+		"GITHUB_API_URL":                 w.apiURL,
 		"GITHUB_SERVER_URL":              w.sim.ServerURL(),
 		"GITHUB_REPOSITORY":              "acme/api",
 		"GITHUB_REPOSITORY_OWNER":        "acme",

@@ -20,7 +20,7 @@ func TestValidateMode(t *testing.T) {
 	act := requireAct(t)
 	root := repoRoot(t)
 	requireAction(t, root)
-	bin := jitkeyBinary(t, root)
+	bins := releaseBinaries(t, root)
 
 	tests := []struct {
 		name     string
@@ -44,7 +44,7 @@ func TestValidateMode(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ws := workspace(t, root, "validate.yml", bin)
+			ws := workspace(t, root, "validate.yml", bins)
 			tt.policies(t, filepath.Join(ws, "policies"))
 			res := run(t, act, ws, "validate.yml", actRun{Job: "validate"})
 			if tt.wantExit {
