@@ -178,6 +178,12 @@ async function launch(kind, root = path.resolve(__dirname, '..')) {
     const step = commandArgs(kind);
     if (!step) return 0;
     const bin = await resolveBinary(root, process.env, console.log, step.cmd);
+    if (kind === 'main' && step.args[0] === 'mint') {
+      // The post step must be able to revoke whatever happens to the job's
+      // tools: have its binary ready (verified, or built while Go is surely
+      // here) before anything is minted.
+      await resolveBinary(root, process.env, console.log, 'jitkey-post');
+    }
     return await run(bin, step.args);
   } catch (err) {
     // Workflow-command escaping of the message: % \r \n.

@@ -157,25 +157,29 @@ chmod +x "$out"
   const calls = () => fs.readFileSync(log, 'utf8').split('\n').filter(Boolean);
   const build = /^build -trimpath -ldflags -s -w -X github.com\/jitkey\/jitkey\/internal\/runstep.Version=src-[0-9a-f]{12} -o (\S+) (\S+) CGO_ENABLED=0 PWD=(.*)$/;
 
+  // A mint builds jitkey and, before minting, the post step's jitkey-post
+  // beside it, so that post needs no Go of its own.
   let r = await runLauncher(root, 'main', env);
   assert.strictEqual(r.code, 5);
   assert.match(r.out, /building \.\/cmd\/jitkey from source with the runner's Go/);
+  assert.match(r.out, /building \.\/cmd\/jitkey-post from source with the runner's Go/);
   assert.match(r.out, /^built jitkey: mint$/m);
+  assert.strictEqual(calls().length, 2);
   let m = build.exec(calls()[0]);
   assert.ok(m, calls()[0]);
   assert.strictEqual(m[2], './cmd/jitkey');
   assert.ok([root, fs.realpathSync(root)].includes(m[3]), 'go build runs in the action root');
-
-  // The post step builds jitkey-post, the package of its own, beside it.
-  r = await runLauncher(root, 'post', env);
-  assert.strictEqual(r.code, 5);
-  assert.match(r.out, /building \.\/cmd\/jitkey-post from source with the runner's Go/);
-  assert.match(r.out, /^built jitkey-post: $/m);
-  assert.strictEqual(calls().length, 2);
   m = build.exec(calls()[1]);
   assert.ok(m, calls()[1]);
   assert.strictEqual(m[2], './cmd/jitkey-post');
   assert.strictEqual(path.dirname(build.exec(calls()[0])[1]), path.dirname(m[1]), 'both builds go to the same cache directory');
+
+  // The post step finds jitkey-post built, even without Go.
+  const noGo = process.env.PATH.split(path.delimiter).filter((d) => !fs.existsSync(path.join(d, 'go'))).join(path.delimiter);
+  r = await runLauncher(root, 'post', { ...env, PATH: noGo });
+  assert.strictEqual(r.code, 5);
+  assert.match(r.out, /^built jitkey-post: $/m);
+  assert.strictEqual(calls().length, 2);
 
   // Each cached build is reused.
   r = await runLauncher(root, 'post', env);

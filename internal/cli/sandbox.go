@@ -131,7 +131,7 @@ func sandboxSteps() []sandboxStep {
 	}
 	steps = append(steps, reviewSandboxSteps()...)
 	return append(steps,
-		sandboxStep{title: "the post step runs `jitkey revoke`", run: (*sandbox).revoke, required: true},
+		sandboxStep{title: "the post step revokes (`jitkey revoke`, which the action runs as jitkey-post)", run: (*sandbox).revoke, required: true},
 		sandboxStep{title: "the token is proven dead", run: (*sandbox).provenDead},
 	)
 }
