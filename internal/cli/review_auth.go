@@ -16,6 +16,7 @@ import (
 
 	"github.com/jitkey/jitkey/internal/action"
 	"github.com/jitkey/jitkey/internal/github"
+	"github.com/jitkey/jitkey/internal/revocation"
 )
 
 // reviewWants is what a review asks of the installation: read on every kind,
@@ -169,13 +170,12 @@ func (rt *reviewToken) revokeAll(ctx context.Context) error {
 	minted := rt.minted
 	rt.minted, rt.current = nil, ""
 	rt.mu.Unlock()
+	clients := func(tok github.Secret) (revocation.TokenAPI, error) {
+		return github.NewTokenClient(rt.opts, tok.Reveal())
+	}
 	var errs []error
 	for _, tok := range minted {
-		c, err := github.NewTokenClient(rt.opts, tok.Reveal())
-		if err == nil {
-			err = c.RevokeInstallationToken(ctx)
-		}
-		if err != nil && github.ClassOf(err) != github.ClassBadCredentials {
+		if _, err := revocation.Revoke(ctx, clients, tok); err != nil {
 			errs = append(errs, err)
 		}
 	}

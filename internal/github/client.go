@@ -61,10 +61,7 @@ func NewAppClient(o Options, app AppCredentials) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	net := o.Transport
-	if net == nil {
-		net = NewNetTransport()
-	}
+	net := o.network()
 	auth, err := appTransport(net, app, c.now)
 	if err != nil {
 		return nil, err
@@ -84,10 +81,7 @@ func NewTokenClient(o Options, token string) (*Client, error) {
 		return nil, &Error{Class: ClassBadCredentials, Op: "read the token", Message: "the token is empty or malformed",
 			Fix: "pass a token (github-token defaults to the job's GITHUB_TOKEN)"}
 	}
-	net := o.Transport
-	if net == nil {
-		net = NewNetTransport()
-	}
+	net := o.network()
 	c.secret = token
 	c.hc = &http.Client{Transport: c.retrying(o, &tokenTransport{base: net, token: token}), CheckRedirect: sameHostRedirect}
 	return c, nil
@@ -102,12 +96,17 @@ func NewRefreshingClient(o Options, token func(context.Context) (string, error))
 	if err != nil {
 		return nil, err
 	}
-	net := o.Transport
-	if net == nil {
-		net = NewNetTransport()
-	}
+	net := o.network()
 	c.hc = &http.Client{Transport: c.retrying(o, &tokenFuncTransport{base: net, token: token}), CheckRedirect: sameHostRedirect}
 	return c, nil
+}
+
+// network is the transport under authentication and retries.
+func (o Options) network() http.RoundTripper {
+	if o.Transport != nil {
+		return o.Transport
+	}
+	return NewNetTransport()
 }
 
 func newClient(o Options) (*Client, error) {

@@ -8,7 +8,6 @@ package lint
 
 import (
 	"fmt"
-	"regexp"
 	"regexp/syntax"
 	"slices"
 	"sort"
@@ -135,11 +134,10 @@ func shadowing(rules []policy.Rule) []policy.Diagnostic {
 type coverage struct {
 	rules []policy.Rule
 	index map[[2]string][]int // (claim, value) -> rules whose values-only condition on claim lists value
-	re    map[string]*regexp.Regexp
 }
 
 func newCoverage(rules []policy.Rule) *coverage {
-	c := &coverage{rules: rules, index: map[[2]string][]int{}, re: map[string]*regexp.Regexp{}}
+	c := &coverage{rules: rules, index: map[[2]string][]int{}}
 	for j, r := range rules {
 		for _, cond := range r.Match {
 			if len(cond.Patterns) > 0 {
@@ -189,27 +187,7 @@ func (c *coverage) candidates(i int) []int {
 	return slices.Compact(out)
 }
 
-func (c *coverage) covers(a, b policy.Rule) bool {
-	return covers(a, b, c.admits)
-}
-
-// admits is admitsCond with each pattern compiled once.
-func (c *coverage) admits(cond policy.Condition, value string) bool {
-	if slices.Contains(cond.Values, value) {
-		return true
-	}
-	for _, p := range cond.Patterns {
-		re, ok := c.re[p]
-		if !ok {
-			re, _ = regexp.Compile(p)
-			c.re[p] = re
-		}
-		if re != nil && re.MatchString(value) {
-			return true
-		}
-	}
-	return false
-}
+func (c *coverage) covers(a, b policy.Rule) bool { return Covers(a, b) }
 
 // Covers reports whether rule a matches every set of claims that rule b
 // matches, judged from the conditions alone: each condition of a must be
@@ -217,10 +195,6 @@ func (c *coverage) admits(cond policy.Condition, value string) bool {
 // when patterns are involved (a pattern of b is covered only by the same
 // pattern in a).
 func Covers(a, b policy.Rule) bool {
-	return covers(a, b, admitsCond)
-}
-
-func covers(a, b policy.Rule, admits func(policy.Condition, string) bool) bool {
 	if a.RequireVerified && !b.RequireVerified {
 		return false
 	}
@@ -230,7 +204,7 @@ func covers(a, b policy.Rule, admits func(policy.Condition, string) bool) bool {
 			return false
 		}
 		for _, v := range cb.Values {
-			if !admits(ca, v) {
+			if !ca.Admits(v) {
 				return false
 			}
 		}
@@ -272,20 +246,7 @@ func condition(r policy.Rule, claim string) (policy.Condition, bool) {
 // admits reports whether the rule's condition on claim (if any) accepts value.
 func admits(r policy.Rule, claim, value string) bool {
 	c, ok := condition(r, claim)
-	return !ok || admitsCond(c, value)
-}
-
-func admitsCond(c policy.Condition, value string) bool {
-	if slices.Contains(c.Values, value) {
-		return true
-	}
-	for _, p := range c.Patterns {
-		re, err := regexp.Compile(p)
-		if err == nil && re.MatchString(value) {
-			return true
-		}
-	}
-	return false
+	return !ok || c.Admits(value)
 }
 
 func constrained(r policy.Rule, claim string) bool {

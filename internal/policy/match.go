@@ -95,16 +95,20 @@ func claim(c *Claims, name string) (string, bool) {
 
 func (cond *Condition) holds(c *Claims) bool {
 	v, known := claim(c, cond.Claim)
-	if !known {
-		return false
-	}
+	return known && cond.Admits(v)
+}
+
+// Admits reports whether the condition accepts value for its claim: one of
+// Values, or a match of one of Patterns (a pattern that does not compile
+// matches nothing). Patterns are compiled once per process.
+func (cond *Condition) Admits(value string) bool {
 	for _, want := range cond.Values {
-		if v == want {
+		if value == want {
 			return true
 		}
 	}
 	for i := range cond.Patterns {
-		if re := cond.pattern(i); re != nil && re.MatchString(v) {
+		if re := cond.pattern(i); re != nil && re.MatchString(value) {
 			return true
 		}
 	}

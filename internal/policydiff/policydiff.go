@@ -10,7 +10,6 @@ package policydiff
 import (
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -36,7 +35,6 @@ func Diff(base, head *policy.Set) []Change {
 	}
 	old, now := index(base.Rules), index(head.Rules)
 	fates := fate(base.Rules, head.Rules, now)
-	o := &overlaps{re: map[string]*regexp.Regexp{}}
 	var out []Change
 	for hi, r := range head.Rules {
 		bi, ok := old[r.Name]
@@ -48,7 +46,7 @@ func Diff(base, head *policy.Set) []Change {
 		if c, ok := changed(base.Rules[bi], r); ok {
 			out = append(out, c)
 		}
-		out = append(out, displaced(base.Rules[:bi], fates, head.Rules, hi, o)...)
+		out = append(out, displaced(base.Rules[:bi], fates, head.Rules, hi)...)
 	}
 	if c, ok := ceiling(base.Ceiling, head.Ceiling); ok {
 		out = append(out, c)
@@ -92,7 +90,7 @@ func fate(base, head []policy.Rule, now map[string]int) []counterpart {
 // p's grant; it gets h's now when p no longer comes before h covering
 // what it matched: p was removed, moved below h, or narrowed. Each such p
 // whose match may overlap h's and whose grant h's exceeds is one change.
-func displaced(before []policy.Rule, fates []counterpart, head []policy.Rule, hi int, o *overlaps) []Change {
+func displaced(before []policy.Rule, fates []counterpart, head []policy.Rule, hi int) []Change {
 	h := head[hi]
 	var out []Change
 	for i, p := range before {
@@ -107,7 +105,7 @@ func displaced(before []policy.Rule, fates []counterpart, head []policy.Rule, hi
 		default:
 			continue // p still comes first and matches all it matched
 		}
-		if !o.overlap(p, h) {
+		if !overlap(p, h) {
 			continue
 		}
 		parts := exceeding(p.Grant, h.Grant)
@@ -121,22 +119,16 @@ func displaced(before []policy.Rule, fates []counterpart, head []policy.Rule, hi
 	return out
 }
 
-// overlaps answers whether two rules may match one job, with each pattern
-// compiled once.
-type overlaps struct {
-	re map[string]*regexp.Regexp
-}
-
 // overlap reports whether some job may match both a and b. It says no only
 // when, for some claim, no value can meet both rules' conditions: exact
 // values on both sides with none in common (ref_protected true against
 // false included), or exact values on one side that the other side neither
 // lists nor matches with a pattern. Patterns on both sides count as
 // overlapping, and so does everything else: the answer errs on "yes".
-func (o *overlaps) overlap(a, b policy.Rule) bool {
+func overlap(a, b policy.Rule) bool {
 	for _, ca := range a.Match {
 		for _, cb := range b.Match {
-			if ca.Claim == cb.Claim && !o.meet(ca, cb) {
+			if ca.Claim == cb.Claim && !meet(ca, cb) {
 				return false
 			}
 		}
@@ -144,34 +136,17 @@ func (o *overlaps) overlap(a, b policy.Rule) bool {
 	return true
 }
 
-func (o *overlaps) meet(a, b policy.Condition) bool {
+func meet(a, b policy.Condition) bool {
 	if len(a.Patterns) > 0 && len(b.Patterns) > 0 {
 		return true
 	}
 	for _, v := range a.Values {
-		if o.admits(b, v) {
+		if b.Admits(v) {
 			return true
 		}
 	}
 	for _, v := range b.Values {
-		if o.admits(a, v) {
-			return true
-		}
-	}
-	return false
-}
-
-func (o *overlaps) admits(c policy.Condition, value string) bool {
-	if slices.Contains(c.Values, value) {
-		return true
-	}
-	for _, p := range c.Patterns {
-		re, ok := o.re[p]
-		if !ok {
-			re, _ = regexp.Compile(p) // a pattern that does not compile never matches, as in Decide
-			o.re[p] = re
-		}
-		if re != nil && re.MatchString(value) {
+		if a.Admits(v) {
 			return true
 		}
 	}
