@@ -7,5 +7,6 @@ func (s *Sim) routes() {
 	s.orgRoutes()
 	s.issueRoutes()
 	s.oidcRoutes()
+	s.actionsRoutes()
 	s.mux.HandleFunc("/", s.notFoundHandler)
 }

@@ -55,6 +55,9 @@ type Sim struct {
 	tokens    map[string]*token // by SHA-256 of the token
 	tokenList []*token
 	oidcReqs  map[string]map[string]any // request token hash -> claims
+	act       actionsState              // workflow runs and jobs (actions.go)
+
+	hooks hookState // App webhook deliveries (webhook_delivery.go)
 
 	reqSeq atomic.Uint64
 	acct   accounting

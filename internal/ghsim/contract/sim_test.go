@@ -56,6 +56,7 @@ var permissions = map[string]string{
 	"environments": "write", "organization_administration": "write", "organization_secrets": "write",
 	"organization_dependabot_secrets": "write", "organization_codespaces_secrets": "write",
 	"organization_personal_access_tokens": "write", "organization_hooks": "write", "members": "read",
+	"actions": "read",
 }
 
 func newEnv(t *testing.T, prefix string) *env {

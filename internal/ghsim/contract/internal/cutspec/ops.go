@@ -109,6 +109,12 @@ var operations = []string{
 
 	// Rate limits.
 	"GET /rate_limit",
+
+	// Workflow runs and jobs (the broker's sweeper asks whether a job ended).
+	"GET /repos/{owner}/{repo}/actions/runs/{run_id}",
+	"GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}",
+	"GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/jobs",
+	"GET /repos/{owner}/{repo}/actions/jobs/{job_id}",
 }
 
 // secretOperations are the secret routes, the same for each kind
