@@ -5,6 +5,7 @@ import (
 	"math/rand" //nolint:gosec // faults are drawn from a seeded generator so that tests are reproducible
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +24,10 @@ const (
 	FaultHostile            FaultKind = "hostile"   // 200 with Body, or Size bytes of JSON, or invalid JSON
 	FaultRateLimitPrimary   FaultKind = "ratelimit" // 403, x-ratelimit-remaining: 0, reset in an hour
 	FaultRateLimitSecondary FaultKind = "secondary" // 403 or 429 (Status) with retry-after (RetryAfter)
+	// FaultPageLoop answers normally, but the last page's link header has a
+	// rel="next" back to page 1 (a one-page listing links to itself), as a
+	// broken proxy or a hostile server might.
+	FaultPageLoop FaultKind = "pageloop"
 )
 
 // FaultSpec injects a fault into requests matching Method and Path.
@@ -140,6 +145,14 @@ func (f *fault) after(s *Sim, w http.ResponseWriter, c *call) bool {
 			fl.Flush()
 		}
 		panic(http.ErrAbortHandler)
+	case FaultPageLoop:
+		if link := c.header.Get("Link"); !strings.Contains(link, `rel="next"`) {
+			q := c.r.URL.Query()
+			q.Set("page", "1")
+			u := url.URL{Scheme: "http", Host: c.r.Host, Path: c.r.URL.Path, RawQuery: q.Encode()}
+			c.header.Set("Link", strings.TrimPrefix(link+", <"+u.String()+`>; rel="next"`, ", "))
+		}
+		return false
 	case FaultHostile:
 		switch {
 		case f.Body != nil:

@@ -234,9 +234,11 @@ func (s *Scanner) listRepos(ctx context.Context) ([]Repo, error) {
 }
 
 // paginate follows NextPage with per_page=100, counting each page as a call
-// and waiting out rate limits.
+// and waiting out rate limits. A link back to a page already read, or past
+// MaxPages, ends it with a *PageError: the listing is incomplete.
 func paginate[T any](ctx context.Context, s *Scanner, fetch func(github.ListOptions) ([]T, *github.Response, error)) ([]T, error) {
 	var out []T
+	var pager Pager
 	lo := github.ListOptions{PerPage: 100}
 	for {
 		var (
@@ -252,10 +254,11 @@ func paginate[T any](ctx context.Context, s *Scanner, fetch func(github.ListOpti
 			return out, err
 		}
 		out = append(out, items...)
-		if resp == nil || resp.NextPage == 0 {
-			return out, nil
+		next, err := pager.Next(lo.Page, resp)
+		if next == 0 || err != nil {
+			return out, err
 		}
-		lo.Page = resp.NextPage
+		lo.Page = next
 	}
 }
 

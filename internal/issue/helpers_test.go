@@ -8,6 +8,8 @@ import (
 
 type ghIssueReq = github.IssueRequest
 
+type ghComment = github.IssueComment
+
 func str(s string) *string { return &s }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -376,6 +376,7 @@ func (t *Tracker) listIssues(ctx context.Context, repo, state string) ([]tracked
 	owner, name := splitRepo(repo)
 	opt := &github.IssueListByRepoOptions{State: state, Labels: []string{Label}, Sort: "created", Direction: "asc", ListOptions: github.ListOptions{PerPage: 100}}
 	var out []tracked
+	var pager inventory.Pager
 	for {
 		var page []*github.Issue
 		var resp *github.Response
@@ -395,10 +396,11 @@ func (t *Tracker) listIssues(ctx context.Context, repo, state string) ([]tracked
 				out = append(out, trackedOf(is, m, credentialID(is.GetBody())))
 			}
 		}
-		if resp == nil || resp.NextPage == 0 {
-			return out, nil
+		next, err := pager.Next(opt.Page, resp)
+		if next == 0 || err != nil {
+			return out, err
 		}
-		opt.Page = resp.NextPage
+		opt.Page = next
 	}
 }
 
@@ -406,6 +408,7 @@ func (t *Tracker) listComments(ctx context.Context, repo string, number int) ([]
 	owner, name := splitRepo(repo)
 	opt := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
 	var out []*github.IssueComment
+	var pager inventory.Pager
 	for {
 		var page []*github.IssueComment
 		var resp *github.Response
@@ -418,10 +421,11 @@ func (t *Tracker) listComments(ctx context.Context, repo string, number int) ([]
 			return nil, err
 		}
 		out = append(out, page...)
-		if resp == nil || resp.NextPage == 0 {
-			return out, nil
+		next, err := pager.Next(opt.Page, resp)
+		if next == 0 || err != nil {
+			return out, err
 		}
-		opt.Page = resp.NextPage
+		opt.Page = next
 	}
 }
 
