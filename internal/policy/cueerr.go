@@ -26,7 +26,7 @@ func syntaxDiagnostics(name string, err error) []Diagnostic {
 // cueDiagnostics turns evaluation and schema errors into diagnostics
 // positioned in the policy file: an error CUE reports only against the
 // schema is moved to the nearest enclosing field the policy defines.
-func cueDiagnostics(name string, raw cue.Value, err error) []Diagnostic {
+func cueDiagnostics(name string, raw, u cue.Value, err error) []Diagnostic {
 	var groups []*errGroup
 	byPath := map[string]*errGroup{}
 	for _, e := range cueerrors.Errors(err) {
@@ -47,6 +47,11 @@ func cueDiagnostics(name string, raw cue.Value, err error) []Diagnostic {
 		p, ok := policyPos(name, e)
 		if !ok {
 			p = walkUp(name, raw, path)
+		}
+		if strings.HasPrefix(msg, "incomplete value") {
+			if m, at, ok := eitherOf(name, u, path); ok {
+				msg, p = m, at
+			}
 		}
 		if len(g.msgs) == 0 {
 			g.pos = p
@@ -70,6 +75,68 @@ func cueDiagnostics(name string, raw cue.Value, err error) []Diagnostic {
 		out = append(out, g.pos.diag(CodeSchema, ruleName(raw, g.path), "%s", explain(g.path, msg)))
 	}
 	return dedupe(out)
+}
+
+// eitherOf explains a value left incomplete by `|` between plain values,
+// the way a newcomer writes "any of these": where a list is accepted (a
+// match condition) it says to write a list, elsewhere to choose one. It
+// returns the message and the position of the first alternative.
+func eitherOf(name string, u cue.Value, path []string) (string, Pos, bool) {
+	if !u.Exists() {
+		return "", Pos{}, false
+	}
+	alts := alternatives(u.LookupPath(cuePath(path)), 3)
+	if len(alts) < 2 {
+		return "", Pos{}, false
+	}
+	lits := make([]string, len(alts))
+	for i, a := range alts {
+		lits[i] = fmt.Sprint(a)
+	}
+	at, ok := Pos{}, false
+	if tp := alts[0].Pos(); tp.IsValid() && tp.Filename() == name {
+		at, ok = toPos(name, tp), true
+	}
+	if !ok {
+		return "", Pos{}, false
+	}
+	either := strings.Join(lits, " | ")
+	if acceptsList(path) {
+		return fmt.Sprintf("%s leaves a choice, not one value: `|` is CUE's either-of, not a list: write [%s] to accept any of them",
+			either, strings.Join(lits, ", ")), at, true
+	}
+	return fmt.Sprintf("%s leaves a choice, not one value: `|` is CUE's either-of; choose one of %s",
+		either, strings.Join(lits, ", ")), at, true
+}
+
+// alternatives returns the disjuncts of v when v is, or is the policy's
+// side of a unification with, a disjunction of concrete scalars.
+func alternatives(v cue.Value, depth int) []cue.Value {
+	op, args := v.Expr()
+	switch {
+	case depth == 0:
+		return nil
+	case op == cue.OrOp:
+		for _, a := range args {
+			if !a.IsConcrete() || a.Kind()&(cue.StringKind|cue.NumberKind|cue.BoolKind) == 0 {
+				return nil
+			}
+		}
+		return args
+	case op == cue.AndOp:
+		for _, a := range args {
+			if alts := alternatives(a, depth-1); alts != nil {
+				return alts
+			}
+		}
+	}
+	return nil
+}
+
+// acceptsList reports whether the schema accepts a list of values at path:
+// every match condition but ref_protected does.
+func acceptsList(path []string) bool {
+	return len(path) == 4 && path[0] == "rules" && path[2] == "match" && path[3] != "ref_protected"
 }
 
 // relevant drops, from the messages of a failed disjunction, those about

@@ -10,6 +10,6 @@ func SchemaCheck(name string, data []byte) []Diagnostic {
 		panic(err)
 	}
 	defer schemaPool.Put(sc)
-	_, diags := sc.validate(name, data)
+	_, _, diags := sc.validate(name, data)
 	return diags
 }

@@ -218,16 +218,16 @@ func (sc *schema) file(name string, data []byte) fileResult {
 		res.diags = []Diagnostic{d}
 		return res
 	}
-	raw, diags := sc.validate(name, data)
+	raw, u, diags := sc.validate(name, data)
 	if diags != nil {
 		res.diags = diags
 		return res
 	}
 	d := decoder{file: name, raw: raw}
 	if res.test {
-		res.tests = d.tests(raw)
+		res.tests = d.tests(u)
 	} else {
-		res.pol = d.policy(raw)
+		res.pol = d.policy(u)
 	}
 	res.diags = d.diags
 	return res
@@ -235,22 +235,24 @@ func (sc *schema) file(name string, data []byte) fileResult {
 
 // validate is the schema's verdict on one file: it compiles the file and
 // unifies it with #Policy, or #Tests for a *_test.cue file. It returns the
-// compiled file, or the diagnostics.
-func (sc *schema) validate(name string, data []byte) (cue.Value, []Diagnostic) {
+// compiled file (for positions) and the unified value (what CUE evaluates,
+// and what jitkey decodes), or the diagnostics.
+func (sc *schema) validate(name string, data []byte) (raw, unified cue.Value, _ []Diagnostic) {
 	// As the cue command's loader does, read bytes that are not UTF-8 as
 	// U+FFFD; Load refuses such files before, in checkBytes.
 	raw, diags := sc.compile(name, bytes.ToValidUTF8(data, []byte("\uFFFD")))
 	if diags != nil {
-		return raw, diags
+		return raw, cue.Value{}, diags
 	}
 	def := sc.policy
 	if strings.HasSuffix(name, TestSuffix) {
 		def = sc.tests
 	}
-	if err := raw.Unify(def).Validate(cue.Concrete(true), cue.All()); err != nil {
-		return raw, cueDiagnostics(name, raw, err)
+	u := raw.Unify(def)
+	if err := u.Validate(cue.Concrete(true), cue.All()); err != nil {
+		return raw, u, cueDiagnostics(name, raw, u, err)
 	}
-	return raw, nil
+	return raw, u, nil
 }
 
 // compile checks that data is CUE and builds it; diagnostics carry
@@ -268,7 +270,7 @@ func (sc *schema) compile(name string, data []byte) (cue.Value, []Diagnostic) {
 	}
 	raw := sc.ctx.BuildFile(f)
 	if err := raw.Err(); err != nil {
-		return cue.Value{}, cueDiagnostics(name, raw, err)
+		return cue.Value{}, cueDiagnostics(name, raw, raw, err)
 	}
 	return raw, nil
 }
