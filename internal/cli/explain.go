@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/jitkey/jitkey/internal/policy"
+	"github.com/jitkey/jitkey/internal/policytest"
 )
 
 const explainUsage = `
@@ -63,6 +64,7 @@ func runExplain(_ context.Context, env Env, args []string) int {
 		return fail(env.Stderr, "explain", err)
 	}
 	claims.Verified = !*unverified
+	derived := claims.Complete()
 	req, err := readRequest(env, *requestArg)
 	if err != nil {
 		return fail(env.Stderr, "explain", err)
@@ -85,7 +87,7 @@ func runExplain(_ context.Context, env Env, args []string) int {
 		if err := enc.Encode(d); err != nil {
 			return fail(env.Stderr, "explain", err)
 		}
-	} else if _, err := io.WriteString(env.Stdout, explainText(l.set, d)); err != nil {
+	} else if _, err := io.WriteString(env.Stdout, explainText(l.set, d)+claimsNotes(derived, policytest.ThinRules(l.set.Rules, claims, d))); err != nil {
 		return fail(env.Stderr, "explain", err)
 	}
 	if !d.Allowed {
@@ -153,9 +155,10 @@ func readInput(env Env, name string) ([]byte, error) {
 
 // ParseClaims reads a JSON object of GitHub OIDC claims. Claims jitkey does
 // not match on are ignored; "ref_protected" may be a boolean or, as GitHub
-// sends it, the string "true" or "false". The result is never marked
-// verified: only the caller knows whether a signature was checked. Error
-// messages never repeat the input.
+// sends it, the string "true" or "false"; IDs may be strings or numbers;
+// repo_property_NAME claims are the repository's custom properties. The
+// result is never marked verified: only the caller knows whether a
+// signature was checked. Error messages never repeat the input.
 func ParseClaims(data []byte) (policy.Claims, error) {
 	var raw map[string]json.RawMessage
 	if err := strictJSON(data, &raw); err != nil {
@@ -164,34 +167,75 @@ func ParseClaims(data []byte) (policy.Claims, error) {
 	if raw == nil {
 		return policy.Claims{}, errors.New("want a JSON object of OIDC claims")
 	}
-	var c policy.Claims
-	fields := map[string]*string{
-		"repository": &c.Repository, "repository_owner": &c.RepositoryOwner, "workflow_ref": &c.WorkflowRef,
-		"job_workflow_ref": &c.JobWorkflowRef, "ref": &c.Ref, "ref_type": &c.RefType, "environment": &c.Environment,
-		"event_name": &c.EventName, "actor": &c.Actor, "runner_environment": &c.RunnerEnvironment, "sub": &c.Subject,
-	}
-	for _, name := range slices.Sorted(maps.Keys(fields)) {
-		v, ok := raw[name]
-		if !ok || string(v) == "null" {
-			continue
-		}
-		if err := json.Unmarshal(v, fields[name]); err != nil {
+	ids := map[string]bool{"repository_id": true, "repository_owner_id": true, "enterprise_id": true}
+	for _, name := range slices.Sorted(maps.Keys(raw)) {
+		v := raw[name]
+		known := slices.Contains(policy.ClaimNames(), name)
+		switch {
+		case string(v) == "null" || name == "ref_protected" || (!known && !strings.HasPrefix(name, policy.PropertyPrefix)):
+		case strings.HasPrefix(name, policy.PropertyPrefix):
+			if !jsonIs(v, "string", "number", "boolean", "strings") {
+				return policy.Claims{}, fmt.Errorf("claim %q must be a string, a number, a boolean or a list of strings", name)
+			}
+		case ids[name]:
+			if !jsonIs(v, "string", "number") {
+				return policy.Claims{}, fmt.Errorf("claim %q must be a numeric ID", name)
+			}
+		case !jsonIs(v, "string"):
 			return policy.Claims{}, fmt.Errorf("claim %q must be a string", name)
 		}
 	}
 	if v, ok := raw["ref_protected"]; ok {
 		switch strings.Trim(string(v), `"`) {
-		case "true":
-			c.RefProtected = true
-		case "false", "null":
+		case "true", "false", "null":
 		default:
 			return policy.Claims{}, errors.New(`claim "ref_protected" must be true or false`)
 		}
 	}
+	delete(raw, "verified")
+	clean, err := json.Marshal(raw)
+	if err != nil {
+		return policy.Claims{}, errors.New("want a JSON object of OIDC claims")
+	}
+	var c policy.Claims
+	if err := json.Unmarshal(clean, &c); err != nil {
+		return policy.Claims{}, errors.New("the claims do not read as a GitHub OIDC token's payload")
+	}
+	c.Verified = false
 	if c.Repository == "" {
 		return policy.Claims{}, errors.New(`claim "repository" is missing; every GitHub OIDC token carries it`)
 	}
 	return c, nil
+}
+
+// jsonIs reports whether v is one of the JSON kinds named: "string",
+// "number", "boolean", or "strings" (a list of strings).
+func jsonIs(v json.RawMessage, kinds ...string) bool {
+	var probe any
+	if json.Unmarshal(v, &probe) != nil {
+		return false
+	}
+	for _, k := range kinds {
+		switch x := probe.(type) {
+		case string:
+			if k == "string" {
+				return true
+			}
+		case float64:
+			if k == "number" {
+				return true
+			}
+		case bool:
+			if k == "boolean" {
+				return true
+			}
+		case []any:
+			if k == "strings" && !slices.ContainsFunc(x, func(e any) bool { _, ok := e.(string); return !ok }) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // ParseRequest reads a requested scope: {"repositories": ["owner/name" or
@@ -277,6 +321,21 @@ func explainText(s *policy.Set, d policy.Decision) string {
 				fmt.Fprintf(&b, "    - %s\n", oneLine(f))
 			}
 		}
+	}
+	return b.String()
+}
+
+// claimsNotes says which claims were derived from the others, and which
+// earlier rules the claims cannot rule out because they omit a claim every
+// real token carries.
+func claimsNotes(derived []string, thin []policytest.Thin) string {
+	var b strings.Builder
+	if len(derived) > 0 {
+		fmt.Fprintf(&b, "derived claims (a real token carries them): %s\n", strings.Join(derived, ", "))
+	}
+	for _, th := range thin {
+		fmt.Fprintf(&b, "warning: the claims omit %s, which every real token carries; rule %q (%s:%d:%d) comes first and would take this job for some value of it\n",
+			strings.Join(th.Claims, ", "), th.Rule, th.Pos.File, th.Pos.Line, th.Pos.Col)
 	}
 	return b.String()
 }

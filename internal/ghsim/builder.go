@@ -3,6 +3,7 @@ package ghsim
 import (
 	"crypto/rsa"
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -77,6 +78,24 @@ func (s *Sim) AddOrg(login string) int64 {
 	return s.addAccount(login, "Organization").ID
 }
 
+// SetEnterprise puts organisation login (created when missing) in the
+// enterprise slug and returns the enterprise's ID; job tokens of its
+// repositories then carry enterprise and enterprise_id.
+func (s *Sim) SetEnterprise(login, slug string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.addAccount(login, "Organization")
+	a.Enterprise = slug
+	for _, o := range s.accounts {
+		if o.Enterprise == slug && o.EnterpriseID != 0 {
+			a.EnterpriseID = o.EnterpriseID
+			return a.EnterpriseID
+		}
+	}
+	a.EnterpriseID = s.newID()
+	return a.EnterpriseID
+}
+
 // AddUser adds a user account (or returns the existing one's ID).
 func (s *Sim) AddUser(login string) int64 {
 	s.mu.Lock()
@@ -96,6 +115,9 @@ type RepoSpec struct {
 	Visibility    string // public, private or internal; derived from Private when empty
 	Description   string
 	CreatedAt     time.Time
+	// Properties are the repository's custom properties that the
+	// organisation includes in job tokens (claims repo_property_NAME).
+	Properties map[string]string
 }
 
 // Repo identifies a repository in the simulator.
@@ -130,6 +152,7 @@ func (s *Sim) AddRepo(spec RepoSpec) Repo {
 	}
 	r.Private, r.Archived, r.Fork, r.Description = spec.Private, spec.Archived, spec.Fork, spec.Description
 	r.Visibility = spec.Visibility
+	r.Properties = maps.Clone(spec.Properties)
 	if r.Visibility == "" {
 		r.Visibility = "public"
 		if r.Private {

@@ -20,6 +20,9 @@ type account struct {
 	PATs      []*pat
 	SSO       []*ssoAuth
 	CreatedAt time.Time
+
+	Enterprise   string // slug of the enterprise owning the organisation, if any
+	EnterpriseID int64
 }
 
 type repo struct {
@@ -41,6 +44,7 @@ type repo struct {
 	Envs          []*environment
 	Hooks         []*webhook
 	Collaborators map[string]string // login -> admin|maintain|write|triage|read
+	Properties    map[string]string // custom property name -> value, emitted in job tokens as repo_property_NAME
 	Issues        []*issue
 	Labels        []*label
 	Comments      []*comment

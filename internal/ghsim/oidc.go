@@ -193,6 +193,12 @@ func (s *Sim) JobClaims(fullName string) map[string]any {
 		"workflow": "ci", "workflow_ref": wf, "workflow_sha": sha, "job_workflow_ref": wf, "job_workflow_sha": sha,
 		"run_id": "7000000001", "run_number": "1", "run_attempt": "1", "runner_environment": "github-hosted",
 	}
+	if r.Owner.Enterprise != "" {
+		c["enterprise"], c["enterprise_id"] = r.Owner.Enterprise, itoa(r.Owner.EnterpriseID)
+	}
+	for name, v := range r.Properties {
+		c["repo_property_"+name] = v
+	}
 	c["sub"] = SubjectLegacy(c)
 	return c
 }

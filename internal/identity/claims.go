@@ -25,9 +25,7 @@ type Identity struct {
 
 // extra holds the claims policy.Claims does not carry.
 type extra struct {
-	RepositoryID      json.RawMessage `json:"repository_id"`
-	RepositoryOwnerID json.RawMessage `json:"repository_owner_id"`
-	JTI               string          `json:"jti"`
+	JTI string `json:"jti"`
 }
 
 // parseClaims reads GitHub's job claims from a token payload and checks that
@@ -43,14 +41,13 @@ func parseClaims(payload []byte) (Identity, error) {
 		return Identity{}, fmt.Errorf("parse claims: %w", err)
 	}
 	id.TokenID = x.JTI
-	var err error
-	if id.RepositoryID, err = idString(x.RepositoryID); err != nil {
-		return Identity{}, fmt.Errorf("parse claims: repository_id: %w", err)
-	}
-	if id.RepositoryOwnerID, err = idString(x.RepositoryOwnerID); err != nil {
-		return Identity{}, fmt.Errorf("parse claims: repository_owner_id: %w", err)
-	}
+	id.RepositoryID, id.RepositoryOwnerID = id.Claims.RepositoryID, id.Claims.RepositoryOwnerID
 	c := id.Claims
+	for name, v := range map[string]string{"repository_id": c.RepositoryID, "repository_owner_id": c.RepositoryOwnerID, "enterprise_id": c.EnterpriseID} {
+		if v != "" && !isID(v) {
+			return Identity{}, fmt.Errorf("claims: %s is not a numeric ID", name)
+		}
+	}
 	owner, name, ok := strings.Cut(c.Repository, "/")
 	if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
 		return Identity{}, fmt.Errorf("claims: repository %q is not owner/name", c.Repository)
@@ -64,68 +61,11 @@ func parseClaims(payload []byte) (Identity, error) {
 	return id, nil
 }
 
-// idString accepts a numeric ID as GitHub sends it (a string) or as a number.
-func idString(raw json.RawMessage) (string, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return "", nil
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
-		return s, nil
-	}
-	var n json.Number
-	if err := json.Unmarshal(raw, &n); err != nil {
-		return "", errors.New("not a string or a number")
-	}
-	return n.String(), nil
-}
+// Subject is a parsed sub claim; see policy.Subject.
+type Subject = policy.Subject
 
-// Subject is a parsed sub claim of the form repo:OWNER/REPO:CONTEXT or
-// repo:OWNER@OWNER_ID/REPO@REPO_ID:CONTEXT.
-type Subject struct {
-	Owner, Repo     string
-	OwnerID, RepoID string // set in the immutable form only
-	Context         string // "ref:refs/heads/main", "environment:prod", "pull_request", ...
-}
-
-// ParseSubject parses a repo: subject. ok is false for a subject that does
-// not start with "repo:" (an organisation's custom subject template).
-func ParseSubject(sub string) (s Subject, ok bool, err error) {
-	rest, ok := strings.CutPrefix(sub, "repo:")
-	if !ok {
-		return Subject{}, false, nil
-	}
-	repo, ctx, found := strings.Cut(rest, ":")
-	if !found || ctx == "" {
-		return Subject{}, true, fmt.Errorf("subject %q has no context after the repository", sub)
-	}
-	owner, name, found := strings.Cut(repo, "/")
-	if !found || owner == "" || name == "" {
-		return Subject{}, true, fmt.Errorf("subject %q does not name owner/repository", sub)
-	}
-	s = Subject{Owner: owner, Repo: name, Context: ctx}
-	if strings.Contains(owner, "@") || strings.Contains(name, "@") {
-		var ok1, ok2 bool
-		s.Owner, s.OwnerID, ok1 = strings.Cut(owner, "@")
-		s.Repo, s.RepoID, ok2 = strings.Cut(name, "@")
-		if !ok1 || !ok2 || !digits(s.OwnerID) || !digits(s.RepoID) || s.Owner == "" || s.Repo == "" {
-			return Subject{}, true, fmt.Errorf("subject %q: want the form repo:OWNER@OWNER_ID/REPO@REPO_ID:CONTEXT", sub)
-		}
-	}
-	return s, true, nil
-}
-
-func digits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
-}
+// ParseSubject parses a repo: subject; see policy.ParseSubject.
+func ParseSubject(sub string) (Subject, bool, error) { return policy.ParseSubject(sub) }
 
 // checkSubject refuses a repo: subject that names another repository than
 // the repository claim, other IDs, or a context that contradicts the ref,
@@ -168,4 +108,14 @@ func checkSubject(id Identity) error {
 		}
 	}
 	return nil
+}
+
+// isID reports whether s is a GitHub numeric ID: decimal digits, no sign.
+func isID(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
 }

@@ -9,6 +9,8 @@ func FromEnvironment(getenv func(string) string) policy.Claims {
 	return policy.Claims{
 		Repository:        getenv("GITHUB_REPOSITORY"),
 		RepositoryOwner:   getenv("GITHUB_REPOSITORY_OWNER"),
+		RepositoryID:      getenv("GITHUB_REPOSITORY_ID"),
+		RepositoryOwnerID: getenv("GITHUB_REPOSITORY_OWNER_ID"),
 		WorkflowRef:       getenv("GITHUB_WORKFLOW_REF"),
 		Ref:               getenv("GITHUB_REF"),
 		RefType:           getenv("GITHUB_REF_TYPE"),

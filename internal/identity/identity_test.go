@@ -6,8 +6,10 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -97,6 +99,8 @@ func jobClaims(iss string) map[string]any {
 		"ref_protected": "true", "event_name": "push", "actor": "octocat", "runner_environment": "github-hosted",
 		"workflow_ref":     "acme/api/.github/workflows/ci.yml@refs/heads/main",
 		"job_workflow_ref": "acme/api/.github/workflows/ci.yml@refs/heads/main",
+		"job_workflow_sha": "0123456789abcdef0123456789abcdef01234567", "repository_visibility": "private",
+		"enterprise": "acme-corp", "enterprise_id": "3", "repo_property_team": "platform",
 	}
 }
 
@@ -128,6 +132,8 @@ func TestVerifyAccepts(t *testing.T) {
 		Repository: "acme/api", RepositoryOwner: "acme", Ref: "refs/heads/main", RefType: "branch", RefProtected: true,
 		EventName: "push", Actor: "octocat", RunnerEnvironment: "github-hosted", Subject: "repo:acme/api:ref:refs/heads/main",
 		WorkflowRef: "acme/api/.github/workflows/ci.yml@refs/heads/main", JobWorkflowRef: "acme/api/.github/workflows/ci.yml@refs/heads/main",
+		RepositoryID: "42", RepositoryOwnerID: "7", RepositoryVisibility: "private", Enterprise: "acme-corp", EnterpriseID: "3",
+		JobWorkflowSHA: "0123456789abcdef0123456789abcdef01234567", Properties: map[string]string{"team": "platform"},
 		Verified: true,
 	}, id.Claims)
 	assert.Equal(t, "42", id.RepositoryID)
@@ -176,6 +182,9 @@ func TestVerifyRejects(t *testing.T) {
 		{name: "no subject", change: func(c map[string]any) { delete(c, "sub") }, want: "no subject"},
 		{name: "repository shape", change: func(c map[string]any) { c["repository"] = "api" }, want: "not owner/name"},
 		{name: "ref_protected type", change: func(c map[string]any) { c["ref_protected"] = "yes" }, want: "ref_protected"},
+		{name: "repository_id not an ID", change: func(c map[string]any) { c["repository_id"] = "42 " }, want: "repository_id"},
+		{name: "enterprise_id not an ID", change: func(c map[string]any) { c["enterprise_id"] = "-3" }, want: "enterprise_id"},
+		{name: "custom property not a value", change: func(c map[string]any) { c["repo_property_team"] = map[string]any{"a": 1} }, want: "repo_property_team"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -267,7 +276,9 @@ func TestVerifySimulatorToken(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = sim.Close() })
 	sim.AddOrg("acme")
-	sim.AddRepo(ghsim.RepoSpec{Owner: "acme", Name: "api", DefaultBranch: "main"})
+	entID := sim.SetEnterprise("acme", "acme-corp")
+	repo := sim.AddRepo(ghsim.RepoSpec{Owner: "acme", Name: "api", DefaultBranch: "main", Visibility: "internal",
+		Properties: map[string]string{"team": "platform"}})
 	iss, err := IssuerFor(sim.ServerURL())
 	require.NoError(t, err)
 	assert.Equal(t, sim.OIDCIssuer(), iss)
@@ -280,10 +291,34 @@ func TestVerifySimulatorToken(t *testing.T) {
 	assert.True(t, id.Claims.Verified)
 	assert.Equal(t, "acme/api", id.Claims.Repository)
 	assert.True(t, id.Claims.RefProtected)
+	c := id.Claims
+	assert.Equal(t, strconv.FormatInt(repo.ID, 10), c.RepositoryID)
+	assert.Equal(t, strconv.FormatInt(repo.OwnerID, 10), c.RepositoryOwnerID)
+	assert.Equal(t, "internal", c.RepositoryVisibility)
+	assert.Equal(t, "acme-corp", c.Enterprise)
+	assert.Equal(t, strconv.FormatInt(entID, 10), c.EnterpriseID)
+	assert.Len(t, c.JobWorkflowSHA, 40)
+	assert.Equal(t, map[string]string{"team": "platform"}, c.Properties)
 
 	claims["sub"] = ghsim.SubjectImmutable(claims)
-	_, err = v.Verify(context.Background(), sim.IssueOIDC(claims, "jitkey"), "jitkey")
+	idForm, err := v.Verify(context.Background(), sim.IssueOIDC(claims, "jitkey"), "jitkey")
 	require.NoError(t, err, "immutable subject form")
+
+	// A rule pinned to IDs and a custom property matches the simulator's
+	// token in either subject form.
+	set, err := policy.LoadBytes("ids.cue", []byte(fmt.Sprintf(`apiVersion: "jitkey.dev/v1"
+rules: [{
+	name: "by-id"
+	match: {repository_id: %q, repository_owner_id: %q, enterprise_id: %q, repo_property_team: "platform",
+		sub: "repo:acme@%[2]s/api@%[1]s:ref:refs/heads/main"}
+	grant: {repositories: ["caller"], permissions: {contents: "read"}}
+}]
+`, c.RepositoryID, c.RepositoryOwnerID, c.EnterpriseID)))
+	require.NoError(t, err)
+	for _, who := range []Identity{id, idForm} {
+		d := policy.Decide(set, who.Claims, policy.Request{})
+		assert.True(t, d.Allowed, "%s: %s", who.Claims.Subject, d.Reason)
+	}
 
 	_, err = v.Verify(context.Background(), sim.IssueOIDC(claims, "other"), "jitkey")
 	assert.ErrorContains(t, err, "audience")
@@ -298,13 +333,13 @@ func TestFromEnvironment(t *testing.T) {
 	env := map[string]string{
 		"GITHUB_REPOSITORY": "acme/api", "GITHUB_REPOSITORY_OWNER": "acme", "GITHUB_WORKFLOW_REF": "acme/api/.github/workflows/ci.yml@refs/heads/main",
 		"GITHUB_REF": "refs/heads/main", "GITHUB_REF_TYPE": "branch", "GITHUB_REF_PROTECTED": "true", "GITHUB_EVENT_NAME": "push",
-		"GITHUB_ACTOR": "octocat", "RUNNER_ENVIRONMENT": "self-hosted",
+		"GITHUB_ACTOR": "octocat", "RUNNER_ENVIRONMENT": "self-hosted", "GITHUB_REPOSITORY_ID": "42", "GITHUB_REPOSITORY_OWNER_ID": "7",
 	}
 	got := FromEnvironment(func(k string) string { return env[k] })
 	assert.Equal(t, policy.Claims{
 		Repository: "acme/api", RepositoryOwner: "acme", WorkflowRef: "acme/api/.github/workflows/ci.yml@refs/heads/main",
 		Ref: "refs/heads/main", RefType: "branch", RefProtected: true, EventName: "push", Actor: "octocat",
-		RunnerEnvironment: "self-hosted",
+		RunnerEnvironment: "self-hosted", RepositoryID: "42", RepositoryOwnerID: "7",
 	}, got)
 	assert.False(t, got.Verified)
 }

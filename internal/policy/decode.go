@@ -459,16 +459,17 @@ func (d *decoder) claims(v cue.Value, at vpath) Claims {
 	var keys map[string]json.RawMessage
 	_ = json.Unmarshal(data, &keys)
 	for k := range keys {
-		if !claimNames()[k] {
+		if !claimFields()[k] && !strings.HasPrefix(k, PropertyPrefix) {
 			d.fail(at.field(k), "claim jitkey knows", fmt.Errorf("Claims has no field %q", k))
 		}
 	}
 	return c
 }
 
-// claimNames are the JSON names of Claims' fields: a claim the schema
-// accepts but Claims lacks would otherwise be dropped without a word.
-var claimNames = sync.OnceValue(func() map[string]bool {
+// claimFields are the JSON names of Claims' fields: a claim the schema
+// accepts but Claims lacks would otherwise be dropped without a word
+// (custom properties, repo_property_NAME, fill Claims.Properties).
+var claimFields = sync.OnceValue(func() map[string]bool {
 	out := map[string]bool{}
 	t := reflect.TypeFor[Claims]()
 	for i := range t.NumField() {

@@ -62,38 +62,10 @@ func (r *Rule) failures(c *Claims, limit int) int {
 	return n
 }
 
-// claim returns the value of the named claim.
-func claim(c *Claims, name string) (string, bool) {
-	switch name {
-	case "repository":
-		return c.Repository, true
-	case "repository_owner":
-		return c.RepositoryOwner, true
-	case "workflow_ref":
-		return c.WorkflowRef, true
-	case "job_workflow_ref":
-		return c.JobWorkflowRef, true
-	case "ref":
-		return c.Ref, true
-	case "ref_type":
-		return c.RefType, true
-	case "ref_protected":
-		return strconv.FormatBool(c.RefProtected), true
-	case "environment":
-		return c.Environment, true
-	case "event_name":
-		return c.EventName, true
-	case "actor":
-		return c.Actor, true
-	case "runner_environment":
-		return c.RunnerEnvironment, true
-	case "sub":
-		return c.Subject, true
-	}
-	return "", false
-}
-
 func (cond *Condition) holds(c *Claims) bool {
+	if cond.Claim == "sub" {
+		return c.subjectHolds(cond)
+	}
 	v, known := claim(c, cond.Claim)
 	return known && cond.Admits(v)
 }

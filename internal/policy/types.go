@@ -18,6 +18,17 @@ type Claims struct {
 	Actor             string `json:"actor"`
 	RunnerEnvironment string `json:"runner_environment"`
 	Subject           string `json:"sub,omitempty"`
+	// Immutable IDs and facts GitHub's tokens carry beside the names.
+	// IDs are decimal strings, as GitHub sends them.
+	RepositoryID         string `json:"repository_id,omitempty"`
+	RepositoryOwnerID    string `json:"repository_owner_id,omitempty"`
+	RepositoryVisibility string `json:"repository_visibility,omitempty"` // public, private or internal
+	JobWorkflowSHA       string `json:"job_workflow_sha,omitempty"`
+	Enterprise           string `json:"enterprise,omitempty"`    // slug, for repositories of an enterprise's organisations
+	EnterpriseID         string `json:"enterprise_id,omitempty"` // immutable
+	// Properties holds the repository's custom properties the organisation
+	// includes in its tokens (claims repo_property_NAME), keyed by NAME.
+	Properties map[string]string `json:"-"`
 	// Verified is true only when the claims come from an OIDC token whose
 	// signature, issuer, audience and expiry were checked.
 	Verified bool `json:"verified"`

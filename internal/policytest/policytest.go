@@ -27,6 +27,24 @@ type Case struct {
 	Pos      policy.Pos
 	Decision policy.Decision
 	Failures []string // empty when the case passed
+	// Derived names the claims every real token carries that the case
+	// omits and that were derived from the others (policy.Claims.Complete).
+	Derived []string
+	// Thin lists the rules that come before the deciding one and would
+	// take the job for some value of a claim the case omits but a real
+	// token always carries.
+	Thin []Thin
+	// Explain says, for a failed case, why it got its decision: the
+	// conditions of the expected or closest rule that failed.
+	Explain string
+}
+
+// Thin is a rule a test case cannot rule out because it omits claims
+// (Claims) that every real token carries and the rule conditions on.
+type Thin struct {
+	Rule   string
+	Pos    policy.Pos
+	Claims []string
 }
 
 // Passed reports whether the case met every expectation.
@@ -59,11 +77,11 @@ func Run(s *policy.Set) Result {
 	var res Result
 	hit := map[string]bool{}
 	for _, tc := range s.Tests {
-		d := policy.Decide(s, tc.Claims, tc.Request)
-		if d.Allowed && d.Rule != "" {
-			hit[d.Rule] = true
+		c := runCase(s, tc)
+		if c.Decision.Allowed && c.Decision.Rule != "" {
+			hit[c.Decision.Rule] = true
 		}
-		res.Cases = append(res.Cases, Case{Name: tc.Name, Pos: tc.Pos, Decision: d, Failures: compare(tc.Expect, d)})
+		res.Cases = append(res.Cases, c)
 	}
 	seen := map[string]bool{}
 	for _, r := range s.Rules {
@@ -79,6 +97,93 @@ func Run(s *policy.Set) Result {
 		}
 	}
 	return res
+}
+
+// runCase decides one test case as the real job would be decided: the
+// claims a real token carries that follow from the others are derived
+// first, and the rules that may still take the job because of a claim the
+// case leaves out are listed.
+func runCase(s *policy.Set, tc policy.TestCase) Case {
+	claims := tc.Claims
+	derived := claims.Complete()
+	d := policy.Decide(s, claims, tc.Request)
+	c := Case{Name: tc.Name, Pos: tc.Pos, Decision: d, Failures: compare(tc.Expect, d), Derived: derived,
+		Thin: ThinRules(s.Rules, claims, d)}
+	if !c.Passed() {
+		c.Explain = explain(s, claims, tc.Expect, d)
+	}
+	return c
+}
+
+// explain says, as jitkey explain would, why a failed case got its
+// decision: which conditions of the rule it expected failed, or which
+// earlier rule took the job, or, for a denial by default, the conditions
+// of the closest rule that failed.
+func explain(s *policy.Set, c policy.Claims, want policy.Expectation, d policy.Decision) string {
+	at := func(name string) (policy.Rule, string) {
+		for _, r := range s.Rules {
+			if r.Name == name {
+				return r, fmt.Sprintf(" (%s:%d:%d)", r.Pos.File, r.Pos.Line, r.Pos.Col)
+			}
+		}
+		return policy.Rule{}, ""
+	}
+	if want.Rule != "" && want.Rule != d.Rule {
+		r, pos := at(want.Rule)
+		if r.Name == "" {
+			return fmt.Sprintf("no rule is named %q", want.Rule)
+		}
+		if ok, failed := r.Matches(c); !ok {
+			return fmt.Sprintf("rule %q%s does not match: %s", r.Name, pos, strings.Join(failed, "; "))
+		}
+		_, dpos := at(d.Rule)
+		return fmt.Sprintf("rule %q%s matches, but rule %q%s comes first and decides", r.Name, pos, d.Rule, dpos)
+	}
+	if len(d.NearMisses) == 0 {
+		return ""
+	}
+	nm := d.NearMisses[0]
+	_, pos := at(nm.Rule)
+	return fmt.Sprintf("the closest rule, %q%s, does not match: %s", nm.Rule, pos, strings.Join(nm.Failed, "; "))
+}
+
+// ThinRules returns the rules before the one that decided (all rules for a
+// denial by default) that condition on claims the job omits but a real
+// token always carries, and that match once those conditions are left
+// out: for some value of those claims, such a rule would take the real job.
+func ThinRules(rules []policy.Rule, c policy.Claims, d policy.Decision) []Thin {
+	var omitted []string
+	for _, name := range policy.AlwaysCarried {
+		if v, _ := c.ClaimValue(name); v == "" {
+			omitted = append(omitted, name)
+		}
+	}
+	if len(omitted) == 0 {
+		return nil
+	}
+	var out []Thin
+	for _, r := range rules {
+		if d.Rule != "" && r.Name == d.Rule {
+			break
+		}
+		var rest []policy.Condition
+		var on []string
+		for _, cond := range r.Match {
+			if slices.Contains(omitted, cond.Claim) {
+				on = append(on, cond.Claim)
+			} else {
+				rest = append(rest, cond)
+			}
+		}
+		if len(on) == 0 {
+			continue
+		}
+		r.Match = rest
+		if ok, _ := r.Matches(c); ok {
+			out = append(out, Thin{Rule: r.Name, Pos: r.Pos, Claims: slices.Compact(on)})
+		}
+	}
+	return out
 }
 
 // compare lists how a decision differs from an expectation. An expectation
@@ -142,7 +247,15 @@ func Diagnostics(s *policy.Set, r Result) []policy.Diagnostic {
 			continue
 		}
 		out = append(out, policy.Diagnostic{File: c.Pos.File, Line: c.Pos.Line, Col: c.Pos.Col, EndLine: c.Pos.Line, EndCol: c.Pos.Col,
-			Severity: "error", Code: CodeFailed, Message: fmt.Sprintf("test %q failed: %s", c.Name, strings.Join(c.Failures, "; "))})
+			Severity: "error", Code: CodeFailed, Message: fmt.Sprintf("test %q failed: %s%s", c.Name, strings.Join(c.Failures, "; "), prefixed("; ", c.Explain))})
+	}
+	for _, c := range r.Cases {
+		for _, th := range c.Thin {
+			out = append(out, policy.Diagnostic{File: c.Pos.File, Line: c.Pos.Line, Col: c.Pos.Col, EndLine: c.Pos.Line, EndCol: c.Pos.Col,
+				Severity: "warning", Code: CodeThinClaims, Rule: th.Rule, Message: fmt.Sprintf(
+					"test %q omits %s, which every real token carries, and rule %q (%s:%d) comes first and would take this job for some value of %s; add %s to the test's claims as the job's token carries them",
+					c.Name, strings.Join(th.Claims, ", "), th.Rule, th.Pos.File, th.Pos.Line, orList(th.Claims), strings.Join(th.Claims, ", "))})
+		}
 	}
 	uncovered := map[string]bool{}
 	for _, n := range r.Uncovered {
@@ -161,6 +274,21 @@ func Diagnostics(s *policy.Set, r Result) []policy.Diagnostic {
 
 // The codes of test diagnostics.
 const (
-	CodeFailed    = "test-failed"
-	CodeUncovered = "rule-not-covered"
+	CodeFailed     = "test-failed"
+	CodeUncovered  = "rule-not-covered"
+	CodeThinClaims = "test-thin-claims"
 )
+
+func prefixed(prefix, s string) string {
+	if s == "" {
+		return ""
+	}
+	return prefix + s
+}
+
+func orList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
