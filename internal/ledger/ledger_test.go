@@ -1,0 +1,599 @@
+package ledger_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jitkey/jitkey/internal/audit"
+	"github.com/jitkey/jitkey/internal/github"
+	"github.com/jitkey/jitkey/internal/ledger"
+	"github.com/jitkey/jitkey/internal/pgtest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// pg is this test binary's private PostgreSQL cluster.
+var pg = pgtest.New()
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	pg.Stop()
+	os.Exit(code)
+}
+
+// backend is one database the suite runs against: a fresh database per
+// test, opened by as many replicas as the test wants.
+type backend struct {
+	name string
+	// fresh returns the data source of an empty database.
+	fresh func(t *testing.T) string
+	// raw returns every byte the database holds for the entries, as an
+	// attacker with the file or a dump would see it.
+	raw func(t *testing.T, dsn string) []byte
+}
+
+var backends = []backend{
+	{
+		name:  "sqlite",
+		fresh: func(t *testing.T) string { return filepath.Join(t.TempDir(), "ledger.db") },
+		raw: func(t *testing.T, dsn string) []byte {
+			var all []byte
+			for _, suffix := range []string{"", "-wal", "-shm"} {
+				b, err := os.ReadFile(dsn + suffix)
+				if err == nil {
+					all = append(all, b...)
+				}
+			}
+			require.NotEmpty(t, all)
+			return all
+		},
+	},
+	{
+		name:  "postgres",
+		fresh: func(t *testing.T) string { return pg.Database(t) },
+		raw: func(t *testing.T, dsn string) []byte {
+			db, err := sql.Open("pgx", dsn)
+			require.NoError(t, err)
+			defer db.Close()
+			var dump []byte
+			for _, q := range []string{"SELECT e::text FROM entries e", "SELECT x::text FROM exchanges x"} {
+				rows, err := db.Query(q)
+				require.NoError(t, err)
+				for rows.Next() {
+					var s string
+					require.NoError(t, rows.Scan(&s))
+					dump = append(dump, s...)
+				}
+				require.NoError(t, rows.Close())
+			}
+			require.NotEmpty(t, dump)
+			return dump
+		},
+	},
+}
+
+func (b backend) driver() string { return b.name }
+
+// forEach runs the test against every backend, in parallel.
+func forEach(t *testing.T, test func(t *testing.T, b backend)) {
+	t.Parallel()
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			test(t, b)
+		})
+	}
+}
+
+var testKey = func() *ledger.Keyring {
+	k := make([]byte, ledger.KeySize)
+	_, _ = rand.Read(k)
+	r, err := ledger.NewKeyring(k)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}()
+
+func open(t *testing.T, b backend, dsn string, opts ...func(*ledger.Config)) ledger.Ledger {
+	t.Helper()
+	c := ledger.Config{Driver: b.driver(), DSN: dsn, Keys: testKey}
+	for _, o := range opts {
+		o(&c)
+	}
+	l, err := ledger.Open(context.Background(), c)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = l.Close() })
+	return l
+}
+
+var t0 = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+
+func intent(repo string, run, attempt, checkRun int64) ledger.Intent {
+	return ledger.Intent{
+		Job:          ledger.Job{Repository: repo, RunID: run, RunAttempt: attempt, CheckRunID: checkRun},
+		Claims:       json.RawMessage(fmt.Sprintf(`{"repository":%q,"run_id":"%d","actor":"octocat"}`, repo, run)),
+		Rule:         "deploy-production",
+		PolicyRef:    "0123456789abcdef0123456789abcdef01234567",
+		Installation: 42,
+		Repositories: []string{"acme/api", "acme/infra"},
+		Permissions:  map[string]string{"contents": "read", "deployments": "write"},
+		RequestedAt:  t0,
+	}
+}
+
+func newToken() github.Secret {
+	b := make([]byte, 27)
+	_, _ = rand.Read(b)
+	return github.Secret("ghs_" + base64.RawURLEncoding.EncodeToString(b))
+}
+
+// mint records an intent and its mint, and returns the token.
+func mint(t *testing.T, l ledger.Ledger, in ledger.Intent, expires time.Time) github.Secret {
+	t.Helper()
+	ctx := context.Background()
+	id, err := l.RecordIntent(ctx, in)
+	require.NoError(t, err)
+	tok := newToken()
+	require.NoError(t, l.RecordMint(ctx, id, ledger.Mint{Token: tok, MintedAt: in.RequestedAt.Add(time.Second), ExpiresAt: expires}))
+	return tok
+}
+
+func TestLifecycle(t *testing.T) {
+	forEach(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		dsn := b.fresh(t)
+		l := open(t, b, dsn)
+		in := intent("Acme/API", 1001, 1, 5001)
+		tok := mint(t, l, in, t0.Add(time.Hour))
+		sha := audit.SHA256Hex(tok.Reveal())
+
+		e, err := l.Get(ctx, sha)
+		require.NoError(t, err)
+		assert.Equal(t, ledger.StateLive, e.State)
+		assert.Equal(t, "acme/api", e.Intent.Job.Repository, "repositories are stored lower-case")
+		assert.Equal(t, in.Rule, e.Intent.Rule)
+		assert.Equal(t, in.PolicyRef, e.Intent.PolicyRef)
+		assert.Equal(t, in.Repositories, e.Intent.Repositories)
+		assert.Equal(t, in.Permissions, e.Intent.Permissions)
+		assert.JSONEq(t, string(in.Claims), string(e.Intent.Claims))
+		assert.Equal(t, t0.Add(time.Second), e.MintedAt)
+		assert.Equal(t, t0.Add(time.Hour), e.ExpiresAt)
+
+		live, err := l.LiveTokensForJob(ctx, ledger.Job{Repository: "acme/api", RunID: 1001, RunAttempt: 1, CheckRunID: 5001})
+		require.NoError(t, err)
+		require.Len(t, live, 1)
+		assert.Equal(t, tok, live[0].Token, "the sealed token opens to the token minted")
+		assert.Equal(t, sha, live[0].SHA256)
+		assert.Equal(t, int64(42), live[0].Installation)
+		assert.Contains(t, string(b.raw(t, dsn)), sha, "the row is keyed by the token's SHA-256")
+		assert.NotContains(t, string(b.raw(t, dsn)), tok.Reveal(), "the token is in the database in plaintext")
+
+		s, err := l.Stats(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, ledger.Stats{Entries: 1, Live: 1}, s)
+
+		changed, err := l.MarkRevoked(ctx, sha, ledger.Revocation{By: "webhook:workflow_job", At: t0.Add(time.Minute)})
+		require.NoError(t, err)
+		assert.True(t, changed)
+		changed, err = l.MarkRevoked(ctx, sha, ledger.Revocation{By: "sweeper", At: t0.Add(2 * time.Minute)})
+		require.NoError(t, err)
+		assert.False(t, changed, "a second revocation must not overwrite the first")
+		e, err = l.Get(ctx, sha)
+		require.NoError(t, err)
+		assert.Equal(t, ledger.StateRevoked, e.State)
+		assert.Equal(t, ledger.Revocation{By: "webhook:workflow_job", At: t0.Add(time.Minute)}, e.Revoked)
+		live, err = l.LiveTokensForRun(ctx, "acme/api", 1001)
+		require.NoError(t, err)
+		assert.Empty(t, live)
+		s, err = l.Stats(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, ledger.Stats{Entries: 1}, s)
+
+		_, err = l.MarkRevoked(ctx, audit.SHA256Hex("never minted"), ledger.Revocation{By: "job", At: t0})
+		assert.ErrorIs(t, err, ledger.ErrNotFound)
+		_, err = l.Get(ctx, audit.SHA256Hex("never minted"))
+		assert.ErrorIs(t, err, ledger.ErrNotFound)
+	})
+}
+
+// The token is erased, not just marked, when it is revoked or expires: the
+// sealed bytes are gone from the database (a sealed token's key may leak
+// later; what is erased cannot be opened).
+func TestErasedAtRevocationAndExpiry(t *testing.T) {
+	forEach(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		dsn := b.fresh(t)
+		l := open(t, b, dsn)
+		revoked := mint(t, l, intent("acme/api", 1, 1, 1), t0.Add(time.Hour))
+		expired := mint(t, l, intent("acme/api", 2, 1, 2), t0.Add(time.Hour))
+		kept := mint(t, l, intent("acme/api", 3, 1, 3), t0.Add(2*time.Hour))
+		sealedCount := func() int {
+			db, err := sql.Open(map[string]string{"sqlite": "sqlite", "postgres": "pgx"}[b.name], dsn)
+			require.NoError(t, err)
+			defer db.Close()
+			var n int
+			require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM entries WHERE sealed_token IS NOT NULL").Scan(&n))
+			return n
+		}
+		require.Equal(t, 3, sealedCount())
+
+		_, err := l.MarkRevoked(ctx, audit.SHA256Hex(revoked.Reveal()), ledger.Revocation{By: "job", At: t0})
+		require.NoError(t, err)
+		n, err := l.Expire(ctx, t0.Add(time.Hour))
+		require.NoError(t, err)
+		assert.Equal(t, 1, n, "only the live token whose expiry passed is marked")
+		assert.Equal(t, 1, sealedCount(), "revoked and expired tokens must be erased")
+
+		e, err := l.Get(ctx, audit.SHA256Hex(expired.Reveal()))
+		require.NoError(t, err)
+		assert.Equal(t, ledger.StateExpired, e.State)
+		assert.Equal(t, t0.Add(time.Hour), e.ClosedAt)
+		live, err := l.LiveTokensForRun(ctx, "acme/api", 3)
+		require.NoError(t, err)
+		require.Len(t, live, 1)
+		assert.Equal(t, kept, live[0].Token)
+	})
+}
+
+func TestRecordErrors(t *testing.T) {
+	forEach(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		l := open(t, b, b.fresh(t))
+		m := ledger.Mint{Token: newToken(), MintedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+		assert.ErrorIs(t, l.RecordMint(ctx, 999, m), ledger.ErrNotFound)
+		assert.ErrorIs(t, l.RecordFailure(ctx, 999, "x", t0), ledger.ErrNotFound)
+
+		id, err := l.RecordIntent(ctx, intent("acme/api", 1, 1, 0))
+		require.NoError(t, err)
+		require.NoError(t, l.RecordMint(ctx, id, m))
+		assert.ErrorIs(t, l.RecordMint(ctx, id, ledger.Mint{Token: newToken(), MintedAt: t0, ExpiresAt: t0.Add(time.Hour)}), ledger.ErrConflict,
+			"an intent is minted once")
+		assert.ErrorIs(t, l.RecordFailure(ctx, id, "late", t0), ledger.ErrConflict)
+
+		other, err := l.RecordIntent(ctx, intent("acme/api", 2, 1, 0))
+		require.NoError(t, err)
+		err = l.RecordMint(ctx, other, m)
+		assert.ErrorIs(t, err, ledger.ErrConflict, "one token recorded for two intents")
+		assert.NotContains(t, err.Error(), m.Token.Reveal(), "an error quotes the token")
+
+		_, err = l.RecordIntent(ctx, ledger.Intent{RequestedAt: t0})
+		assert.Error(t, err, "an intent without the job")
+		bad := intent("acme/api", 3, 1, 0)
+		bad.Claims = json.RawMessage("{not json")
+		_, err = l.RecordIntent(ctx, bad)
+		assert.Error(t, err)
+		assert.Error(t, l.RecordMint(ctx, other, ledger.Mint{MintedAt: t0, ExpiresAt: t0}), "a mint without a token")
+	})
+}
+
+// A crash between GitHub's answer and RecordMint leaves the intent: after
+// the grace period, a replica that starts afresh reports it, with what was
+// asked and for whom. An intent GitHub refused is closed, not dangling.
+func TestCrashBetweenIntentAndMintIsVisible(t *testing.T) {
+	forEach(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		dsn := b.fresh(t)
+		crashed := open(t, b, dsn)
+		id, err := crashed.RecordIntent(ctx, intent("acme/api", 77, 2, 770))
+		require.NoError(t, err)
+		refused, err := crashed.RecordIntent(ctx, intent("acme/api", 78, 1, 780))
+		require.NoError(t, err)
+		require.NoError(t, crashed.RecordFailure(ctx, refused, "403 the installation does not grant deployments:write", t0.Add(time.Second)))
+		mint(t, crashed, intent("acme/api", 79, 1, 790), t0.Add(time.Hour))
+		require.NoError(t, crashed.Close()) // the process dies before RecordMint(id)
+
+		l := open(t, b, dsn)
+		d, err := l.DanglingIntents(ctx, t0.Add(-time.Second))
+		require.NoError(t, err)
+		assert.Empty(t, d, "an intent younger than the grace period is not dangling yet")
+		d, err = l.DanglingIntents(ctx, t0.Add(time.Minute))
+		require.NoError(t, err)
+		require.Len(t, d, 1)
+		assert.Equal(t, id, d[0].ID)
+		assert.Equal(t, ledger.StateIntent, d[0].State)
+		assert.Equal(t, ledger.Job{Repository: "acme/api", RunID: 77, RunAttempt: 2, CheckRunID: 770}, d[0].Intent.Job)
+		assert.Equal(t, []string{"acme/api", "acme/infra"}, d[0].Intent.Repositories)
+		s, err := l.Stats(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, ledger.Stats{Entries: 3, Live: 1, Dangling: 1}, s)
+	})
+}
+
+func TestLiveTokensByJobAndRun(t *testing.T) {
+	forEach(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		l := open(t, b, b.fresh(t))
+		job := mint(t, l, intent("acme/api", 10, 1, 100), t0.Add(time.Hour))
+		job2 := mint(t, l, intent("acme/api", 10, 1, 100), t0.Add(time.Hour))
+		sibling := mint(t, l, intent("acme/api", 10, 1, 101), t0.Add(time.Hour))
+		noClaim := mint(t, l, intent("acme/api", 10, 1, 0), t0.Add(time.Hour))
+		retry := mint(t, l, intent("acme/api", 10, 2, 200), t0.Add(time.Hour))
+		mint(t, l, intent("acme/web", 10, 1, 100), t0.Add(time.Hour))
+		mint(t, l, intent("acme/api", 11, 1, 100), t0.Add(time.Hour))
+
+		tokens := func(live []ledger.LiveToken, err error) []string {
+			require.NoError(t, err)
+			var out []string
+			for _, x := range live {
+				out = append(out, x.Token.Reveal())
+			}
+			sort.Strings(out)
+			return out
+		}
+		want := func(toks ...github.Secret) []string {
+			var out []string
+			for _, x := range toks {
+				out = append(out, x.Reveal())
+			}
+			sort.Strings(out)
+			return out
+		}
+		assert.Equal(t, want(job, job2), tokens(l.LiveTokensForJob(ctx, ledger.Job{Repository: "ACME/api", RunID: 10, RunAttempt: 1, CheckRunID: 100})))
+		assert.Equal(t, want(noClaim), tokens(l.LiveTokensForJob(ctx, ledger.Job{Repository: "acme/api", RunID: 10, RunAttempt: 1})))
+		assert.Equal(t, want(job, job2, sibling, noClaim, retry), tokens(l.LiveTokensForRun(ctx, "acme/api", 10)))
+		assert.Empty(t, tokens(l.LiveTokensForRun(ctx, "acme/api", 12)))
+	})
+}
+
+func TestLiveJobs(t *testing.T) {
+	forEach(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		l := open(t, b, b.fresh(t))
+		at := func(in ledger.Intent, d time.Duration) ledger.Intent { in.RequestedAt = t0.Add(d); return in }
+		mint(t, l, at(intent("acme/api", 2, 1, 20), 2*time.Minute), t0.Add(time.Hour))
+		mint(t, l, at(intent("acme/api", 1, 1, 10), time.Minute), t0.Add(time.Hour))
+		mint(t, l, at(intent("acme/api", 1, 1, 10), 3*time.Minute), t0.Add(time.Hour))
+		mint(t, l, at(intent("acme/api", 3, 1, 30), 10*time.Minute), t0.Add(time.Hour))
+		gone := mint(t, l, at(intent("acme/api", 4, 1, 40), 0), t0.Add(time.Hour))
+		_, err := l.MarkRevoked(ctx, audit.SHA256Hex(gone.Reveal()), ledger.Revocation{By: "job", At: t0})
+		require.NoError(t, err)
+
+		jobs, err := l.LiveJobs(ctx, t0.Add(5*time.Minute), 10)
+		require.NoError(t, err)
+		assert.Equal(t, []ledger.Job{
+			{Repository: "acme/api", RunID: 1, RunAttempt: 1, CheckRunID: 10},
+			{Repository: "acme/api", RunID: 2, RunAttempt: 1, CheckRunID: 20},
+		}, jobs, "live jobs, oldest mint first, one row per job, none minted after the cut-off")
+		jobs, err = l.LiveJobs(ctx, t0.Add(time.Hour), 1)
+		require.NoError(t, err)
+		assert.Len(t, jobs, 1)
+	})
+}
+
+// Two replicas (two Ledgers on one database) and many goroutines present
+// the same OIDC token at once: exactly one exchange wins.
+func TestExchangeOnceAcrossReplicas(t *testing.T) {
+	forEach(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		dsn := b.fresh(t)
+		replicas := []ledger.Ledger{open(t, b, dsn), open(t, b, dsn)}
+		for round := range 5 {
+			jti := fmt.Sprintf("jti-%d", round)
+			var wins atomic.Int32
+			var wg sync.WaitGroup
+			for i := range 16 {
+				wg.Go(func() {
+					ok, err := replicas[i%2].ExchangeOnce(ctx, "https://token.actions.githubusercontent.com", jti, t0.Add(5*time.Minute))
+					assert.NoError(t, err)
+					if ok {
+						wins.Add(1)
+					}
+				})
+			}
+			wg.Wait()
+			assert.Equal(t, int32(1), wins.Load(), "jti %s exchanged %d times", jti, wins.Load())
+		}
+		ok, err := replicas[0].ExchangeOnce(ctx, "https://other.example", "jti-0", t0.Add(5*time.Minute))
+		require.NoError(t, err)
+		assert.True(t, ok, "a jti is unique per issuer")
+		_, err = replicas[0].ExchangeOnce(ctx, "https://token.actions.githubusercontent.com", "", t0)
+		assert.Error(t, err, "a token without jti cannot be protected from replay")
+
+		// Records are forgotten only once the OIDC token has expired.
+		_, err = replicas[1].Expire(ctx, t0.Add(5*time.Minute))
+		require.NoError(t, err)
+		ok, err = replicas[0].ExchangeOnce(ctx, "https://token.actions.githubusercontent.com", "jti-1", t0.Add(5*time.Minute))
+		require.NoError(t, err)
+		assert.False(t, ok, "a jti forgotten before its token expired")
+		_, err = replicas[1].Expire(ctx, t0.Add(5*time.Minute+time.Millisecond))
+		require.NoError(t, err)
+		ok, err = replicas[0].ExchangeOnce(ctx, "https://token.actions.githubusercontent.com", "jti-1", t0.Add(10*time.Minute))
+		require.NoError(t, err)
+		assert.True(t, ok)
+	})
+}
+
+// Replicas record concurrently: every intent gets its own ID, every mint
+// lands on its intent, nothing is lost or doubled.
+func TestConcurrentRecording(t *testing.T) {
+	forEach(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		dsn := b.fresh(t)
+		replicas := []ledger.Ledger{open(t, b, dsn), open(t, b, dsn)}
+		const n = 60
+		var mu sync.Mutex
+		ids := map[ledger.IntentID]bool{}
+		tokens := map[string]int64{}
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				l := replicas[i%2]
+				id, err := l.RecordIntent(ctx, intent("acme/api", int64(i), 1, int64(i)))
+				if !assert.NoError(t, err) {
+					return
+				}
+				tok := newToken()
+				assert.NoError(t, l.RecordMint(ctx, id, ledger.Mint{Token: tok, MintedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+				mu.Lock()
+				ids[id] = true
+				tokens[tok.Reveal()] = int64(i)
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		assert.Len(t, ids, n)
+		s, err := replicas[0].Stats(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, ledger.Stats{Entries: n, Live: n}, s)
+		for tok, run := range tokens {
+			live, err := replicas[1].LiveTokensForRun(ctx, "acme/api", run)
+			require.NoError(t, err)
+			require.Len(t, live, 1)
+			assert.Equal(t, tok, live[0].Token.Reveal())
+		}
+	})
+}
+
+// The sweep lock admits one holder at a time across replicas and
+// goroutines, and is free again when the holder is done.
+func TestSweepLockIsExclusive(t *testing.T) {
+	forEach(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		dsn := b.fresh(t)
+		replicas := []ledger.Ledger{open(t, b, dsn), open(t, b, dsn)}
+		var holders, maxHolders, ran atomic.Int32
+		var wg sync.WaitGroup
+		for i := range 12 {
+			wg.Go(func() {
+				for range 5 {
+					ok, err := replicas[i%2].WithSweepLock(ctx, func(context.Context) error {
+						h := holders.Add(1)
+						for {
+							m := maxHolders.Load()
+							if h <= m || maxHolders.CompareAndSwap(m, h) {
+								break
+							}
+						}
+						time.Sleep(2 * time.Millisecond)
+						holders.Add(-1)
+						return nil
+					})
+					assert.NoError(t, err)
+					if ok {
+						ran.Add(1)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		assert.Equal(t, int32(1), maxHolders.Load(), "two sweepers held the lock at once")
+		assert.Positive(t, ran.Load())
+
+		// Held by one replica, refused to the other; free once released.
+		inside := make(chan struct{})
+		release := make(chan struct{})
+		go func() {
+			_, _ = replicas[0].WithSweepLock(ctx, func(context.Context) error { close(inside); <-release; return nil })
+		}()
+		<-inside
+		ok, err := replicas[1].WithSweepLock(ctx, func(context.Context) error { return nil })
+		require.NoError(t, err)
+		assert.False(t, ok, "the other replica swept while the lock was held")
+		close(release)
+		assert.Eventually(t, func() bool {
+			ok, err := replicas[1].WithSweepLock(ctx, func(context.Context) error { return nil })
+			return err == nil && ok
+		}, 5*time.Second, 10*time.Millisecond)
+
+		wantErr := fmt.Errorf("sweep failed")
+		ok, err = replicas[0].WithSweepLock(ctx, func(context.Context) error { return wantErr })
+		assert.True(t, ok)
+		assert.ErrorIs(t, err, wantErr)
+		ok, err = replicas[1].WithSweepLock(ctx, func(context.Context) error { return nil })
+		assert.NoError(t, err)
+		assert.True(t, ok, "a failed sweep must release the lock")
+	})
+}
+
+// Replicas starting together on an empty database both come up, and each
+// migration is applied once.
+func TestMigrationsConcurrentOpen(t *testing.T) {
+	forEach(t, func(t *testing.T, b backend) {
+		dsn := b.fresh(t)
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				l, err := ledger.Open(context.Background(), ledger.Config{Driver: b.driver(), DSN: dsn, Keys: testKey})
+				if assert.NoError(t, err) {
+					assert.NoError(t, l.Close())
+				}
+			})
+		}
+		wg.Wait()
+		db, err := sql.Open(map[string]string{"sqlite": "sqlite", "postgres": "pgx"}[b.name], dsn)
+		require.NoError(t, err)
+		defer db.Close()
+		var n, max int
+		require.NoError(t, db.QueryRow("SELECT COUNT(*), MAX(version) FROM schema_migrations").Scan(&n, &max))
+		assert.Equal(t, max, n, "a migration was applied twice")
+
+		// A database a newer jitkey migrated is refused, not downgraded.
+		_, err = db.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, '0999_future.sql', 0)")
+		require.NoError(t, err)
+		_, err = ledger.Open(context.Background(), ledger.Config{Driver: b.driver(), DSN: dsn, Keys: testKey})
+		assert.ErrorContains(t, err, "newer than this jitkey knows")
+	})
+}
+
+// An attacker with write access to the database moves one row's sealed
+// token onto another row (say, one whose job they can make complete): it
+// does not open there, and nothing is revoked or returned by mistake. A
+// ledger opened with another key cannot read the tokens either.
+func TestSealedTokensAreBoundToTheirRow(t *testing.T) {
+	forEach(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		dsn := b.fresh(t)
+		l := open(t, b, dsn)
+		mint(t, l, intent("acme/api", 1, 1, 1), t0.Add(time.Hour))
+		victim := mint(t, l, intent("acme/api", 2, 1, 2), t0.Add(time.Hour))
+		db, err := sql.Open(map[string]string{"sqlite": "sqlite", "postgres": "pgx"}[b.name], dsn)
+		require.NoError(t, err)
+		defer db.Close()
+		_, err = db.Exec(`UPDATE entries SET sealed_token = (SELECT sealed_token FROM entries WHERE run_id = 2) WHERE run_id = 1`)
+		require.NoError(t, err)
+		live, err := l.LiveTokensForRun(ctx, "acme/api", 1)
+		require.Error(t, err)
+		assert.Empty(t, live)
+		assert.NotContains(t, err.Error(), victim.Reveal())
+
+		other, err := ledger.NewKeyring(bytes.Repeat([]byte{7}, ledger.KeySize))
+		require.NoError(t, err)
+		wrong := open(t, b, dsn, func(c *ledger.Config) { c.Keys = other })
+		_, err = wrong.LiveTokensForRun(ctx, "acme/api", 2)
+		assert.ErrorContains(t, err, "does not open with the configured keys")
+	})
+}
+
+func TestOpenErrors(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, err := ledger.Open(ctx, ledger.Config{Driver: "mysql", DSN: "x", Keys: testKey})
+	assert.ErrorContains(t, err, `use "sqlite"`)
+	_, err = ledger.Open(ctx, ledger.Config{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "l.db")})
+	assert.ErrorContains(t, err, "needs a key")
+	_, err = ledger.Open(ctx, ledger.Config{Driver: "sqlite", DSN: "", Keys: testKey})
+	assert.ErrorContains(t, err, "needs a data source")
+	_, err = ledger.Open(ctx, ledger.Config{Driver: "sqlite", DSN: "file:x.db?mode=memory", Keys: testKey})
+	assert.ErrorContains(t, err, "plain file path")
+
+	path := filepath.Join(t.TempDir(), "l.db")
+	l, err := ledger.Open(ctx, ledger.Config{Driver: "sqlite", DSN: path, Keys: testKey})
+	require.NoError(t, err)
+	require.NoError(t, l.Close())
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "the ledger file holds sealed tokens and claims")
+}

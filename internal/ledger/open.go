@@ -1,0 +1,117 @@
+package ledger
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL's database/sql driver, pure Go
+	_ "modernc.org/sqlite"             // SQLite's database/sql driver, pure Go
+)
+
+// dialect is what differs between the databases: the SQL is shared.
+type dialect struct {
+	name   string // "sqlite" or "postgres": also the migrations directory
+	driver string // the database/sql driver
+	// beginMigration starts the migration transaction and takes a lock
+	// that serializes migrations across processes.
+	beginMigration []string
+	// sweepLock acquires the sweep lock for one holder.
+	sweepLock func(ctx context.Context, l *sqlLedger) (held, bool, error)
+}
+
+// held is an acquired sweep lock.
+type held interface {
+	renew(ctx context.Context) error // fails if the lock was lost
+	release(ctx context.Context) error
+}
+
+// migrationLockKey and sweepLockKey are PostgreSQL advisory lock keys; the
+// high half spells "jitk".
+const (
+	migrationLockKey int64 = 0x6a69746b_00000001
+	sweepLockKey     int64 = 0x6a69746b_00000002
+)
+
+var dialects = map[string]dialect{
+	"sqlite": {
+		name: "sqlite", driver: "sqlite",
+		beginMigration: []string{"BEGIN IMMEDIATE"},
+		sweepLock:      leaseLock,
+	},
+	"postgres": {
+		name: "postgres", driver: "pgx",
+		beginMigration: []string{"BEGIN", fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", migrationLockKey)},
+		sweepLock:      advisoryLock,
+	},
+}
+
+// Open connects to the ledger's database, creating it (SQLite) and applying
+// migrations as needed.
+func Open(ctx context.Context, c Config) (Ledger, error) {
+	d, ok := dialects[c.Driver]
+	if !ok {
+		return nil, fmt.Errorf("ledger driver %q is not known: use \"sqlite\" (one instance, a file) or \"postgres\" (several replicas)", c.Driver)
+	}
+	if c.Keys == nil {
+		return nil, errors.New("the ledger needs a key to seal tokens: configure a 32-byte key (base64) or a KMS data key")
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.SweepLease <= 0 {
+		c.SweepLease = time.Minute
+	}
+	dsn, err := d.dsn(c.DSN)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open(d.driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open the %s ledger: %w", d.name, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open the %s ledger: %w", d.name, err)
+	}
+	if err := migrate(ctx, db, d, c.Now()); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return &sqlLedger{db: db, d: d, keys: c.Keys, now: c.Now, lease: c.SweepLease}, nil
+}
+
+// dsn checks the configured data source and adds what the dialect needs.
+func (d dialect) dsn(s string) (string, error) {
+	if strings.TrimSpace(s) == "" {
+		return "", fmt.Errorf("the %s ledger needs a data source: a file path for sqlite, a connection string for postgres", d.name)
+	}
+	if d.name != "sqlite" {
+		return s, nil
+	}
+	if strings.ContainsAny(s, "?#") || strings.HasPrefix(s, "file:") || s == ":memory:" {
+		return "", fmt.Errorf("the sqlite ledger %q must be a plain file path (no file: URI, query or :memory:)", s)
+	}
+	// The file holds sealed tokens and job claims: readable by its owner only.
+	f, err := os.OpenFile(s, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("open the sqlite ledger: %w", err)
+	}
+	_ = f.Close()
+	// WAL lets readers run beside the writer; writers wait for each other
+	// (busy_timeout) and take the write lock when their transaction begins.
+	return s + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate", nil
+}
+
+// holderID names one acquisition of the sweep lock.
+func holderID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

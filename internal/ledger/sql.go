@@ -1,0 +1,293 @@
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jitkey/jitkey/internal/audit"
+)
+
+// sqlLedger is the Ledger over database/sql, for both dialects.
+type sqlLedger struct {
+	db    *sql.DB
+	d     dialect
+	keys  *Keyring
+	now   func() time.Time
+	lease time.Duration
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+func nullMS(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromMS(v.Int64)
+}
+
+func (l *sqlLedger) RecordIntent(ctx context.Context, in Intent) (IntentID, error) {
+	if in.Job.Repository == "" || in.RequestedAt.IsZero() {
+		return 0, errors.New("ledger: an intent needs the job's repository and the time it was requested")
+	}
+	claims := in.Claims
+	if len(claims) == 0 {
+		claims = json.RawMessage("{}")
+	}
+	if !json.Valid(claims) {
+		return 0, errors.New("ledger: the intent's claims are not JSON")
+	}
+	repos, err := json.Marshal(nonNil(in.Repositories))
+	if err != nil {
+		return 0, err
+	}
+	perms, err := json.Marshal(in.Permissions)
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	err = l.db.QueryRowContext(ctx, `INSERT INTO entries (state, requested_at, repository, run_id, run_attempt, check_run_id,
+		claims, rule, policy_ref, installation_id, repositories, permissions)
+		VALUES ('intent', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+		ms(in.RequestedAt), strings.ToLower(in.Job.Repository), in.Job.RunID, in.Job.RunAttempt, in.Job.CheckRunID,
+		string(claims), in.Rule, in.PolicyRef, in.Installation, string(repos), string(perms)).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("record the intent: %w", err)
+	}
+	return IntentID(id), nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func (l *sqlLedger) RecordMint(ctx context.Context, id IntentID, m Mint) error {
+	if m.Token.Reveal() == "" || m.ExpiresAt.IsZero() || m.MintedAt.IsZero() {
+		return errors.New("ledger: a mint needs the token, when it was minted and when it expires")
+	}
+	sha := audit.SHA256Hex(m.Token.Reveal())
+	sealed, err := l.keys.seal(sha, m.Token)
+	if err != nil {
+		return err
+	}
+	res, err := l.db.ExecContext(ctx, `UPDATE entries SET state = 'live', token_sha256 = $1, sealed_token = $2,
+		minted_at = $3, expires_at = $4 WHERE id = $5 AND state = 'intent'`,
+		sha, sealed, ms(m.MintedAt), ms(m.ExpiresAt), int64(id))
+	if err != nil {
+		if taken, _ := l.exists(ctx, "token_sha256 = $1", sha); taken {
+			return fmt.Errorf("record the mint of intent %d: token %s: %w", id, audit.ShortSHA(sha), ErrConflict)
+		}
+		return fmt.Errorf("record the mint of intent %d: %w", id, err)
+	}
+	return l.closedIntent(ctx, res, id, "record the mint of")
+}
+
+func (l *sqlLedger) RecordFailure(ctx context.Context, id IntentID, reason string, at time.Time) error {
+	res, err := l.db.ExecContext(ctx, `UPDATE entries SET state = 'failed', failure = $1, closed_at = $2
+		WHERE id = $3 AND state = 'intent'`, reason, ms(at), int64(id))
+	if err != nil {
+		return fmt.Errorf("record the failure of intent %d: %w", id, err)
+	}
+	return l.closedIntent(ctx, res, id, "record the failure of")
+}
+
+// closedIntent explains an update of an intent that changed no row.
+func (l *sqlLedger) closedIntent(ctx context.Context, res sql.Result, id IntentID, op string) error {
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	found, err := l.exists(ctx, "id = $1", int64(id))
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s intent %d: %w", op, id, err)
+	case found:
+		return fmt.Errorf("%s intent %d: %w", op, id, ErrConflict)
+	default:
+		return fmt.Errorf("%s intent %d: %w", op, id, ErrNotFound)
+	}
+}
+
+func (l *sqlLedger) exists(ctx context.Context, where string, arg any) (bool, error) {
+	var one int
+	err := l.db.QueryRowContext(ctx, "SELECT 1 FROM entries WHERE "+where, arg).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (l *sqlLedger) MarkRevoked(ctx context.Context, sha string, r Revocation) (bool, error) {
+	if r.By == "" || r.At.IsZero() {
+		return false, errors.New("ledger: a revocation needs who or what revoked and when")
+	}
+	res, err := l.db.ExecContext(ctx, `UPDATE entries SET state = 'revoked', sealed_token = NULL, revoked_by = $1,
+		revoked_at = $2, closed_at = $2 WHERE token_sha256 = $3 AND state = 'live'`, r.By, ms(r.At), sha)
+	if err != nil {
+		return false, fmt.Errorf("record the revocation of %s: %w", audit.ShortSHA(sha), err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err == nil, err
+	}
+	found, err := l.exists(ctx, "token_sha256 = $1", sha)
+	if err == nil && !found {
+		err = fmt.Errorf("revoke %s: no such token in the ledger: %w", audit.ShortSHA(sha), ErrNotFound)
+	}
+	return false, err
+}
+
+func (l *sqlLedger) Expire(ctx context.Context, now time.Time) (int, error) {
+	res, err := l.db.ExecContext(ctx, `UPDATE entries SET state = 'expired', sealed_token = NULL, closed_at = $1
+		WHERE state = 'live' AND expires_at <= $1`, ms(now))
+	if err != nil {
+		return 0, fmt.Errorf("mark expired tokens: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	if _, err := l.db.ExecContext(ctx, "DELETE FROM exchanges WHERE expires_at < $1", ms(now)); err != nil {
+		return int(n), fmt.Errorf("forget expired OIDC exchanges: %w", err)
+	}
+	return int(n), nil
+}
+
+const liveCols = "token_sha256, sealed_token, installation_id, repository, run_id, run_attempt, check_run_id, expires_at"
+
+func (l *sqlLedger) LiveTokensForJob(ctx context.Context, job Job) ([]LiveToken, error) {
+	return l.live(ctx, "repository = $1 AND run_id = $2 AND run_attempt = $3 AND check_run_id = $4",
+		strings.ToLower(job.Repository), job.RunID, job.RunAttempt, job.CheckRunID)
+}
+
+func (l *sqlLedger) LiveTokensForRun(ctx context.Context, repository string, runID int64) ([]LiveToken, error) {
+	return l.live(ctx, "repository = $1 AND run_id = $2", strings.ToLower(repository), runID)
+}
+
+func (l *sqlLedger) live(ctx context.Context, where string, args ...any) ([]LiveToken, error) {
+	rows, err := l.db.QueryContext(ctx, "SELECT "+liveCols+" FROM entries WHERE state = 'live' AND "+where+" ORDER BY id", args...)
+	if err != nil {
+		return nil, fmt.Errorf("list live tokens: %w", err)
+	}
+	defer rows.Close()
+	var out []LiveToken
+	for rows.Next() {
+		var t LiveToken
+		var sealed []byte
+		var exp int64
+		if err := rows.Scan(&t.SHA256, &sealed, &t.Installation, &t.Job.Repository, &t.Job.RunID, &t.Job.RunAttempt, &t.Job.CheckRunID, &exp); err != nil {
+			return nil, fmt.Errorf("list live tokens: %w", err)
+		}
+		if t.Token, err = l.keys.open(t.SHA256, sealed); err != nil {
+			return nil, fmt.Errorf("token %s: %w", audit.ShortSHA(t.SHA256), err)
+		}
+		t.ExpiresAt = fromMS(exp)
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+func (l *sqlLedger) LiveJobs(ctx context.Context, mintedBefore time.Time, limit int) ([]Job, error) {
+	rows, err := l.db.QueryContext(ctx, `SELECT repository, run_id, run_attempt, check_run_id FROM entries
+		WHERE state = 'live' AND minted_at <= $1 GROUP BY repository, run_id, run_attempt, check_run_id
+		ORDER BY MIN(minted_at), MIN(id) LIMIT $2`, ms(mintedBefore), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list jobs with live tokens: %w", err)
+	}
+	defer rows.Close()
+	var out []Job
+	for rows.Next() {
+		var j Job
+		if err := rows.Scan(&j.Repository, &j.RunID, &j.RunAttempt, &j.CheckRunID); err != nil {
+			return nil, fmt.Errorf("list jobs with live tokens: %w", err)
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+const entryCols = `id, state, requested_at, repository, run_id, run_attempt, check_run_id, claims, rule, policy_ref,
+	installation_id, repositories, permissions, token_sha256, minted_at, expires_at, revoked_by, revoked_at, failure, closed_at`
+
+func (l *sqlLedger) DanglingIntents(ctx context.Context, requestedBefore time.Time) ([]Entry, error) {
+	rows, err := l.db.QueryContext(ctx, "SELECT "+entryCols+" FROM entries WHERE state = 'intent' AND requested_at <= $1 ORDER BY id",
+		ms(requestedBefore))
+	if err != nil {
+		return nil, fmt.Errorf("list dangling intents: %w", err)
+	}
+	defer rows.Close()
+	var out []Entry
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list dangling intents: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func (l *sqlLedger) Get(ctx context.Context, sha string) (Entry, error) {
+	e, err := scanEntry(l.db.QueryRowContext(ctx, "SELECT "+entryCols+" FROM entries WHERE token_sha256 = $1", sha))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Entry{}, fmt.Errorf("token %s: %w", audit.ShortSHA(sha), ErrNotFound)
+	}
+	return e, err
+}
+
+func scanEntry(row interface{ Scan(...any) error }) (Entry, error) {
+	var e Entry
+	var id, requested int64
+	var state, claims, repos, perms string
+	var sha, by, failure sql.NullString
+	var minted, expires, revoked, closed sql.NullInt64
+	err := row.Scan(&id, &state, &requested, &e.Intent.Job.Repository, &e.Intent.Job.RunID, &e.Intent.Job.RunAttempt,
+		&e.Intent.Job.CheckRunID, &claims, &e.Intent.Rule, &e.Intent.PolicyRef, &e.Intent.Installation, &repos, &perms,
+		&sha, &minted, &expires, &by, &revoked, &failure, &closed)
+	if err != nil {
+		return e, err
+	}
+	e.ID, e.State, e.Intent.RequestedAt, e.Intent.Claims = IntentID(id), State(state), fromMS(requested), json.RawMessage(claims)
+	if err := json.Unmarshal([]byte(repos), &e.Intent.Repositories); err != nil {
+		return e, fmt.Errorf("entry %d: repositories: %w", id, err)
+	}
+	if err := json.Unmarshal([]byte(perms), &e.Intent.Permissions); err != nil {
+		return e, fmt.Errorf("entry %d: permissions: %w", id, err)
+	}
+	e.SHA256, e.Revoked.By, e.Failure = sha.String, by.String, failure.String
+	e.MintedAt, e.ExpiresAt, e.Revoked.At, e.ClosedAt = nullMS(minted), nullMS(expires), nullMS(revoked), nullMS(closed)
+	return e, nil
+}
+
+func (l *sqlLedger) ExchangeOnce(ctx context.Context, issuer, jti string, expires time.Time) (bool, error) {
+	if issuer == "" || jti == "" {
+		return false, errors.New("ledger: an OIDC token without issuer or jti cannot be exchanged once: refuse it")
+	}
+	res, err := l.db.ExecContext(ctx, `INSERT INTO exchanges (issuer, jti, expires_at) VALUES ($1, $2, $3)
+		ON CONFLICT (issuer, jti) DO NOTHING`, issuer, jti, ms(expires))
+	if err != nil {
+		return false, fmt.Errorf("record the OIDC exchange: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+func (l *sqlLedger) Stats(ctx context.Context) (Stats, error) {
+	var s Stats
+	err := l.db.QueryRowContext(ctx, `SELECT COUNT(*),
+		COALESCE(SUM(CASE WHEN state = 'live' THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN state = 'intent' THEN 1 ELSE 0 END), 0) FROM entries`).Scan(&s.Entries, &s.Live, &s.Dangling)
+	if err != nil {
+		return s, fmt.Errorf("count the ledger: %w", err)
+	}
+	return s, nil
+}
+
+func (l *sqlLedger) Close() error { return l.db.Close() }
