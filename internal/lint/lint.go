@@ -39,7 +39,7 @@ type CheckInfo struct {
 
 // Checks lists every check lint runs.
 func Checks() []CheckInfo {
-	return []CheckInfo{
+	return append([]CheckInfo{
 		{CodeDuplicateRule, policy.Severity("warning"), "a rule matches exactly the jobs an earlier rule matches and grants the same"},
 		{CodeShadowedRule, policy.Severity("warning"), "an earlier rule matches every job this rule matches, so this rule never decides"},
 		{CodeWriteOnPullRequest, policy.Severity("error"), "write or admin granted to pull_request or pull_request_target jobs, which run code not yet reviewed"},
@@ -49,7 +49,7 @@ func Checks() []CheckInfo {
 		{CodeWriteUnverified, policy.Severity("warning"), "write or admin granted to claims that were not verified through OIDC"},
 		{CodeAllRepositories, policy.Severity("error"), "a grant to every repository of the installation"},
 		{CodeAdminLevel, policy.Severity("warning"), "an admin permission level"},
-	}
+	}, claimChecks()...)
 }
 
 func severity(code string) policy.Severity {
@@ -70,6 +70,7 @@ func Lint(s *policy.Set) []policy.Diagnostic {
 	out = append(out, shadowing(s.Rules)...)
 	for _, r := range s.Rules {
 		out = append(out, grants(r)...)
+		out = append(out, claimFindings(r)...)
 	}
 	Sort(out)
 	return out
@@ -139,7 +140,15 @@ type coverage struct {
 func newCoverage(rules []policy.Rule) *coverage {
 	c := &coverage{rules: rules, index: map[[2]string][]int{}}
 	for j, r := range rules {
-		for _, cond := range r.Match {
+		conds := slices.Clone(r.Match)
+		for _, claim := range []string{"repository_owner", "ref_type"} {
+			if _, explicit := condition(r, claim); !explicit {
+				if c, ok := Implied(r, claim); ok {
+					conds = append(conds, c)
+				}
+			}
+		}
+		for _, cond := range conds {
 			if len(cond.Patterns) > 0 {
 				continue
 			}
@@ -191,7 +200,8 @@ func (c *coverage) covers(a, b policy.Rule) bool { return Covers(a, b) }
 
 // Covers reports whether rule a matches every set of claims that rule b
 // matches, judged from the conditions alone: each condition of a must be
-// implied by b's condition on the same claim. It errs on the side of "no"
+// implied by b's condition on the same claim, or by what b's other
+// conditions imply (Implied: repository implies repository_owner). It errs on the side of "no"
 // when patterns are involved (a pattern of b is covered only by the same
 // pattern in a).
 func Covers(a, b policy.Rule) bool {
@@ -199,7 +209,7 @@ func Covers(a, b policy.Rule) bool {
 		return false
 	}
 	for _, ca := range a.Match {
-		cb, ok := condition(b, ca.Claim)
+		cb, ok := Implied(b, ca.Claim)
 		if !ok {
 			return false
 		}
@@ -230,6 +240,52 @@ func sameGrant(a, b policy.Grant) bool {
 		}
 	}
 	return true
+}
+
+// Implied returns the rule's condition on a claim, or the condition its
+// other conditions imply: a repository "owner/name" implies its
+// repository_owner, full refs imply their ref_type. A job in repository
+// acme/api carries repository_owner acme whatever the rule says of it.
+// (Its repository_id is fixed too, but not known from the policy.)
+func Implied(r policy.Rule, claim string) (policy.Condition, bool) {
+	if c, ok := condition(r, claim); ok {
+		return c, true
+	}
+	var from string
+	var derive func(string) (string, bool)
+	switch claim {
+	case "repository_owner":
+		from = "repository"
+		derive = func(v string) (string, bool) { owner, _, ok := strings.Cut(v, "/"); return owner, ok && owner != "" }
+	case "ref_type":
+		from = "ref"
+		derive = func(v string) (string, bool) {
+			switch {
+			case strings.HasPrefix(v, "refs/heads/"):
+				return "branch", true
+			case strings.HasPrefix(v, "refs/tags/"):
+				return "tag", true
+			}
+			return "", false
+		}
+	default:
+		return policy.Condition{}, false
+	}
+	c, ok := condition(r, from)
+	if !ok || len(c.Patterns) > 0 || len(c.Values) == 0 {
+		return policy.Condition{}, false
+	}
+	out := policy.Condition{Claim: claim, Pos: c.Pos}
+	for _, v := range c.Values {
+		d, ok := derive(v)
+		if !ok {
+			return policy.Condition{}, false
+		}
+		if !slices.Contains(out.Values, d) {
+			out.Values = append(out.Values, d)
+		}
+	}
+	return out, true
 }
 
 // condition returns the rule's condition on a claim; a rule that states

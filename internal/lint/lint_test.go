@@ -183,6 +183,9 @@ func TestLint(t *testing.T) {
 			t.Parallel()
 			var got []finding
 			for _, d := range lint.Lint(&tt.set) {
+				if d.Code == lint.CodeUnanchored {
+					continue // these cases use short patterns; TestClaimChecks covers anchoring
+				}
 				got = append(got, finding{d.Code, d.Line, string(d.Severity)})
 				assert.Equal(t, "p.cue", d.File)
 				assert.NotEmpty(t, d.Message)
