@@ -137,6 +137,9 @@ func patternFindings(rule, claim, pat string, p policy.Pos) []policy.Diagnostic 
 			rule, claim, pat, globToRegexp(strings.TrimSuffix(strings.TrimPrefix(pat, "^"), "$")))}
 	}
 	start, end := anchored(re)
+	if strings.HasSuffix(pat, "/") || strings.HasSuffix(pat, "@") {
+		end = true // a prefix that ends a path segment or the path: what follows is meant to vary
+	}
 	switch {
 	case (slices.Contains(refClaims, claim) || slices.Contains(workflowRefClaims, claim)) && (!start || !end):
 		body, s, e := pat, start, end

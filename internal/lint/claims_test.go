@@ -56,6 +56,8 @@ var claimCases = []struct {
 	{"anchored patterns", `ref: {pattern: "^refs/tags/v[0-9]+$"}, workflow_ref: {pattern: "^(acme/a|acme/b)/\\.github/workflows/x\\.yml@refs/heads/main$"}`, nil},
 	{"regexp star after a class", `repository: {pattern: "^acme/[a-z]*$"}`, nil},
 	{"repository prefix pattern", `repository: {pattern: "^acme/"}`, nil},
+	{"any ref of a workflow", `workflow_ref: {pattern: "^acme/api/\\.github/workflows/deploy\\.yml@"}`, nil},
+	{"any branch under release/", `ref: {pattern: "^refs/heads/release/"}`, nil},
 	{"reusable workflow at a SHA", `job_workflow_ref: "acme/ci/.github/workflows/b.yml@0123456789abcdef0123456789abcdef01234567"`, nil},
 	{"every known event", `event_name: ["push", "workflow_dispatch", "merge_group", "dynamic", "pull_request_target"]`, nil},
 	{"non-ASCII that is visible", `actor: "zoë"`, nil},
