@@ -1,10 +1,22 @@
 'use strict';
-// The jitkey action's launcher: find the binary for this runner (a prebuilt
-// one from dist/, checked against dist/SHA256SUMS, or one built from source
-// with the runner's Go into the tool cache), run it with an async spawn,
-// forward SIGINT and SIGTERM to it, and exit with its code. The main step runs
-// jitkey; the post step runs jitkey-post (revoke in a binary that links no
-// policy engine, so it starts fast), and only after a mint.
+// The jitkey action's launcher: find the binary for this runner, verified in
+// this job, run it with an async spawn, forward the signals that stop a step
+// to it, and exit with its code. The main step runs jitkey; the post step runs
+// jitkey-post (revoke in a binary that links no policy engine, so it starts
+// fast), and only after a mint.
+//
+// Never run a file this job did not verify. A binary comes from one of:
+//  - dist/ of the action's own tree (a release): checked against
+//    dist/SHA256SUMS from the same tree, so the sums are pinned by the commit
+//    the workflow pins; main checks jitkey, post checks jitkey-post.
+//  - a build from source (a branch, `uses: ./`): the runner's Go builds into a
+//    directory the launcher has just created for this step (mode 0700, owned
+//    by the runner user). No shared or persistent cache is ever run: another
+//    job (a self-hosted runner's tool cache outlives jobs) could have planted
+//    it. Main records the jitkey-post it built, path and SHA-256, in the step
+//    state, which only this job's runner writes and only this step's post
+//    reads; post runs that file only if it still has that SHA-256, and
+//    rebuilds otherwise.
 // Dependency-free CommonJS: it runs straight from the action's checkout.
 
 const fs = require('fs');
@@ -15,6 +27,10 @@ const { spawn } = require('child_process');
 
 const GOOS = { linux: 'linux', darwin: 'darwin', win32: 'windows' };
 const GOARCH = { x64: 'amd64', arm64: 'arm64' };
+
+// POST_STATE is the step-state name under which main records the jitkey-post
+// it built from source: {"path": ..., "sha256": ...}.
+const POST_STATE = 'jitkey_launcher_post';
 
 function target(platform = process.platform, arch = process.arch) {
   const goos = GOOS[platform];
@@ -30,8 +46,19 @@ function binaryName(t, cmd = 'jitkey') {
   return `${cmd}-${t.goos}-${t.goarch}${t.exe}`;
 }
 
+// sha256File streams the file through SHA-256, 1 MiB at a time, so hashing a
+// 20 MB binary does not hold it in memory.
 function sha256File(file) {
-  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  const h = crypto.createHash('sha256');
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    let n;
+    while ((n = fs.readSync(fd, buf, 0, buf.length, null)) > 0) h.update(buf.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return h.digest('hex');
 }
 
 // readSums parses sha256sum output: "<hex>  <name>" (or "<hex> *<name>").
@@ -44,24 +71,46 @@ function readSums(file) {
   return sums;
 }
 
-// prebuilt returns the verified dist/ binary of command cmd, or null when the
-// action has no dist/ (a branch or `uses: ./`). A dist/ that is incomplete or
-// does not match its checksums is an error: never run an unverified binary.
-function prebuilt(root, t, cmd = 'jitkey') {
-  const dist = path.join(root, 'dist');
-  const sumsFile = path.join(dist, 'SHA256SUMS');
-  const name = binaryName(t, cmd);
-  const bin = path.join(dist, name);
-  if (!fs.existsSync(sumsFile) && !fs.existsSync(bin)) return null;
-  if (!fs.existsSync(sumsFile)) throw new Error(`jitkey: ${bin} has no dist/SHA256SUMS beside it; refusing to run an unverified binary`);
-  const want = readSums(sumsFile).get(name);
-  if (!want) throw new Error(`jitkey: dist/SHA256SUMS lists no ${name}; this release has no build for this runner`);
-  if (!fs.existsSync(bin)) throw new Error(`jitkey: dist/SHA256SUMS lists ${name} but the file is missing`);
+const posix = process.platform !== 'win32';
+
+// checkOwned refuses a file or directory another user could change between
+// the launcher's check and the run: a symbolic link, something not owned by
+// the runner user (a directory may be root's), or writable by others (a
+// directory: unless sticky, like /tmp) or by another group. On Windows, where
+// these modes do not apply, it only refuses links.
+function checkOwned(p, what) {
+  const st = fs.lstatSync(p);
+  if (st.isSymbolicLink()) throw new Error(`jitkey: ${what} ${p} is a symbolic link; refusing to run a binary through it`);
+  if (!posix) return st;
+  const uid = process.getuid();
+  if (st.uid !== uid && !(st.isDirectory() && st.uid === 0)) {
+    throw new Error(`jitkey: ${what} ${p} is owned by uid ${st.uid}, not the runner user (uid ${uid}); refusing it`);
+  }
+  // Writable by others (a directory: unless sticky), or by a group that is
+  // not the runner user's own.
+  const others = st.mode & 0o002 && !(st.isDirectory() && st.mode & 0o1000);
+  const group = st.mode & 0o020 && st.gid !== process.getgid();
+  if (others || group) {
+    throw new Error(`jitkey: ${what} ${p} is writable by other users (mode ${(st.mode & 0o7777).toString(8)}); another job could replace the binary; refusing it`);
+  }
+  return st;
+}
+
+// checkRunnable checks the file to run and the directory holding it.
+function checkRunnable(bin) {
+  checkOwned(path.dirname(bin), 'the directory of');
+  const st = checkOwned(bin, 'the binary');
+  if (!st.isFile()) throw new Error(`jitkey: ${bin} is not a regular file`);
+}
+
+// verified returns bin if its SHA-256 is want (as source says), else throws.
+function verified(bin, want, source, label = bin) {
+  checkRunnable(bin);
   const got = sha256File(bin);
   if (got !== want) {
-    throw new Error(`jitkey: checksum mismatch for dist/${name}: SHA-256 ${got}, SHA256SUMS says ${want}; refusing to run it`);
+    throw new Error(`jitkey: checksum mismatch for ${label}: SHA-256 ${got}, ${source} says ${want}; refusing to run it`);
   }
-  if (process.platform !== 'win32') {
+  if (posix) {
     // Verified above, so making it executable (a checkout may drop the bit) is safe.
     try {
       fs.accessSync(bin, fs.constants.X_OK);
@@ -72,11 +121,29 @@ function prebuilt(root, t, cmd = 'jitkey') {
   return bin;
 }
 
+// prebuilt returns dist/'s binary of command cmd, verified against
+// dist/SHA256SUMS (listed only, when check is 'listed'), or null when the
+// action has no dist/ (a branch or `uses: ./`). A dist/ that is incomplete
+// or does not match its checksums is an error: never run an unverified binary.
+function prebuilt(root, t, cmd = 'jitkey', check = 'hash') {
+  const dist = path.join(root, 'dist');
+  const sumsFile = path.join(dist, 'SHA256SUMS');
+  const name = binaryName(t, cmd);
+  const bin = path.join(dist, name);
+  if (!fs.existsSync(sumsFile) && !fs.existsSync(bin)) return null;
+  if (!fs.existsSync(sumsFile)) throw new Error(`jitkey: ${bin} has no dist/SHA256SUMS beside it; refusing to run an unverified binary`);
+  const want = readSums(sumsFile).get(name);
+  if (!want) throw new Error(`jitkey: dist/SHA256SUMS lists no ${name}; this release has no build for this runner`);
+  if (!fs.existsSync(bin)) throw new Error(`jitkey: dist/SHA256SUMS lists ${name} but the file is missing`);
+  if (check === 'listed') return bin;
+  return verified(bin, want, 'dist/SHA256SUMS', `dist/${name}`);
+}
+
 const SKIP = new Set(['.git', 'node_modules', 'dist']);
 
 // sourceHash hashes every file of the source tree (paths and contents),
-// skipping .git, dist, node_modules and dot-directories, so a cached build is
-// reused only for exactly this source.
+// skipping .git, dist, node_modules and dot-directories: a build from source
+// is stamped with it as its version.
 function sourceHash(root) {
   const h = crypto.createHash('sha256');
   const walk = (dir, rel) => {
@@ -97,19 +164,23 @@ function sourceHash(root) {
   return h.digest('hex');
 }
 
+// STOP_SIGNALS are the ways a step is stopped that a child can act on:
+// the runner's cancel (SIGINT, then SIGTERM) and the end of the step's
+// terminal session (SIGHUP; act kills the launcher, and the pty hangs up).
+const STOP_SIGNALS = posix ? ['SIGINT', 'SIGTERM', 'SIGHUP'] : ['SIGINT', 'SIGTERM', 'SIGBREAK'];
+
 function run(cmd, args, opts = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: opts.stdio || 'inherit', env: opts.env || process.env, cwd: opts.cwd });
-    const forward = (sig) => () => {
-      if (child.exitCode === null) child.kill(sig);
-    };
-    const onInt = forward('SIGINT');
-    const onTerm = forward('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
+    const handlers = STOP_SIGNALS.map((sig) => {
+      const h = () => {
+        if (child.exitCode === null) child.kill(sig === 'SIGBREAK' ? 'SIGINT' : sig);
+      };
+      process.on(sig, h);
+      return [sig, h];
+    });
     const done = () => {
-      process.removeListener('SIGINT', onInt);
-      process.removeListener('SIGTERM', onTerm);
+      for (const [sig, h] of handlers) process.removeListener(sig, h);
     };
     child.on('error', (err) => {
       done();
@@ -123,24 +194,30 @@ function run(cmd, args, opts = {}) {
   });
 }
 
-// buildFromSource builds ./cmd/<cmd> with the runner's Go into the tool
-// cache, keyed by the source tree's hash, and says so.
-async function buildFromSource(root, t, env, log, cmd = 'jitkey') {
-  const hash = sourceHash(root);
-  const cacheRoot = env.RUNNER_TOOL_CACHE || os.tmpdir();
-  const dir = path.join(cacheRoot, 'jitkey', `src-${hash.slice(0, 16)}`, `${t.goos}-${t.goarch}`);
+// privateDir makes a directory for this step's builds that no other user or
+// job can have prepared: a fresh random name (mkdtemp fails rather than
+// reuse), mode 0700, owned by the runner user, in RUNNER_TEMP (emptied for
+// every job) or the system's temporary directory. A parent writable by
+// others without the sticky bit is refused: another user could rename the
+// directory away and put theirs in its place.
+function privateDir(env) {
+  const base = fs.realpathSync(env.RUNNER_TEMP || os.tmpdir());
+  checkOwned(base, 'the temporary directory');
+  const dir = fs.mkdtempSync(path.join(base, 'jitkey-build-'));
+  if (posix) fs.chmodSync(dir, 0o700);
+  checkOwned(dir, 'the build directory');
+  return dir;
+}
+
+// buildFromSource builds ./cmd/<cmd> with the runner's Go into dir and
+// returns the binary's path and SHA-256.
+async function buildFromSource(root, t, env, log, cmd, dir, version) {
   const bin = path.join(dir, `${cmd}${t.exe}`);
-  if (fs.existsSync(bin)) {
-    log(`jitkey: no prebuilt ${cmd} in dist/; using the build of this source tree (${hash.slice(0, 12)}) cached in ${dir}`);
-    return bin;
-  }
-  log(`jitkey: no prebuilt ${cmd} in dist/ (a branch or uses: ./); building ./cmd/${cmd} from source with the runner's Go into ${dir}`);
-  fs.mkdirSync(dir, { recursive: true });
-  const tmp = `${bin}.tmp-${process.pid}`;
-  const ldflags = `-s -w -X github.com/jitkey/jitkey/internal/runstep.Version=src-${hash.slice(0, 12)}`;
+  log(`jitkey: no prebuilt ${cmd} in dist/ (a branch or uses: ./); building ./cmd/${cmd} from source with the runner's Go into ${dir}, a directory made for this step`);
+  const ldflags = `-s -w -X github.com/jitkey/jitkey/internal/runstep.Version=src-${version}`;
   let code;
   try {
-    code = await run('go', ['build', '-trimpath', '-ldflags', ldflags, '-o', tmp, `./cmd/${cmd}`], {
+    code = await run('go', ['build', '-trimpath', '-ldflags', ldflags, '-o', bin, `./cmd/${cmd}`], {
       cwd: root,
       env: { ...env, CGO_ENABLED: '0' },
       stdio: ['ignore', 'inherit', 'inherit'],
@@ -152,14 +229,62 @@ async function buildFromSource(root, t, env, log, cmd = 'jitkey') {
     throw err;
   }
   if (code !== 0) throw new Error(`jitkey: go build ./cmd/${cmd} failed (exit ${code})`);
-  fs.renameSync(tmp, bin);
-  return bin;
+  checkRunnable(bin);
+  return { bin, sha256: sha256File(bin) };
 }
 
-// resolveBinary finds command cmd (jitkey or jitkey-post) for this runner.
-async function resolveBinary(root, env = process.env, log = console.log, cmd = 'jitkey') {
+// saveState appends name=value to the step state file (GITHUB_STATE), in
+// the runner's NAME<<DELIMITER form with a random delimiter; post sees it as
+// STATE_<name>. Without a state file (outside Actions) it does nothing.
+function saveState(env, name, value) {
+  if (!env.GITHUB_STATE) return;
+  const delim = `ghadelimiter_${crypto.randomUUID()}`;
+  fs.appendFileSync(env.GITHUB_STATE, `${name}<<${delim}${os.EOL}${value}${os.EOL}${delim}${os.EOL}`);
+}
+
+// postFromState returns the jitkey-post main built and recorded, verified
+// against the recorded SHA-256, or null when main recorded none.
+function postFromState(env) {
+  const raw = env[`STATE_${POST_STATE}`];
+  if (!raw) return null;
+  let rec;
+  try {
+    rec = JSON.parse(raw);
+  } catch {
+    throw new Error(`jitkey: the step state ${POST_STATE} is not what the main step wrote; refusing it`);
+  }
+  if (typeof rec.path !== 'string' || !/^[0-9a-f]{64}$/.test(rec.sha256 || '')) {
+    throw new Error(`jitkey: the step state ${POST_STATE} is not what the main step wrote; refusing it`);
+  }
+  return verified(rec.path, rec.sha256, 'the main step');
+}
+
+// resolve finds the binaries a step runs: { bin } to run, verified in this
+// job. For a main step that mints, it also readies jitkey-post for the post
+// step before anything is minted: listed in dist/SHA256SUMS (post verifies
+// it), or built from source and recorded in the step state.
+async function resolve(kind, cmd, root, env = process.env, log = console.log) {
   const t = target();
-  return prebuilt(root, t, cmd) || buildFromSource(root, t, env, log, cmd);
+  const mint = kind === 'main' && cmd.args[0] === 'mint';
+  if (kind === 'post') {
+    const bin = prebuilt(root, t, 'jitkey-post') || postFromState(env);
+    if (bin) return { bin };
+    log('jitkey: the main step recorded no jitkey-post build; building it again');
+  } else {
+    const bin = prebuilt(root, t, cmd.cmd);
+    if (bin) {
+      if (mint) prebuilt(root, t, 'jitkey-post', 'listed');
+      return { bin };
+    }
+  }
+  const dir = privateDir(env);
+  const version = sourceHash(root).slice(0, 12);
+  const built = await buildFromSource(root, t, env, log, cmd.cmd, dir, version);
+  if (mint) {
+    const post = await buildFromSource(root, t, env, log, 'jitkey-post', dir, version);
+    saveState(env, POST_STATE, JSON.stringify({ path: post.bin, sha256: post.sha256 }));
+  }
+  return { bin: built.bin };
 }
 
 // commandArgs says what a step runs, as { cmd, args }: main runs jitkey with
@@ -177,13 +302,7 @@ async function launch(kind, root = path.resolve(__dirname, '..')) {
   try {
     const step = commandArgs(kind);
     if (!step) return 0;
-    const bin = await resolveBinary(root, process.env, console.log, step.cmd);
-    if (kind === 'main' && step.args[0] === 'mint') {
-      // The post step must be able to revoke whatever happens to the job's
-      // tools: have its binary ready (verified, or built while Go is surely
-      // here) before anything is minted.
-      await resolveBinary(root, process.env, console.log, 'jitkey-post');
-    }
+    const { bin } = await resolve(kind, step, root);
     return await run(bin, step.args);
   } catch (err) {
     // Workflow-command escaping of the message: % \r \n.
@@ -193,4 +312,7 @@ async function launch(kind, root = path.resolve(__dirname, '..')) {
   }
 }
 
-module.exports = { target, binaryName, readSums, sha256File, prebuilt, sourceHash, buildFromSource, resolveBinary, run, commandArgs, launch };
+module.exports = {
+  POST_STATE, target, binaryName, readSums, sha256File, prebuilt, sourceHash, buildFromSource, privateDir,
+  checkOwned, resolve, run, commandArgs, launch,
+};

@@ -135,7 +135,10 @@ for (const sig of ['SIGTERM', 'SIGINT']) {
   });
 }
 
-test('without dist/ it builds each binary from source with go into the tool cache, once', { skip: skipWin }, async () => {
+// sourceAction lays out an action checkout without dist/ (a branch), and a
+// fake go that records its arguments and writes a binary that echoes its own
+// name and arguments and exits 5.
+function sourceAction() {
   const root = fakeAction();
   for (const cmd of ['jitkey', 'jitkey-post']) {
     fs.mkdirSync(path.join(root, 'cmd', cmd), { recursive: true });
@@ -144,17 +147,42 @@ test('without dist/ it builds each binary from source with go into the tool cach
   fs.writeFileSync(path.join(root, 'go.mod'), 'module github.com/jitkey/jitkey\n');
   const bindir = fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-fakego-'));
   const log = path.join(bindir, 'calls');
-  // A fake go: records its arguments and writes a binary that echoes its
-  // own name and arguments.
   fs.writeFileSync(path.join(bindir, 'go'), `#!/bin/sh
 echo "$* CGO_ENABLED=$CGO_ENABLED PWD=$(pwd)" >> ${log}
 while [ $# -gt 0 ]; do if [ "$1" = "-o" ]; then out="$2"; fi; shift; done
 printf '#!/bin/sh\\necho "built $(basename "$0"): $*"\\nexit 5\\n' > "$out"
 chmod +x "$out"
 `, { mode: 0o755 });
-  const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-cache-'));
-  const env = { PATH: `${bindir}${path.delimiter}${process.env.PATH}`, RUNNER_TOOL_CACHE: cache };
-  const calls = () => fs.readFileSync(log, 'utf8').split('\n').filter(Boolean);
+  const calls = () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter(Boolean) : []);
+  const job = fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-job-'));
+  const env = {
+    PATH: `${bindir}${path.delimiter}${process.env.PATH}`,
+    RUNNER_TEMP: job,
+    RUNNER_TOOL_CACHE: fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-cache-')),
+    GITHUB_STATE: path.join(job, 'state'),
+  };
+  return { root, env, calls };
+}
+
+// stateOf reads a GITHUB_STATE file as the runner hands it to post: STATE_<name>.
+function stateOf(file) {
+  const out = {};
+  if (!fs.existsSync(file)) return out;
+  const lines = fs.readFileSync(file, 'utf8').split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^([^<]+)<<(.+)$/.exec(lines[i]);
+    if (!m) continue;
+    const value = [];
+    for (i++; i < lines.length && lines[i] !== m[2]; i++) value.push(lines[i]);
+    out[`STATE_${m[1]}`] = value.join('\n');
+  }
+  return out;
+}
+
+const noGoPath = () => process.env.PATH.split(path.delimiter).filter((d) => !fs.existsSync(path.join(d, 'go'))).join(path.delimiter);
+
+test('without dist/ it builds from source into a directory of its own, and post runs what main built', { skip: skipWin }, async () => {
+  const { root, env, calls } = sourceAction();
   const build = /^build -trimpath -ldflags -s -w -X github.com\/jitkey\/jitkey\/internal\/runstep.Version=src-[0-9a-f]{12} -o (\S+) (\S+) CGO_ENABLED=0 PWD=(.*)$/;
 
   // A mint builds jitkey and, before minting, the post step's jitkey-post
@@ -165,40 +193,124 @@ chmod +x "$out"
   assert.match(r.out, /building \.\/cmd\/jitkey-post from source with the runner's Go/);
   assert.match(r.out, /^built jitkey: mint$/m);
   assert.strictEqual(calls().length, 2);
-  let m = build.exec(calls()[0]);
-  assert.ok(m, calls()[0]);
-  assert.strictEqual(m[2], './cmd/jitkey');
-  assert.ok([root, fs.realpathSync(root)].includes(m[3]), 'go build runs in the action root');
-  m = build.exec(calls()[1]);
-  assert.ok(m, calls()[1]);
-  assert.strictEqual(m[2], './cmd/jitkey-post');
-  assert.strictEqual(path.dirname(build.exec(calls()[0])[1]), path.dirname(m[1]), 'both builds go to the same cache directory');
+  const m0 = build.exec(calls()[0]);
+  const m1 = build.exec(calls()[1]);
+  assert.ok(m0 && m1, calls().join('\n'));
+  assert.strictEqual(m0[2], './cmd/jitkey');
+  assert.strictEqual(m1[2], './cmd/jitkey-post');
+  assert.ok([root, fs.realpathSync(root)].includes(m0[3]), 'go build runs in the action root');
+  const dir = path.dirname(m0[1]);
+  assert.strictEqual(path.dirname(m1[1]), dir, 'both builds go to the same directory');
+  assert.strictEqual(path.dirname(dir), fs.realpathSync(env.RUNNER_TEMP), 'the build directory is in the job\'s RUNNER_TEMP');
+  assert.strictEqual(fs.statSync(dir).mode & 0o777, 0o700, 'only the runner user can enter it');
+  const state = stateOf(env.GITHUB_STATE);
+  const rec = JSON.parse(state[`STATE_${launcher.POST_STATE}`]);
+  assert.strictEqual(rec.path, m1[1]);
+  assert.strictEqual(rec.sha256, launcher.sha256File(m1[1]));
 
-  // The post step finds jitkey-post built, even without Go.
-  const noGo = process.env.PATH.split(path.delimiter).filter((d) => !fs.existsSync(path.join(d, 'go'))).join(path.delimiter);
-  r = await runLauncher(root, 'post', { ...env, PATH: noGo });
-  assert.strictEqual(r.code, 5);
+  // The post step runs the recorded jitkey-post, even without Go.
+  r = await runLauncher(root, 'post', { ...env, ...state, PATH: noGoPath() });
+  assert.strictEqual(r.code, 5, r.out);
   assert.match(r.out, /^built jitkey-post: $/m);
   assert.strictEqual(calls().length, 2);
 
-  // Each cached build is reused.
+  // A second mint in another step builds again: nothing is reused that this
+  // step did not make.
+  r = await runLauncher(root, 'main', env);
+  assert.strictEqual(r.code, 5);
+  assert.strictEqual(calls().length, 4);
+  assert.notStrictEqual(path.dirname(build.exec(calls()[2])[1]), dir, 'a fresh directory');
+});
+
+test('a binary planted in the shared tool cache or the temporary directory is never run', { skip: skipWin }, async () => {
+  const { root, env, calls } = sourceAction();
+  const marker = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-planted-')), 'ran');
+  const planted = `#!/bin/sh\necho "the planted $(basename "$0") ran" > ${marker}\nexit 0\n`;
+  // What another job can write ahead of this one: the tool cache (shared and
+  // persistent on self-hosted runners) and the world-writable fallback,
+  // under the key the old launcher computed from the public source.
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-tmpdir-'));
+  const key = `src-${launcher.sourceHash(root).slice(0, 16)}`;
+  for (const cache of [env.RUNNER_TOOL_CACHE, tmp]) {
+    const dir = path.join(cache, 'jitkey', key, `${t.goos}-${t.goarch}`);
+    fs.mkdirSync(dir, { recursive: true });
+    for (const cmd of ['jitkey', 'jitkey-post']) fs.writeFileSync(path.join(dir, cmd), planted, { mode: 0o755 });
+  }
+  for (const e of [env, { ...env, RUNNER_TOOL_CACHE: '', RUNNER_TEMP: '', TMPDIR: tmp }]) {
+    const main = await runLauncher(root, 'main', e);
+    assert.ok(!fs.existsSync(marker), `main ran a planted binary: ${main.out}`);
+    assert.strictEqual(main.code, 5, main.out);
+    const post = await runLauncher(root, 'post', { ...e, ...stateOf(env.GITHUB_STATE) });
+    assert.ok(!fs.existsSync(marker), `post ran a planted binary: ${post.out}`);
+    assert.strictEqual(post.code, 5, post.out);
+    fs.rmSync(env.GITHUB_STATE, { force: true });
+  }
+  assert.ok(calls().length >= 4, 'every main step built its own binaries');
+});
+
+test('post refuses a jitkey-post changed since main built it, and rebuilds without a record', { skip: skipWin }, async () => {
+  const { root, env, calls } = sourceAction();
+  const marker = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-swapped-')), 'ran');
+  assert.strictEqual((await runLauncher(root, 'main', env)).code, 5);
+  const state = stateOf(env.GITHUB_STATE);
+  const rec = JSON.parse(state[`STATE_${launcher.POST_STATE}`]);
+  fs.writeFileSync(rec.path, `#!/bin/sh\ntouch ${marker}\n`);
+  let r = await runLauncher(root, 'post', { ...env, ...state });
+  assert.strictEqual(r.code, 1);
+  assert.match(r.out, /::error title=jitkey launcher::jitkey: checksum mismatch for .*jitkey-post: .*the main step says/);
+  assert.ok(!fs.existsSync(marker));
+
+  // A state that names some other file with its true SHA-256 is refused too
+  // when another user could have changed the file.
+  const loose = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-loose-')), 'jitkey-post');
+  fs.writeFileSync(loose, `#!/bin/sh\ntouch ${marker}\n`, { mode: 0o777 });
+  fs.chmodSync(loose, 0o777);
+  r = await runLauncher(root, 'post', { ...env, [`STATE_${launcher.POST_STATE}`]: JSON.stringify({ path: loose, sha256: launcher.sha256File(loose) }) });
+  assert.strictEqual(r.code, 1);
+  assert.match(r.out, /is writable by other users \(mode 777\)/);
+  assert.ok(!fs.existsSync(marker));
+
+  // Without a record (main failed before building), post builds again.
+  const before = calls().length;
   r = await runLauncher(root, 'post', env);
   assert.strictEqual(r.code, 5);
-  assert.match(r.out, /no prebuilt jitkey-post in dist\/; using the build .* cached in/);
-  r = await runLauncher(root, 'main', env);
-  assert.match(r.out, /^built jitkey: mint$/m);
-  assert.strictEqual(calls().length, 2, 'the cached builds are reused');
+  assert.match(r.out, /the main step recorded no jitkey-post build; building it again/);
+  assert.strictEqual(calls().length, before + 1);
+});
 
-  // A changed source tree gets a new build.
-  fs.writeFileSync(path.join(root, 'cmd', 'jitkey', 'main.go'), 'package main // changed\n');
-  r = await runLauncher(root, 'post', env);
-  assert.strictEqual(calls().length, 3);
-  assert.strictEqual(build.exec(calls()[2])[2], './cmd/jitkey-post');
+test('a temporary directory writable by everyone without the sticky bit is refused', { skip: skipWin }, async () => {
+  const { root, env, calls } = sourceAction();
+  const open = fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-open-'));
+  fs.chmodSync(open, 0o777);
+  const r = await runLauncher(root, 'main', { ...env, RUNNER_TEMP: open });
+  assert.strictEqual(r.code, 1);
+  assert.match(r.out, /the temporary directory .* is writable by other users \(mode 777\)/);
+  assert.strictEqual(calls().length, 0, 'nothing was built there');
+  fs.chmodSync(open, 0o1777);
+  assert.strictEqual((await runLauncher(root, 'main', { ...env, RUNNER_TEMP: open })).code, 5, 'a sticky directory, like /tmp, is fine');
+});
+
+test('a dist/ binary that is a symbolic link or writable by others is refused', { skip: skipWin }, async () => {
+  const marker = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-dist-')), 'ran');
+  const script = `#!/bin/sh\ntouch ${marker}\n`;
+  let root = fakeAction(script);
+  fs.chmodSync(path.join(root, 'dist', name), 0o777);
+  let r = await runLauncher(root, 'main', {});
+  assert.strictEqual(r.code, 1);
+  assert.match(r.out, /the binary .* is writable by other users/);
+  root = fakeAction(script);
+  const elsewhere = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-link-')), 'bin');
+  fs.renameSync(path.join(root, 'dist', name), elsewhere);
+  fs.symlinkSync(elsewhere, path.join(root, 'dist', name));
+  r = await runLauncher(root, 'main', {});
+  assert.strictEqual(r.code, 1);
+  assert.match(r.out, /is a symbolic link/);
+  assert.ok(!fs.existsSync(marker));
 });
 
 test('without dist/ and without go it says what to do', async () => {
   const root = fakeAction();
-  const { code, out } = await runLauncher(root, 'main', { PATH: fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-empty-')), RUNNER_TOOL_CACHE: fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-c-')) });
+  const { code, out } = await runLauncher(root, 'main', { PATH: fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-empty-')), RUNNER_TEMP: fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-c-')) });
   assert.strictEqual(code, 1);
   assert.match(out, /no `go` on PATH: use a release tag/);
 });
