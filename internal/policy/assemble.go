@@ -22,6 +22,7 @@ func assemble(results []fileResult) (*Set, error) {
 		}
 		pols = append(pols, r.pol)
 		s.Rules = append(s.Rules, r.pol.rules...)
+		s.Waivers = append(s.Waivers, r.pol.waivers...)
 		if c := r.pol.ceiling; c != nil {
 			if ceilingAt != nil {
 				diags = append(diags, c.Pos.diag(CodeDuplicateSection, "", "a ceiling is already defined at %s; keep one ceiling per policy set", ceilingAt))

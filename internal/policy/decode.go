@@ -24,6 +24,7 @@ type filePolicy struct {
 	review   *Review
 	reviewAt Pos
 	namePos  []Pos
+	waivers  []Waiver
 }
 
 // decoder reads the value CUE evaluates (the file unified with the schema,
@@ -208,6 +209,9 @@ func (d *decoder) policy(u cue.Value) *filePolicy {
 	if r, ok := lookup(u, "review"); ok {
 		p := vpath{cue.Str("review")}
 		fp.review, fp.reviewAt = d.review(r, p), d.pos(p)
+	}
+	if w, ok := lookup(u, "waivers"); ok {
+		fp.waivers = d.waivers(w, vpath{cue.Str("waivers")})
 	}
 	return fp
 }

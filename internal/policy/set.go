@@ -15,6 +15,7 @@ type Set struct {
 	Ceiling    *Ceiling   `json:"ceiling,omitempty"`
 	Review     *Review    `json:"review,omitempty"`
 	Tests      []TestCase `json:"tests,omitempty"`
+	Waivers    []Waiver   `json:"waivers,omitempty"`
 }
 
 // Rule grants a scope to the jobs whose claims satisfy every condition.
