@@ -2,15 +2,18 @@ package github
 
 import (
 	"context"
+	"crypto"
+	"crypto/rand"
 	"crypto/rsa"
-	"errors"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/bradleyfalzon/ghinstallation/v2"
 	jwt "github.com/golang-jwt/jwt/v4"
 )
 
@@ -35,6 +38,15 @@ type AppCredentials struct {
 	// PrivateKey is the App's private key in PEM form. A key pasted with literal
 	// "\n" sequences instead of line breaks is accepted.
 	PrivateKey []byte
+	// Signer, when set, signs the App JWTs instead of PrivateKey: a key the
+	// process never holds (internal/signer's KMS).
+	Signer DigestSigner
+}
+
+// DigestSigner signs a SHA-256 digest with RSASSA-PKCS1-v1_5: an App JWT's
+// RS256 signature.
+type DigestSigner interface {
+	Sign(ctx context.Context, digest []byte) ([]byte, error)
 }
 
 // ParsePrivateKey reads an App private key. Its errors never quote the key.
@@ -68,43 +80,89 @@ func checkAppID(id string) error {
 	return nil
 }
 
-// jwtSigner signs App JWTs with the injected clock: iat 60 s in the past against
-// clock skew, exp 9 minutes later (GitHub allows 10), iss the App or client ID.
-// It ignores the claims ghinstallation proposes, which use the wall clock and
-// only a numeric App ID.
-type jwtSigner struct {
-	key *rsa.PrivateKey
-	iss string
-	now func() time.Time
+// keySigner signs with a private key the process holds.
+type keySigner struct{ key *rsa.PrivateKey }
+
+func (k keySigner) Sign(_ context.Context, digest []byte) ([]byte, error) {
+	return rsa.SignPKCS1v15(rand.Reader, k.key, crypto.SHA256, digest)
 }
 
-func (s jwtSigner) Sign(jwt.Claims) (string, error) {
-	now := s.now().Truncate(time.Second)
-	claims := jwt.RegisteredClaims{
-		Issuer:    s.iss,
-		IssuedAt:  jwt.NewNumericDate(now.Add(-60 * time.Second)),
-		ExpiresAt: jwt.NewNumericDate(now.Add(8 * time.Minute)),
+// appJWT makes the App's JWTs with the injected clock: iat 60 s in the past
+// against clock skew, exp 9 minutes later (GitHub allows 10), iss the App or
+// client ID. One JWT serves every request until 2 minutes before it expires:
+// a KMS signature is a network call, an RSA one a millisecond of CPU.
+type appJWT struct {
+	iss    string
+	signer DigestSigner
+	now    func() time.Time
+
+	mu       sync.Mutex
+	jwt      string
+	iat, exp time.Time
+}
+
+// jwtHeader is the JOSE header of every App JWT: {"alg":"RS256","typ":"JWT"}.
+var jwtHeader = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"RS256","typ":"JWT"}`))
+
+func (a *appJWT) token(ctx context.Context) (string, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now()
+	if a.jwt != "" && !now.Before(a.iat) && now.Before(a.exp.Add(-2*time.Minute)) {
+		return a.jwt, nil
 	}
-	return jwt.NewWithClaims(jwt.SigningMethodRS256, claims).SignedString(s.key)
+	now = now.Truncate(time.Second)
+	iat, exp := now.Add(-60*time.Second), now.Add(8*time.Minute)
+	claims, err := json.Marshal(struct {
+		Iss string `json:"iss"`
+		Iat int64  `json:"iat"`
+		Exp int64  `json:"exp"`
+	}{a.iss, iat.Unix(), exp.Unix()})
+	if err != nil {
+		return "", err
+	}
+	signing := jwtHeader + "." + base64.RawURLEncoding.EncodeToString(claims)
+	digest := sha256.Sum256([]byte(signing))
+	sig, err := a.signer.Sign(ctx, digest[:])
+	if err != nil {
+		return "", &Error{Class: ClassBadKey, Op: "sign the App JWT", Message: Redact(err.Error()),
+			Fix: "check the App key source: the key file or variable, or the KMS key ID, region and this process's permission to kms:Sign"}
+	}
+	a.jwt, a.iat, a.exp = signing+"."+base64.RawURLEncoding.EncodeToString(sig), iat, exp
+	return a.jwt, nil
 }
 
-// appTransport wraps base with App JWT authentication through ghinstallation's
-// AppsTransport and our signer.
-func appTransport(base http.RoundTripper, app AppCredentials, now func() time.Time) (http.RoundTripper, error) {
+// appTransport authenticates every request as the App.
+type appTransport struct {
+	base http.RoundTripper
+	jwt  *appJWT
+}
+
+func (t *appTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	tok, err := t.jwt.token(req.Context())
+	if err != nil {
+		return nil, err
+	}
+	r := req.Clone(req.Context())
+	r.Header.Set("Authorization", "Bearer "+tok)
+	return t.base.RoundTrip(r)
+}
+
+// newAppTransport wraps base with App JWT authentication, signed by the
+// App's Signer or else its private key.
+func newAppTransport(base http.RoundTripper, app AppCredentials, now func() time.Time) (http.RoundTripper, error) {
 	if err := checkAppID(app.ID); err != nil {
 		return nil, err
 	}
-	key, err := ParsePrivateKey(app.PrivateKey)
-	if err != nil {
-		return nil, err
+	s := app.Signer
+	if s == nil {
+		key, err := ParsePrivateKey(app.PrivateKey)
+		if err != nil {
+			return nil, err
+		}
+		s = keySigner{key: key}
 	}
-	iss := strings.TrimSpace(app.ID)
-	numeric, _ := strconv.ParseInt(iss, 10, 64)
-	atr, err := ghinstallation.NewAppsTransportWithOptions(base, numeric, ghinstallation.WithSigner(jwtSigner{key: key, iss: iss, now: now}))
-	if err != nil {
-		return nil, errors.New("github: build the App transport")
-	}
-	return atr, nil
+	return &appTransport{base: base, jwt: &appJWT{iss: strings.TrimSpace(app.ID), signer: s, now: now}}, nil
 }
 
 // tokenTransport authenticates every request with a token.

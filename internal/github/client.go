@@ -55,14 +55,15 @@ func NewNetTransport() *http.Transport {
 }
 
 // NewAppClient returns a client that authenticates as the GitHub App (a JWT
-// per request), for installation lookups and minting.
+// signed by its key or Signer, reused for about 6 minutes), for installation
+// lookups and minting.
 func NewAppClient(o Options, app AppCredentials) (*Client, error) {
 	c, err := newClient(o)
 	if err != nil {
 		return nil, err
 	}
 	net := o.network()
-	auth, err := appTransport(net, app, c.now)
+	auth, err := newAppTransport(net, app, c.now)
 	if err != nil {
 		return nil, err
 	}
@@ -271,6 +272,10 @@ func (c *Client) newRequest(ctx context.Context, method, path string, in any) (*
 }
 
 func (c *Client) networkError(op string, req *http.Request, err error) *Error {
+	var sign *Error
+	if errors.As(err, &sign) && sign.Class == ClassBadKey {
+		return sign // the App JWT could not be signed: nothing was sent
+	}
 	e := &Error{Class: ClassNetwork, Op: op, Method: req.Method, Path: req.URL.Path, Err: err, Fix: fixes[ClassNetwork]}
 	var ue *url.Error
 	inner := err
