@@ -11,6 +11,7 @@ import (
 
 func (s *Sim) orgRoutes() {
 	s.handle("GET", "/orgs/{org}", s.getOrg)
+	s.handle("GET", "/orgs/{org}/memberships/{username}", s.getMembership)
 	s.handle("GET", "/orgs/{org}/personal-access-tokens", s.listPATs)
 	s.handle("POST", "/orgs/{org}/personal-access-tokens", s.revokePATs)
 	s.handle("GET", "/orgs/{org}/credential-authorizations", s.listSSO)
@@ -82,6 +83,32 @@ func (s *Sim) getOrg(c *call) {
 		o["plan"] = obj{"name": "free", "space": 976562499, "private_repos": 10000, "filled_seats": 1, "seats": 0}
 	}
 	c.json(http.StatusOK, o)
+}
+
+// getMembership answers a user's membership of the organisation, as GitHub
+// does for an installation with the organisation permission members: read:
+// role admin (an owner) or member, state active; 404 for anyone else.
+func (s *Sim) getMembership(c *call) {
+	org, ok := c.orgFor("members", "read")
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	login := c.path("username")
+	role := org.Members[lower(login)]
+	u := s.accounts[lower(login)]
+	if role == "" || u == nil {
+		c.notFound()
+		return
+	}
+	ou := c.apiURL("/orgs/" + org.Login)
+	c.json(http.StatusOK, obj{"url": ou + "/memberships/" + u.Login, "state": "active", "role": role,
+		"organization_url": ou, "user": c.accountJSON(u),
+		"organization": obj{"login": org.Login, "id": org.ID, "node_id": nodeID("O", org.ID), "url": ou,
+			"repos_url": ou + "/repos", "events_url": ou + "/events", "hooks_url": ou + "/hooks", "issues_url": ou + "/issues",
+			"members_url": ou + "/members{/member}", "public_members_url": ou + "/public_members{/member}",
+			"avatar_url": c.webURL("/avatars/" + org.Login), "description": nil}})
 }
 
 // patsOrg answers 403 unless the caller is an installation token: GitHub serves the

@@ -66,7 +66,7 @@ func (s *Sim) addAccount(login, typ string) *account {
 		return a
 	}
 	a := &account{Login: login, ID: s.newID(), Type: typ, Secrets: map[SecretKind][]*secret{}, CreatedAt: s.Now(),
-		byName: map[string]*repo{}}
+		byName: map[string]*repo{}, Members: map[string]string{}}
 	s.accounts[lower(login)] = a
 	return a
 }

@@ -247,6 +247,15 @@ func (s *Sim) AddWebhook(spec WebhookSpec) int64 {
 }
 
 // AddCollaborator gives login a role (admin, maintain, write, triage, read) on a repository.
+// AddMember makes login a member of the organisation org with role admin (an
+// organisation owner) or member, creating both accounts when missing.
+func (s *Sim) AddMember(org, login, role string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addAccount(login, "User")
+	s.addAccount(org, "Organization").Members[lower(login)] = role
+}
+
 func (s *Sim) AddCollaborator(owner, repoName, login, role string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -19,6 +19,7 @@ type account struct {
 	Hooks     []*webhook
 	PATs      []*pat
 	SSO       []*ssoAuth
+	Members   map[string]string // organisations: lower-case login -> admin (an owner) | member
 	CreatedAt time.Time
 
 	Enterprise   string // slug of the enterprise owning the organisation, if any

@@ -36,6 +36,7 @@ import (
 //	        issues: [{title: "...", body: "...", labels: [jitkey], state: open, user: octocat, comments: ["..."]}]
 //	    secrets: [{name: ORG_TOKEN, kind: actions, visibility: selected, repositories: [api]}]
 //	    webhooks: [{url: "https://chat.example/hook"}]
+//	    members: {mona: admin, octocat: member}        # admin is an organisation owner
 //	    pats: [{owner: mona, token_name: laptop, expires_at: null, last_used_at: -300d, access_granted_at: -400d,
 //	            repositories: [api], permissions: {repository: {contents: write}, organization: {}}}]
 //	    sso_authorizations: [{login: mona, credential_type: personal access token, authorized_at: -700d,
@@ -69,6 +70,7 @@ type ScenarioOrg struct {
 	Hooks   []ScenarioHook   `yaml:"webhooks,omitempty" json:"webhooks,omitempty"`
 	PATs    []ScenarioPAT    `yaml:"pats,omitempty" json:"pats,omitempty"`
 	SSO     []ScenarioSSO    `yaml:"sso_authorizations,omitempty" json:"sso_authorizations,omitempty"`
+	Members map[string]string `yaml:"members,omitempty" json:"members,omitempty"` // login -> admin (owner) | member
 }
 
 // ScenarioRepo is a repository with its files and credentials.
@@ -272,6 +274,9 @@ func (a *applier) whenPtr(v string) *time.Time {
 func (a *applier) org(o ScenarioOrg) {
 	s := a.s
 	s.AddOrg(o.Login)
+	for _, login := range sortedKeys(o.Members) {
+		s.AddMember(o.Login, login, o.Members[login])
+	}
 	for _, r := range o.Repos {
 		a.repo(o.Login, r)
 	}

@@ -115,7 +115,7 @@ func TestOperations(t *testing.T) {
 	assert.Contains(t, ops, "GET /repos/{owner}/{repo}/contents/{path}", "reported with the description's template")
 	assert.Contains(t, ops, "GET /orgs/{org}/credential-authorizations")
 	assert.Contains(t, ops, "DELETE /orgs/{org}/dependabot/secrets/{secret_name}/repositories/{repository_id}")
-	assert.Len(t, ops, 135)
+	assert.Len(t, ops, 136)
 	assert.Equal(t, []string{
 		"DELETE /repositories/{repository_id}/environments/{environment_name}/secrets/{secret_name}",
 		"GET /repositories/{repository_id}/environments/{environment_name}/secrets",

@@ -130,6 +130,19 @@ var probes = map[string]func(e *env){
 		e.wantRaw(401, "GET", "orgs/acme", "ghs_not_a_token", nil)
 		e.conditional("orgs/acme", e.fullTok)
 	},
+	"GET /orgs/{org}/memberships/{username}": func(e *env) {
+		m, resp, err := e.full.Organizations.GetOrgMembership(e.ctx, "octocat", "acme")
+		e.want("an owner's membership", 200, resp, err)
+		assert.Equal(e.t, "admin", m.GetRole())
+		assert.Equal(e.t, "active", m.GetState())
+		m, resp, err = e.full.Organizations.GetOrgMembership(e.ctx, "hubot", "acme")
+		e.want("a member's membership", 200, resp, err)
+		assert.Equal(e.t, "member", m.GetRole())
+		_, resp, err = e.full.Organizations.GetOrgMembership(e.ctx, "nobody", "acme")
+		e.want("not a member", 404, resp, err)
+		_, resp, err = e.narrow.Organizations.GetOrgMembership(e.ctx, "octocat", "acme")
+		e.want("membership without members: read", 403, resp, err)
+	},
 	"GET /repos/{owner}/{repo}": func(e *env) {
 		r, resp, err := e.full.Repositories.Get(e.ctx, "acme", "api")
 		e.want("repo", 200, resp, err)

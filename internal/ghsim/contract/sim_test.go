@@ -132,6 +132,8 @@ func (e *env) seed() {
 	e.doomedOrgHookID = s.AddWebhook(ghsim.WebhookSpec{Owner: "acme", URL: "https://old.example.com/org"})
 	s.AddCollaborator("acme", "api", "octocat", "admin")
 	s.AddCollaborator("acme", "api", "hubot", "read")
+	s.AddMember("acme", "octocat", "admin")
+	s.AddMember("acme", "hubot", "member")
 }
 
 func (e *env) clients() {

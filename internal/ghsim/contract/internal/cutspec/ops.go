@@ -22,6 +22,7 @@ var operations = []string{
 	"GET /user",
 	"GET /users/{username}",
 	"GET /orgs/{org}",
+	"GET /orgs/{org}/memberships/{username}",
 	"GET /repos/{owner}/{repo}",
 	"GET /orgs/{org}/repos",
 	"GET /users/{username}/repos",
