@@ -18,6 +18,7 @@ func (s *Sim) issueRoutes() {
 	s.handle("PATCH", "/repos/{owner}/{repo}/issues/{issue_number}", s.editIssue)
 	s.handle("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments", s.listComments)
 	s.handle("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments", s.createComment)
+	s.handle("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}", s.editComment)
 	s.handle("POST", "/repos/{owner}/{repo}/issues/{issue_number}/labels", s.addLabels)
 	s.handle("POST", "/repos/{owner}/{repo}/issues/{issue_number}/assignees", s.changeAssignees(true))
 	s.handle("DELETE", "/repos/{owner}/{repo}/issues/{issue_number}/assignees", s.changeAssignees(false))
@@ -47,8 +48,11 @@ type Issue struct {
 
 // Comment is a snapshot of an issue comment.
 type Comment struct {
-	User string
-	Body string
+	ID        int64
+	User      string
+	Body      string
+	CreatedAt time.Time
+	UpdatedAt time.Time // after CreatedAt once edited
 }
 
 // IssueSpec describes an issue to seed.
@@ -84,6 +88,18 @@ func (s *Sim) AddIssue(owner, repoName string, spec IssueSpec) int {
 	return is.Number
 }
 
+// AddComment comments on an issue as user and returns the comment's ID.
+func (s *Sim) AddComment(owner, repoName string, number int, user, body string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.mustRepo(owner, repoName)
+	if number < 1 || number > len(r.Issues) {
+		panic("ghsim: no issue " + r.FullName() + "#" + strconv.Itoa(number))
+	}
+	s.addAccount(user, "User")
+	return s.newComment(r, r.Issues[number-1], user, body).ID
+}
+
 // Issues returns a snapshot of a repository's issues in number order.
 func (s *Sim) Issues(owner, repoName string) []Issue {
 	s.mu.Lock()
@@ -96,7 +112,7 @@ func (s *Sim) Issues(owner, repoName string) []Issue {
 			CreatedAt: is.CreatedAt, UpdatedAt: is.UpdatedAt}
 		for _, cm := range r.Comments {
 			if cm.Issue == is.Number {
-				i.Comments = append(i.Comments, Comment{User: cm.User, Body: cm.Body})
+				i.Comments = append(i.Comments, Comment{ID: cm.ID, User: cm.User, Body: cm.Body, CreatedAt: cm.CreatedAt, UpdatedAt: cm.UpdatedAt})
 			}
 		}
 		out = append(out, i)
@@ -433,6 +449,37 @@ func (s *Sim) createComment(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c.json(http.StatusCreated, c.commentJSON(r, s.newComment(r, is, c.actor(), *req.Body)))
+}
+
+// editComment replaces a comment's body, as anyone with issues: write may do
+// to any comment, and moves its updated_at; the REST answer does not say who
+// edited it.
+func (s *Sim) editComment(c *call) {
+	r, ok := c.repoFor("issues", "write")
+	if !ok {
+		return
+	}
+	var req struct {
+		Body *string `json:"body"`
+	}
+	if !c.decode(&req) {
+		return
+	}
+	if req.Body == nil {
+		c.validation("Validation Failed", obj{"resource": "IssueComment", "field": "body", "code": "missing_field"})
+		return
+	}
+	id, _ := c.pathInt("comment_id")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, cm := range r.Comments {
+		if cm.ID == id {
+			cm.Body, cm.UpdatedAt = *req.Body, s.Now()
+			c.json(http.StatusOK, c.commentJSON(r, cm))
+			return
+		}
+	}
+	c.notFound()
 }
 
 func (s *Sim) addLabels(c *call) {

@@ -266,7 +266,12 @@ func TestIssueRoutes(t *testing.T) {
 			require.Len(t, snap, 2)
 			assert.Equal(t, "new", snap[0].Body)
 			assert.Equal(t, []string{"jitkey", "security", "stale"}, snap[0].Labels)
-			assert.Equal(t, []Comment{{User: "jitkey[bot]", Body: "still there"}}, snap[0].Comments)
+			require.Len(t, snap[0].Comments, 1)
+			cm := snap[0].Comments[0]
+			assert.Equal(t, "jitkey[bot]", cm.User)
+			assert.Equal(t, "still there", cm.Body)
+			assert.NotZero(t, cm.ID)
+			assert.Equal(t, cm.CreatedAt, cm.UpdatedAt, "not edited")
 		})
 	}
 }

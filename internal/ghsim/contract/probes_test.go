@@ -427,6 +427,18 @@ func init() {
 		_, resp, err = e.full.Issues.CreateComment(e.ctx, "acme", "api", 999999, &github.IssueComment{Body: github.String("x")})
 		e.want("comment on a missing issue", 404, resp, err)
 	}
+	probes["PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}"] = func(e *env) {
+		c, resp, err := e.full.Issues.CreateComment(e.ctx, "acme", "api", e.issueNumber(), &github.IssueComment{Body: github.String("first")})
+		e.want("comment to edit", 201, resp, err)
+		ed, resp, err := e.full.Issues.EditComment(e.ctx, "acme", "api", c.GetID(), &github.IssueComment{Body: github.String("/jitkey revoke")})
+		e.want("edit a comment", 200, resp, err)
+		assert.Equal(e.t, "/jitkey revoke", ed.GetBody())
+		assert.False(e.t, ed.GetUpdatedAt().Before(c.GetCreatedAt().Time))
+		_, resp, err = e.narrow.Issues.EditComment(e.ctx, "acme", "api", c.GetID(), &github.IssueComment{Body: github.String("x")})
+		e.want("edit without permission", 403, resp, err)
+		_, resp, err = e.full.Issues.EditComment(e.ctx, "acme", "api", 999999, &github.IssueComment{Body: github.String("x")})
+		e.want("edit a missing comment", 404, resp, err)
+	}
 	probes["POST /repos/{owner}/{repo}/issues/{issue_number}/labels"] = func(e *env) {
 		labels, resp, err := e.full.Issues.AddLabelsToIssue(e.ctx, "acme", "api", e.issueNumber(), []string{"security", "good first issue"})
 		e.want("add labels", 200, resp, err)
