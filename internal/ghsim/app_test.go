@@ -138,7 +138,7 @@ func TestNoPermissionsMapInheritsAll(t *testing.T) {
 	rec := f.sim.Ledger()[0]
 	assert.Equal(t, "write", rec.Permissions["contents"])
 	assert.Equal(t, "all", rec.RepositorySelection)
-	assert.Len(t, rec.Permissions, 15)
+	assert.Len(t, rec.Permissions, 16)
 }
 
 func TestAppJWTRejections(t *testing.T) {

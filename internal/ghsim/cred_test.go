@@ -272,6 +272,25 @@ func TestIssueRoutes(t *testing.T) {
 			assert.Equal(t, "still there", cm.Body)
 			assert.NotZero(t, cm.ID)
 			assert.Equal(t, cm.CreatedAt, cm.UpdatedAt, "not edited")
+
+			// Anyone with issues: write edits any comment; updated_at moves.
+			id := f.sim.AddComment("acme", "api", 1, "mona", "looks fine")
+			f.clk.Advance(time.Minute)
+			ed, _, err := c.Issues.EditComment(ctx, "acme", "api", id, &github.IssueComment{Body: github.String("/jitkey revoke")})
+			require.NoError(t, err)
+			assert.Equal(t, "mona", ed.GetUser().GetLogin(), "the author stays; the editor is not said")
+			assert.Equal(t, time.Minute, ed.GetUpdatedAt().Sub(ed.GetCreatedAt().Time))
+			_, resp, err = c.Issues.EditComment(ctx, "acme", "api", 424242, &github.IssueComment{Body: github.String("x")})
+			require.Error(t, err)
+			assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+
+			f.sim.AddMember("acme", "mona", "admin")
+			m, _, err := c.Organizations.GetOrgMembership(ctx, "mona", "acme")
+			require.NoError(t, err)
+			assert.Equal(t, "admin", m.GetRole())
+			_, resp, err = c.Organizations.GetOrgMembership(ctx, "reader", "acme")
+			require.Error(t, err)
+			assert.Equal(t, http.StatusNotFound, resp.StatusCode, "not a member")
 		})
 	}
 }

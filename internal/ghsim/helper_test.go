@@ -83,7 +83,7 @@ func newFixture(t *testing.T, prefix string) *fixture {
 		"organization_administration": "write", "organization_personal_access_tokens": "write",
 		"repository_hooks": "write", "organization_hooks": "write", "organization_secrets": "write",
 		"dependabot_secrets": "write", "codespaces_secrets": "write", "organization_dependabot_secrets": "write",
-		"organization_codespaces_secrets": "write", "actions": "read"}})
+		"organization_codespaces_secrets": "write", "actions": "read", "members": "read"}})
 	sim.PutFile("acme", "api", "main", ".github/jitkey/policy.cue", []byte("package jitkey\n"))
 	return &fixture{sim: sim, clk: clk, app: app, inst: inst}
 }
