@@ -60,6 +60,7 @@ type reviewOptions struct {
 
 type reviewAuth struct {
 	apiURL, tokenEnv, appID, keyFile string
+	identity                         string // the login the review writes as, when it cannot be learnt
 }
 
 type reviewRepos []string
@@ -92,11 +93,12 @@ func runReview(ctx context.Context, env Env, args []string) int {
 			return ExitOK
 		}
 	}
-	gh, release, err := reviewClient(ctx, env, o.auth, installOrg, installRepos, o.dryRun)
+	gh, identity, release, err := reviewClient(ctx, env, o.auth, installOrg, installRepos, o.dryRun)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "jitkey review: %v\n", err)
 		return ExitUsage
 	}
+	o.auth.identity = identity
 	out, err := reviewRun(ctx, env, gh, o, rv)
 	if rerr := release(context.WithoutCancel(ctx)); rerr != nil {
 		fmt.Fprintf(env.Stderr, "jitkey review: warning: could not revoke the review token (it expires within the hour): %v\n", rerr)
@@ -142,6 +144,7 @@ func parseReviewFlags(env Env, args []string) (reviewOptions, int) {
 	fs.StringVar(&o.auth.apiURL, "api-url", "", "GitHub API URL (default: GITHUB_API_URL, else https://api.github.com/)")
 	fs.StringVar(&o.auth.tokenEnv, "token-env", "GITHUB_TOKEN", "environment variable holding a token, used when no App is configured")
 	fs.StringVar(&o.auth.appID, "app-id", "", "GitHub App ID (default: JITKEY_APP_ID)")
+	fs.StringVar(&o.auth.identity, "identity", "", "login the review writes issues and comments as (default: the App's SLUG[bot], the token's user, or github-actions[bot] for the runner's GITHUB_TOKEN); only its issues and replies count as jitkey's")
 	fs.StringVar(&o.auth.keyFile, "private-key-file", "", "GitHub App private key PEM file (default: JITKEY_APP_PRIVATE_KEY holds the PEM)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -244,8 +247,8 @@ func reviewRun(ctx context.Context, env Env, gh *github.Client, o reviewOptions,
 	rep := review.Evaluate(inv, rv, env.Now())
 	out := &reviewOutput{Version: 1, Inventory: inv, Findings: rep.Findings, Suppressed: rep.Suppressed, Policy: filepath.ToSlash(o.policyPath)}
 	if err == nil && !o.noIssues {
-		tr := issue.New(gh.Issues, gh.Repositories, issue.NewRemover(gh), issue.Config{
-			Review: rv, MaxIssues: o.maxIssues, DryRun: o.dryRun, Concurrency: scan.Concurrency, Now: env.Now, Log: log,
+		tr := issue.New(gh.Issues, gh.Repositories, gh.Organizations, issue.NewRemover(gh), issue.Config{
+			Identity: o.auth.identity, Review: rv, MaxIssues: o.maxIssues, DryRun: o.dryRun, Concurrency: scan.Concurrency, Now: env.Now, Log: log,
 			Shards: scan.Shard.Count, // the shards of a matrix share GitHub's limits on new issues and comments
 		})
 		out.Issues, err = tr.Sync(ctx, inv, rep)

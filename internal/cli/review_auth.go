@@ -28,6 +28,7 @@ var reviewWants = map[string]string{
 	"repository_hooks": "write", "environments": "read", "issues": "write", "contents": "read", "metadata": "read",
 	"organization_secrets": "write", "organization_dependabot_secrets": "write", "organization_codespaces_secrets": "write",
 	"organization_personal_access_tokens": "write", "organization_administration": "write", "organization_hooks": "write",
+	"members": "read", // an organisation owner's /jitkey revoke of an organisation credential
 }
 
 var reviewLevelRank = map[string]int{"read": 1, "write": 2, "admin": 3}
@@ -60,7 +61,17 @@ func reviewPermissions(have map[string]string, dryRun bool) map[string]string {
 //
 // The returned release func revokes the minted token (a no-op for a token
 // from the environment): the review holds it no longer than it needs it.
-func reviewClient(ctx context.Context, env Env, a reviewAuth, org string, repos []string, dryRun bool) (*gogithub.Client, func(context.Context) error, error) {
+// The identity is the login the review writes issues and comments as
+// (reviewIdentity).
+func reviewClient(ctx context.Context, env Env, a reviewAuth, org string, repos []string, dryRun bool) (*gogithub.Client, string, func(context.Context) error, error) {
+	gh, id, release, err := reviewConnect(ctx, env, a, org, repos, dryRun)
+	if err == nil && a.identity != "" {
+		id = a.identity
+	}
+	return gh, id, release, err
+}
+
+func reviewConnect(ctx context.Context, env Env, a reviewAuth, org string, repos []string, dryRun bool) (*gogithub.Client, string, func(context.Context) error, error) {
 	noop := func(context.Context) error { return nil }
 	opts := github.Options{BaseURL: reviewFirst(a.apiURL, env.Getenv("GITHUB_API_URL")), Now: env.Now, UserAgent: "jitkey-review"}
 	// The action's app-id and private-key inputs (command: review) serve as
@@ -69,13 +80,17 @@ func reviewClient(ctx context.Context, env Env, a reviewAuth, org string, repos 
 	if appID == "" {
 		token := env.Getenv(a.tokenEnv)
 		if token == "" {
-			return nil, noop, fmt.Errorf("no credentials: configure a GitHub App (--app-id and --private-key-file, or JITKEY_APP_ID and JITKEY_APP_PRIVATE_KEY) or set %s", a.tokenEnv)
+			return nil, "", noop, fmt.Errorf("no credentials: configure a GitHub App (--app-id and --private-key-file, or JITKEY_APP_ID and JITKEY_APP_PRIVATE_KEY) or set %s", a.tokenEnv)
 		}
 		c, err := github.NewTokenClient(opts, token)
 		if err != nil {
-			return nil, noop, err
+			return nil, "", noop, err
 		}
-		return c.REST(), noop, nil
+		if a.identity != "" {
+			return c.REST(), a.identity, noop, nil
+		}
+		id, err := reviewTokenIdentity(ctx, env, c.REST(), a.tokenEnv)
+		return c.REST(), id, noop, err
 	}
 	key := []byte(env.Getenv("JITKEY_APP_PRIVATE_KEY"))
 	if len(key) == 0 {
@@ -93,31 +108,47 @@ func reviewClient(ctx context.Context, env Env, a reviewAuth, org string, repos 
 		}
 		var err error
 		if key, err = os.ReadFile(path); err != nil {
-			return nil, noop, fmt.Errorf("read App private key: %w", err)
+			return nil, "", noop, fmt.Errorf("read App private key: %w", err)
 		}
 	}
 	if len(key) == 0 {
-		return nil, noop, errors.New("an App ID was given without a private key; set --private-key-file, JITKEY_APP_PRIVATE_KEY or the action's private-key input")
+		return nil, "", noop, errors.New("an App ID was given without a private key; set --private-key-file, JITKEY_APP_PRIVATE_KEY or the action's private-key input")
 	}
 	app, err := github.NewAppClient(opts, github.AppCredentials{ID: appID, PrivateKey: key})
 	if err != nil {
-		return nil, noop, err
+		return nil, "", noop, err
 	}
 	inst, err := reviewInstallation(ctx, app, org, repos)
 	if err != nil {
-		return nil, noop, err
+		return nil, "", noop, err
 	}
 	rt := &reviewToken{app: app, installation: inst.ID, perms: reviewPermissions(inst.Permissions, dryRun), now: env.Now, opts: opts}
 	// The first token now, so that a key or permission problem fails the
 	// review before it scans anything.
 	if _, err := rt.token(ctx); err != nil {
-		return nil, noop, err
+		return nil, "", noop, err
 	}
 	c, err := github.NewRefreshingClient(opts, rt.token)
 	if err != nil {
-		return nil, noop, err
+		return nil, "", noop, err
 	}
-	return c.REST(), rt.revokeAll, nil
+	return c.REST(), inst.AppSlug + "[bot]", rt.revokeAll, nil
+}
+
+// reviewTokenIdentity is the login a token from the environment writes as:
+// its user (GET /user); the runner's GITHUB_TOKEN, which cannot read
+// /user, writes as github-actions[bot]. Any other token that cannot read
+// /user (another App's installation token) must be named with --identity.
+func reviewTokenIdentity(ctx context.Context, env Env, gh *gogithub.Client, tokenEnv string) (string, error) {
+	u, _, err := gh.Users.Get(ctx, "")
+	if err == nil && u.GetLogin() != "" {
+		return u.GetLogin(), nil
+	}
+	if tokenEnv == "GITHUB_TOKEN" && env.Getenv("GITHUB_ACTIONS") == "true" {
+		return "github-actions[bot]", nil
+	}
+	return "", fmt.Errorf("cannot tell which login the token in %s writes issues as (GET /user: %v); "+
+		"name it with --identity LOGIN (an App's installation token writes as SLUG[bot]), or review with the App's ID and key", tokenEnv, err)
 }
 
 // reviewRefreshBefore is how long before its expiry the review token is

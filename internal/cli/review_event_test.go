@@ -73,7 +73,7 @@ func TestReviewOnCommentRevokes(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name, kind, cred  string
-		collaborator      [2]string // repository, role of octocat
+		collaborator      [2]string // repository, role of octocat; "org", "admin": an owner of acme
 		coverage          []string
 		removedFromOutput func(t *testing.T, w *reviewWorld, f review.Finding)
 		notCalled         []string
@@ -92,7 +92,7 @@ func TestReviewOnCommentRevokes(t *testing.T) {
 			},
 		},
 		{
-			name: "organisation PAT", kind: "fine_grained_pat", cred: "forever", collaborator: [2]string{".github", "admin"},
+			name: "organisation PAT", kind: "fine_grained_pat", cred: "forever", collaborator: [2]string{"org", "admin"},
 			coverage:  []string{"org:acme fine_grained_pat"},
 			notCalled: []string{"GET /orgs/{org}/repos", "GET /repos/{owner}/{repo}/keys", "GET /orgs/{org}/hooks", "GET /orgs/{org}/actions/secrets"},
 			removedFromOutput: func(t *testing.T, w *reviewWorld, f review.Finding) {
@@ -103,7 +103,11 @@ func TestReviewOnCommentRevokes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			w := newReviewWorld(t)
-			w.sim.AddCollaborator("acme", tc.collaborator[0], "octocat", tc.collaborator[1])
+			if tc.collaborator[0] == "org" {
+				w.sim.AddMember("acme", "octocat", tc.collaborator[1])
+			} else {
+				w.sim.AddCollaborator("acme", tc.collaborator[0], "octocat", tc.collaborator[1])
+			}
 			all := w.findings(t)
 			f := findingOf(t, all, tc.kind, tc.cred)
 			repo := strings.TrimPrefix(f.IssueRepo, "acme/")

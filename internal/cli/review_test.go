@@ -64,6 +64,7 @@ func newReviewWorldWith(t *testing.T, opts ghsim.Options) *reviewWorld {
 		"repository_hooks": "read", "issues": "write", "contents": "read",
 		"organization_secrets": "read", "organization_dependabot_secrets": "read", "organization_codespaces_secrets": "read",
 		"organization_personal_access_tokens": "write", "organization_administration": "read", "organization_hooks": "read",
+		"members": "read",
 	}})
 	dir := t.TempDir()
 	return &reviewWorld{sim: sim, dir: dir, key: app.PrivateKeyPEM, vars: map[string]string{
@@ -152,7 +153,7 @@ func goneCopy(f review.Finding) review.Finding {
 func (w *reviewWorld) seedIssue(t *testing.T, f review.Finding, comments ...string) int {
 	t.Helper()
 	owner, repo, _ := strings.Cut(f.IssueRepo, "/")
-	return w.sim.AddIssue(owner, repo, ghsim.IssueSpec{Title: f.Title, Body: issue.Body(f, nil, 0), Labels: []string{issue.Label}, Comments: comments})
+	return w.sim.AddIssue(owner, repo, ghsim.IssueSpec{User: "jitkey[bot]", Title: f.Title, Body: issue.Body(f, nil, 0), Labels: []string{issue.Label}, Comments: comments})
 }
 
 // issue returns issue number of acme/repo.

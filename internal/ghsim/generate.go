@@ -61,7 +61,7 @@ var ReviewPermissions = map[string]string{
 	"administration": "write", "secrets": "write", "dependabot_secrets": "write", "codespaces_secrets": "write",
 	"repository_hooks": "write", "issues": "write", "contents": "read", "organization_administration": "write",
 	"organization_secrets": "write", "organization_dependabot_secrets": "write", "organization_codespaces_secrets": "write",
-	"organization_hooks": "write", "organization_personal_access_tokens": "write",
+	"organization_hooks": "write", "organization_personal_access_tokens": "write", "members": "read",
 }
 
 // Generate builds a large organisation for benchmarks; the same spec gives the same scenario.

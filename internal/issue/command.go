@@ -26,72 +26,128 @@ func IsCommand(body string) bool {
 
 // allowed reports whether login may order the removal of c: write (or
 // maintain, or admin) on the credential's repository; for an organisation's
-// credential, admin on the repository holding the issue.
+// credential, an owner of the organisation (membership role admin), since a
+// repository's admins have no say over the organisation's secrets, PAT
+// grants or SSO authorizations.
 func (s *syncer) allowed(ctx context.Context, c inventory.Credential, login string) (bool, error) {
-	repo, need := c.Repo, "write"
 	if c.Scope == inventory.ScopeOrganization {
-		repo, need = s.st.repo, "admin"
+		role, err := s.cached(ctx, "org:"+c.Org, login, func() (string, error) {
+			m, _, err := s.t.orgs.GetOrgMembership(ctx, login, c.Org)
+			if err != nil {
+				return "", err
+			}
+			if m.GetState() != "active" {
+				return "", nil
+			}
+			return m.GetRole(), nil
+		})
+		if err != nil {
+			return false, fmt.Errorf("%w (reading an organisation member's role needs the organisation permission members: read)", err)
+		}
+		return role == "admin", nil
 	}
-	key := repo + "\x00" + login
+	p, err := s.cached(ctx, c.Repo, login, func() (string, error) {
+		owner, name := splitRepo(c.Repo)
+		lvl, _, err := s.t.repos.GetPermissionLevel(ctx, owner, name, login)
+		return lvl.GetPermission(), err
+	})
+	return p == "admin" || p == "write" || p == "maintain", err
+}
+
+// cached looks up login's standing in scope once per run; a 404 (no such
+// member or collaborator) is no standing.
+func (s *syncer) cached(ctx context.Context, scope, login string, look func() (string, error)) (string, error) {
+	key := scope + "\x00" + login
 	s.t.mu.Lock()
 	p, ok := s.t.perms[key]
 	s.t.mu.Unlock()
-	if !ok {
-		owner, name := splitRepo(repo)
-		var lvl *github.RepositoryPermissionLevel
-		err := s.t.retry(ctx, func() error {
-			var err error
-			lvl, _, err = s.t.repos.GetPermissionLevel(ctx, owner, name, login)
-			return err
-		})
-		if err != nil && statusOf(err) != 404 {
-			return false, err
+	if ok {
+		return p, nil
+	}
+	err := s.t.retry(ctx, func() error {
+		var err error
+		p, err = look()
+		return err
+	})
+	if err != nil && statusOf(err) != 404 {
+		return "", err
+	}
+	if err != nil {
+		p = ""
+	}
+	s.t.mu.Lock()
+	s.t.perms[key] = p
+	s.t.mu.Unlock()
+	return p, nil
+}
+
+// need says what access the command needs for f.
+func need(f review.Finding) string {
+	if f.Credential.Scope == inventory.ScopeOrganization {
+		return "an owner of the organisation " + f.Credential.Org
+	}
+	return "write access to " + f.Credential.Repo
+}
+
+// answered lists the comments jitkey already answered: the markers in the
+// review's own comments only, since anyone can post a copy.
+func (s *syncer) answered(cs []*github.IssueComment) map[int64]bool {
+	out := map[int64]bool{}
+	for _, c := range cs {
+		if !s.t.mine(c.GetUser()) {
+			continue
 		}
-		p = lvl.GetPermission()
-		s.t.mu.Lock()
-		s.t.perms[key] = p
-		s.t.mu.Unlock()
+		for _, m := range answeredRE.FindAllStringSubmatch(c.GetBody(), -1) {
+			id, _ := strconv.ParseInt(m[1], 10, 64)
+			out[id] = true
+		}
 	}
-	if need == "admin" {
-		return p == "admin", nil
-	}
-	return p == "admin" || p == "write" || p == "maintain", nil
+	return out
+}
+
+// edited reports whether a comment changed after it was posted. GitHub's
+// REST API does not say who edited it, and anyone with write access to the
+// issues may edit anyone's comment, so an edited command is never credited
+// to its author.
+func edited(c *github.IssueComment) bool {
+	return !c.GetUpdatedAt().Equal(c.GetCreatedAt())
 }
 
 // command carries out the first authorised `/jitkey revoke` on the issue and
-// answers every unauthorised one once. It reports whether the issue is done.
+// answers every refused one once. It reports whether the issue is done.
 func (s *syncer) command(ctx context.Context, f review.Finding, x tracked) bool {
 	cs := s.st.comments[x.number]
-	answered := map[int64]bool{}
+	answered := s.answered(cs)
 	for _, c := range cs {
-		for _, m := range answeredRE.FindAllStringSubmatch(c.GetBody(), -1) {
-			id, _ := strconv.ParseInt(m[1], 10, 64)
-			answered[id] = true
-		}
-	}
-	for _, c := range cs {
-		if !IsCommand(c.GetBody()) || answered[c.GetID()] {
+		if !IsCommand(c.GetBody()) || answered[c.GetID()] || s.t.mine(c.GetUser()) {
 			continue
 		}
 		login := c.GetUser().GetLogin()
+		if edited(c) {
+			s.refuse(ctx, f, x, c, "edited command refused", fmt.Sprintf("@%s, this `%s` was edited after it was posted, and GitHub does not say by whom, "+
+				"so jitkey does not act on it; nothing was removed. To ask for the removal, post the command as a new comment.", login, Command))
+			continue
+		}
 		ok, err := s.allowed(ctx, f.Credential, login)
 		if err != nil {
 			s.t.record(Action{Op: OpFailed, Repo: s.st.repo, Number: x.number, Reason: "check the commenter's permission (retried next run): " + err.Error()})
 			return false
 		}
 		if !ok {
-			need := "write access to " + f.Credential.Repo
-			if f.Credential.Scope == inventory.ScopeOrganization {
-				need = "admin access to " + s.st.repo
-			}
-			s.t.record(Action{Op: OpRefuse, Repo: s.st.repo, Number: x.number, Fingerprint: f.Fingerprint, Reason: "command by " + login + " refused"})
-			s.comment(ctx, x.number, fmt.Sprintf("@%s, `%s` needs %s; nothing was removed. A collaborator with that access can post the command, or the credential can be exempted in the review policy.\n<!-- jitkey:refused=%d -->",
-				login, Command, need, c.GetID()))
+			s.refuse(ctx, f, x, c, "command by "+login+" refused", fmt.Sprintf("@%s, `%s` needs %s; nothing was removed. "+
+				"Someone with that access can post the command, or the credential can be exempted in the review policy.", login, Command, need(f)))
 			continue
 		}
 		return s.revoke(ctx, f, x, login, c)
 	}
 	return false
+}
+
+// refuse records a refused command and answers it, marking the answer so
+// that it is given once.
+func (s *syncer) refuse(ctx context.Context, f review.Finding, x tracked, c *github.IssueComment, reason, reply string) {
+	s.t.record(Action{Op: OpRefuse, Repo: s.st.repo, Number: x.number, Fingerprint: f.Fingerprint, Reason: reason})
+	s.comment(ctx, x.number, fmt.Sprintf("%s\n<!-- jitkey:refused=%d -->", reply, c.GetID()))
 }
 
 func (s *syncer) revoke(ctx context.Context, f review.Finding, x tracked, by string, c *github.IssueComment) bool {

@@ -47,8 +47,18 @@ type RepositoriesService interface {
 	GetContents(ctx context.Context, owner, repo, path string, opts *github.RepositoryContentGetOptions) (*github.RepositoryContent, []*github.RepositoryContent, *github.Response, error)
 }
 
+// OrganizationsService is the part of go-github's OrganizationsService the
+// lifecycle uses: an organisation owner's say over organisation credentials.
+type OrganizationsService interface {
+	GetOrgMembership(ctx context.Context, user, org string) (*github.Membership, *github.Response, error)
+}
+
 // Config tunes a Tracker.
 type Config struct {
+	// Identity is the login the review writes as: the App's "SLUG[bot]", or
+	// the token's user. Only issues it opened are review issues, and only
+	// its own comments answer a command; anyone can copy a marker.
+	Identity    string
 	Review      policy.Review
 	MaxIssues   int  // issues opened per run; 0: Review.MaxIssuesPerRun, else DefaultMaxIssues
 	DryRun      bool // read and plan, write nothing
@@ -68,6 +78,7 @@ type Config struct {
 type Tracker struct {
 	issues  IssuesService
 	repos   RepositoriesService
+	orgs    OrganizationsService
 	remover Remover
 	cfg     Config
 	pacer   *Pacer
@@ -79,7 +90,7 @@ type Tracker struct {
 }
 
 // New returns a Tracker. remover may be nil when nothing may be removed.
-func New(issues IssuesService, repos RepositoriesService, remover Remover, cfg Config) *Tracker {
+func New(issues IssuesService, repos RepositoriesService, orgs OrganizationsService, remover Remover, cfg Config) *Tracker {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -103,7 +114,7 @@ func New(issues IssuesService, repos RepositoriesService, remover Remover, cfg C
 		p = NewPacer(cfg.Now, cfg.Sleep)
 		p.share(cfg.Shards)
 	}
-	return &Tracker{issues: issues, repos: repos, remover: remover, cfg: cfg, pacer: p, log: cfg.Log, perms: map[string]string{}}
+	return &Tracker{issues: issues, repos: repos, orgs: orgs, remover: remover, cfg: cfg, pacer: p, log: cfg.Log, perms: map[string]string{}}
 }
 
 // Op is what the lifecycle did (or, in a dry run, would do) to one issue.
@@ -167,6 +178,11 @@ func (t *Tracker) record(a Action) {
 	t.log.Debug("review issue", "op", a.Op, "repo", a.Repo, "number", a.Number, "reason", a.Reason)
 }
 
+// mine reports whether u is the review's own identity.
+func (t *Tracker) mine(u *github.User) bool {
+	return strings.EqualFold(u.GetLogin(), t.cfg.Identity)
+}
+
 func splitRepo(full string) (string, string) {
 	o, r, _ := strings.Cut(full, "/")
 	return o, r
@@ -183,6 +199,9 @@ func statusOf(err error) int {
 // Sync brings the review issues in step with the findings of one scan.
 // Issues about a (target, kind) the scan did not read in full are left alone.
 func (t *Tracker) Sync(ctx context.Context, inv *inventory.Inventory, rep review.Report) (*Result, error) {
+	if t.cfg.Identity == "" {
+		return &t.result, errors.New("the review's own login is not known (issue.Config.Identity): without it, anyone's issue or marker would count as jitkey's")
+	}
 	findings := map[string]review.Finding{}
 	for _, f := range rep.Findings {
 		findings[f.Fingerprint] = f
@@ -389,8 +408,8 @@ func (t *Tracker) listIssues(ctx context.Context, repo, state string) ([]tracked
 			return nil, err
 		}
 		for _, is := range page {
-			if is.IsPullRequest() {
-				continue
+			if is.IsPullRequest() || !t.mine(is.GetUser()) {
+				continue // a copied marker in someone else's issue is not a review issue
 			}
 			if m, ok := ParseMarker(is.GetBody()); ok {
 				out = append(out, trackedOf(is, m, credentialID(is.GetBody())))

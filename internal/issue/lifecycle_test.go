@@ -185,18 +185,18 @@ func TestReviewerCommand(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, ghsim.Options{}, nil)
 	ids := seed(w)
-	w.sim.AddCollaborator("acme", ".github", "octocat", "admin")
+	w.sim.AddMember("acme", "octocat", "admin")
 	ctx := context.Background()
 	// Scan once without issues, then seed the issues as reviewers would see
 	// them, each with "/jitkey revoke" commented by octocat (write on
-	// acme/api, admin on acme/.github, nothing on acme/web).
+	// acme/api, an owner of acme, nothing on acme/web).
 	inv, err := inventory.Scan(ctx, inventory.NewClient(w.gh), org)
 	require.NoError(t, err)
 	rep := review.Evaluate(inv, policy.Review{}, w.now)
 	seedWithCommand := func(repo, name string) {
 		for _, f := range rep.Findings {
 			if f.Credential.Name == name && f.IssueRepo == "acme/"+repo {
-				w.sim.AddIssue("acme", repo, ghsim.IssueSpec{Title: f.Title, Body: issue.Body(f, nil, 0), Labels: []string{issue.Label}, Comments: []string{"/jitkey revoke"}})
+				w.sim.AddIssue("acme", repo, ghsim.IssueSpec{User: identity, Title: f.Title, Body: issue.Body(f, nil, 0), Labels: []string{issue.Label}, Comments: []string{"/jitkey revoke"}})
 				return
 			}
 		}
@@ -251,7 +251,7 @@ func TestConcurrentRunsLeaveNoDuplicate(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tr := issue.New(w.gh.Issues, w.gh.Repositories, nil, issue.Config{Now: func() time.Time { return w.now }})
+			tr := issue.New(w.gh.Issues, w.gh.Repositories, w.gh.Organizations, nil, issue.Config{Identity: identity, Now: func() time.Time { return w.now }})
 			_, err := tr.Sync(ctx, inv, rep)
 			assert.NoError(t, err)
 		}()
@@ -355,7 +355,7 @@ func TestFaultsAndRateLimitsNeverCloseWrongly(t *testing.T) {
 			continue // the repository list itself failed: nothing is touched
 		}
 		rep := review.Evaluate(inv, policy.Review{}, w.now)
-		tr := issue.New(w.gh.Issues, w.gh.Repositories, nil, issue.Config{Now: func() time.Time { return w.now }})
+		tr := issue.New(w.gh.Issues, w.gh.Repositories, w.gh.Organizations, nil, issue.Config{Identity: identity, Now: func() time.Time { return w.now }})
 		res, err := tr.Sync(ctx, inv, rep)
 		require.NoError(t, err)
 		for _, a := range res.Actions {

@@ -23,8 +23,11 @@ var reviewPerms = map[string]string{
 	"administration": "write", "secrets": "write", "dependabot_secrets": "write", "codespaces_secrets": "write",
 	"repository_hooks": "write", "issues": "write", "contents": "read", "metadata": "read",
 	"organization_secrets": "read", "organization_dependabot_secrets": "read", "organization_codespaces_secrets": "read",
-	"organization_personal_access_tokens": "write", "organization_administration": "write", "organization_hooks": "read",
+	"organization_personal_access_tokens": "write", "organization_administration": "write", "organization_hooks": "read", "members": "read",
 }
+
+// identity is the review App's login: install names it jitkey-review.
+const identity = "jitkey-review[bot]"
 
 // world is a simulated organisation with the review App installed.
 type world struct {
@@ -82,7 +85,10 @@ func (w *world) run(ctx context.Context, scan inventory.Options, rv policy.Revie
 	rep := review.Evaluate(inv, rv, w.now)
 	cfg.Review = rv
 	cfg.Now = func() time.Time { return w.now }
-	tr := issue.New(w.gh.Issues, w.gh.Repositories, issue.NewRemover(w.gh), cfg)
+	if cfg.Identity == "" {
+		cfg.Identity = identity
+	}
+	tr := issue.New(w.gh.Issues, w.gh.Repositories, w.gh.Organizations, issue.NewRemover(w.gh), cfg)
 	res, err := tr.Sync(ctx, inv, rep)
 	require.NoError(w.t, err)
 	return inv, rep, res

@@ -136,19 +136,19 @@ func TestShardsDividePacing(t *testing.T) {
 		{shards: 1000, perMinute: 1, perHour: 1}, // at least 1
 	}
 	for _, tt := range tests {
-		tr := New(nil, nil, nil, Config{Shards: tt.shards})
+		tr := New(nil, nil, nil, nil, Config{Shards: tt.shards})
 		assert.Equal(t, tt.perMinute, tr.pacer.PerMinute, "shards %d", tt.shards)
 		assert.Equal(t, tt.perHour, tr.pacer.PerHour, "shards %d", tt.shards)
 	}
 	given := &Pacer{PerMinute: 7, PerHour: 9}
-	tr := New(nil, nil, nil, Config{Shards: 4, Pacer: given})
+	tr := New(nil, nil, nil, nil, Config{Shards: 4, Pacer: given})
 	assert.Same(t, given, tr.pacer)
 	assert.Equal(t, 7, given.PerMinute, "a given pacer is used as it is")
 
 	// with 4 shards, the 21st request of a minute waits for the minute to pass
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var slept time.Duration
-	tr = New(nil, nil, nil, Config{Shards: 4, Now: func() time.Time { return now }, Sleep: func(_ context.Context, d time.Duration) error {
+	tr = New(nil, nil, nil, nil, Config{Shards: 4, Now: func() time.Time { return now }, Sleep: func(_ context.Context, d time.Duration) error {
 		now = now.Add(d)
 		slept += d
 		return nil
