@@ -169,7 +169,7 @@ func reviewSummary(out *reviewOutput) string {
 				fmt.Fprintf(&b, "- ... and %d more (see the JSON output)\n", len(gaps)-20)
 				break
 			}
-			fmt.Fprintf(&b, "- `%s` %s: %s\n", g.Target, g.Kind, g.Reason)
+			fmt.Fprintf(&b, "- %s %s: %s\n", review.Code(g.Target), g.Kind, g.Reason)
 		}
 	}
 	return b.String()

@@ -64,12 +64,12 @@ type ScenarioApp struct {
 
 // ScenarioOrg is an organisation with its repositories and organisation-level credentials.
 type ScenarioOrg struct {
-	Login   string           `yaml:"login" json:"login"`
-	Repos   []ScenarioRepo   `yaml:"repos,omitempty" json:"repos,omitempty"`
-	Secrets []ScenarioSecret `yaml:"secrets,omitempty" json:"secrets,omitempty"`
-	Hooks   []ScenarioHook   `yaml:"webhooks,omitempty" json:"webhooks,omitempty"`
-	PATs    []ScenarioPAT    `yaml:"pats,omitempty" json:"pats,omitempty"`
-	SSO     []ScenarioSSO    `yaml:"sso_authorizations,omitempty" json:"sso_authorizations,omitempty"`
+	Login   string            `yaml:"login" json:"login"`
+	Repos   []ScenarioRepo    `yaml:"repos,omitempty" json:"repos,omitempty"`
+	Secrets []ScenarioSecret  `yaml:"secrets,omitempty" json:"secrets,omitempty"`
+	Hooks   []ScenarioHook    `yaml:"webhooks,omitempty" json:"webhooks,omitempty"`
+	PATs    []ScenarioPAT     `yaml:"pats,omitempty" json:"pats,omitempty"`
+	SSO     []ScenarioSSO     `yaml:"sso_authorizations,omitempty" json:"sso_authorizations,omitempty"`
 	Members map[string]string `yaml:"members,omitempty" json:"members,omitempty"` // login -> admin (owner) | member
 }
 

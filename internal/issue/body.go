@@ -52,22 +52,19 @@ func MarkerOf(f review.Finding, reminders int) Marker {
 }
 
 // code renders untrusted text (credential names, logins) as inline code, so it
-// cannot inject Markdown, HTML or mentions.
-func code(s string) string {
-	s = strings.ReplaceAll(s, "`", "'")
-	s = strings.ReplaceAll(s, "\n", " ")
-	return "`" + s + "`"
-}
+// cannot inject Markdown, HTML or mentions (review.Code).
+func code(s string) string { return review.Code(s) }
 
 // Body renders a finding's issue body. It depends only on the finding (and
-// the owners), so an unchanged finding renders the same body.
+// the owners: the policy's, or CODEOWNERS entries, mentioned when they are
+// logins or teams), so an unchanged finding renders the same body.
 func Body(f review.Finding, owners []string, reminders int) string {
 	var b strings.Builder
 	b.WriteString(MarkerOf(f, reminders).String() + "\n")
 	fmt.Fprintf(&b, "**What:** %s %s in %s: %s\n\n", review.KindName(f.Kind), code(f.Credential.Name), code(review.Where(f.Credential)), f.Summary)
 	b.WriteString("### Evidence\n\n| | |\n|---|---|\n")
 	for _, e := range f.Evidence {
-		fmt.Fprintf(&b, "| %s | %s |\n", e.Name, code(e.Value))
+		fmt.Fprintf(&b, "| %s | %s |\n", e.Name, review.Cell(e.Value))
 	}
 	adv := review.AdviceFor(f)
 	fmt.Fprintf(&b, "\n### Why it matters\n\n%s\n\n### How to fix it\n\n", adv.Why)
@@ -76,8 +73,8 @@ func Body(f review.Finding, owners []string, reminders int) string {
 	}
 	fmt.Fprintf(&b, "\n### How to exempt it\n\nAdd this to the review policy in a pull request (the exemption is reviewed like any change, and expires):\n\n```cue\n%s\n```\n", adv.Exemption)
 	fmt.Fprintf(&b, "\n### Review policy applied\n\n```cue\n%s\n```\n", f.Policy)
-	if len(owners) > 0 {
-		fmt.Fprintf(&b, "\nOwners: %s\n", strings.Join(owners, " "))
+	if m := mentions(owners); len(m) > 0 {
+		fmt.Fprintf(&b, "\nOwners: %s\n", strings.Join(m, " "))
 	}
 	fmt.Fprintf(&b, "\n<sub>Kept in step by `jitkey review`: updated when the evidence changes, closed when the finding is gone. Fingerprint %s.</sub>\n", code(f.Fingerprint))
 	return b.String()

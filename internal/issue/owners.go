@@ -3,7 +3,10 @@ package issue
 import (
 	"bufio"
 	"context"
+	"regexp"
 	"strings"
+
+	"github.com/jitkey/jitkey/internal/review"
 )
 
 // resolveOwners returns the assignees of new issues in the repository: the
@@ -16,7 +19,7 @@ func (s *syncer) resolveOwners(ctx context.Context) []string {
 	s.ownersDone = true
 	if len(s.t.cfg.Review.Owners) > 0 {
 		s.owners = logins(s.t.cfg.Review.Owners)
-		s.mention = mentions(s.t.cfg.Review.Owners)
+		s.mention = s.t.cfg.Review.Owners
 		return s.owners
 	}
 	owner, name := splitRepo(s.st.repo)
@@ -30,7 +33,7 @@ func (s *syncer) resolveOwners(ctx context.Context) []string {
 			continue
 		}
 		s.owners = logins(CodeOwners(text))
-		s.mention = mentions(CodeOwners(text))
+		s.mention = CodeOwners(text)
 		return s.owners
 	}
 	return nil
@@ -54,27 +57,38 @@ func CodeOwners(text string) []string {
 	return owners
 }
 
-// logins keeps the users among owners (no teams, no e-mail addresses), without "@".
+// GitHub's shapes of a user's login and of an organisation's team.
+var (
+	loginRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`)
+	teamRE  = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+)
+
+// logins keeps the users among owners (no teams, no e-mail addresses, nothing
+// that is not a login), without "@".
 func logins(owners []string) []string {
 	var out []string
 	for _, o := range owners {
-		o = strings.TrimPrefix(o, "@")
-		if o == "" || strings.Contains(o, "/") || strings.Contains(o, "@") {
-			continue
+		if o = strings.TrimPrefix(o, "@"); loginRE.MatchString(o) {
+			out = append(out, o)
 		}
-		out = append(out, o)
 	}
 	return out
 }
 
-// mentions renders the owners line of the body: every owner, teams included.
+// mentions renders the owners line of the body: every owner that is a user
+// or a team is mentioned; anything else a CODEOWNERS file or the policy holds
+// is shown as code (review.Code), never as Markdown; e-mail addresses are left out.
 func mentions(owners []string) []string {
 	var out []string
 	for _, o := range owners {
-		if strings.Contains(o, "@") && !strings.HasPrefix(o, "@") {
+		if strings.Contains(o, "@") && !strings.HasPrefix(o, "@") && !strings.ContainsAny(o, "[]()<>`") {
 			continue // e-mail address
 		}
-		out = append(out, "@"+strings.TrimPrefix(o, "@"))
+		if name := strings.TrimPrefix(o, "@"); loginRE.MatchString(name) || teamRE.MatchString(name) {
+			out = append(out, "@"+name)
+			continue
+		}
+		out = append(out, review.Code(o))
 	}
 	return out
 }

@@ -27,7 +27,7 @@ type syncer struct {
 	known      map[string]bool
 	created    *int
 	owners     []string // assignees, resolved once per repository
-	mention    []string // owners to mention in bodies, teams included
+	mention    []string // owners for the body (Body mentions the logins and teams)
 	ownersDone bool
 	mine       []int                 // issues this run created here
 	all        map[string]*repoState // every repository read, for findings that moved
@@ -330,19 +330,29 @@ func (s *syncer) whyGone(x tracked) string {
 	return "Closed by `jitkey review`: the credential no longer shows this problem (it was used, rotated or narrowed, or the review policy changed)."
 }
 
-// credentialID reads the credential row of the evidence table.
+// credentialID reads the credential row of the evidence table: the line
+// that starts with it (a name elsewhere in the body cannot start a line).
 func credentialID(body string) string {
-	const row = "| Credential | `"
-	i := strings.Index(body, row)
-	if i < 0 {
+	for _, line := range strings.Split(body, "\n") {
+		if rest, ok := strings.CutPrefix(line, "| Credential | "); ok {
+			return unCell(strings.TrimSuffix(rest, " |"))
+		}
+	}
+	return ""
+}
+
+// unCell reads back what review.Cell wrote.
+func unCell(cell string) string {
+	cell = strings.ReplaceAll(cell, `\|`, "|")
+	fence := len(cell) - len(strings.TrimLeft(cell, "`"))
+	if fence == 0 || len(cell) < 2*fence {
 		return ""
 	}
-	rest := body[i+len(row):]
-	j := strings.Index(rest, "`")
-	if j < 0 {
-		return ""
+	inner := cell[fence : len(cell)-fence]
+	if len(inner) >= 2 && inner[0] == ' ' && inner[len(inner)-1] == ' ' && strings.Trim(inner, " ") != "" {
+		inner = inner[1 : len(inner)-1]
 	}
-	return rest[:j]
+	return inner
 }
 
 // close comments why, then closes. It reports whether the issue was closed.

@@ -99,7 +99,7 @@ func TestBodyEscapesUntrustedNames(t *testing.T) {
 	rep := review.Evaluate(&inventory.Inventory{Credentials: []inventory.Credential{c}}, policy.Review{}, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	require.NotEmpty(t, rep.Findings)
 	body := Body(rep.Findings[0], []string{"@octocat"}, 0)
-	assert.Contains(t, body, "`x' <img src=x> @everyone # h`")
+	assert.Contains(t, body, "``x` <img src=x> @everyone # h``")
 	for _, section := range []string{"**What:**", "### Evidence", "### Why it matters", "### How to fix it", "### How to exempt it", "```cue", "### Review policy applied", "Owners: @octocat"} {
 		assert.Contains(t, body, section)
 	}

@@ -63,6 +63,13 @@ func whyText(c inventory.Credential, t Type) string {
 	return m[""]
 }
 
+// rotate is the step for a secret that must be rotated: args are the
+// secret's name and where it is, as gh secret takes them.
+func rotate(args string) string {
+	return fmt.Sprintf("Rotate the credential at its issuer, then %s with the new value; if it is no longer used, %s.",
+		Code("gh secret set "+args), Code("gh secret delete "+args))
+}
+
 // advice returns why a finding matters and the exact steps to fix it.
 func advice(c inventory.Credential, t Type, rem string) (string, []string) {
 	var steps []string
@@ -70,44 +77,49 @@ func advice(c inventory.Credential, t Type, rem string) (string, []string) {
 	switch c.Kind {
 	case policy.KindDeployKey:
 		if t == OverScoped {
-			steps = append(steps, fmt.Sprintf("Add a new read-only deploy key for the same purpose, update its user, then delete this one: `gh api -X DELETE repos/%s/keys/%d`.", c.Repo, c.RemoteID))
+			steps = append(steps, fmt.Sprintf("Add a new read-only deploy key for the same purpose, update its user, then delete this one: %s.", Code(fmt.Sprintf("gh api -X DELETE repos/%s/keys/%d", c.Repo, c.RemoteID))))
 		} else {
-			steps = append(steps, fmt.Sprintf("Confirm nothing uses the key %q (added by %s), then delete it in Settings > Deploy keys or with `gh api -X DELETE repos/%s/keys/%d`.", c.Name, orNone(c.Owner), c.Repo, c.RemoteID))
+			steps = append(steps, fmt.Sprintf("Confirm nothing uses the key %s (added by %s), then delete it in Settings > Deploy keys or with %s.", Code(c.Name), Code(orNone(c.Owner)), Code(fmt.Sprintf("gh api -X DELETE repos/%s/keys/%d", c.Repo, c.RemoteID))))
 		}
 	case policy.KindActionsSecret, policy.KindDependabotSecret, policy.KindCodespacesSecret:
 		area := map[policy.CredentialKind]string{policy.KindActionsSecret: "actions", policy.KindDependabotSecret: "dependabot", policy.KindCodespacesSecret: "codespaces"}[c.Kind]
 		switch {
 		case t == OverScoped:
-			steps = append(steps, fmt.Sprintf("Limit the secret to the repositories that need it: `gh secret set %s --org %s --app %s --repos REPO1,REPO2` (re-enter the value), or set its visibility to selected in the organisation settings.", c.Name, c.Org, area))
+			steps = append(steps, fmt.Sprintf("Limit the secret to the repositories that need it: %s (re-enter the value), or set its visibility to selected in the organisation settings.", Code(fmt.Sprintf("gh secret set %s --org %s --app %s --repos REPO1,REPO2", c.Name, c.Org, area))))
 		case c.Scope == inventory.ScopeOrganization:
-			steps = append(steps, fmt.Sprintf("Rotate the credential at its issuer, then `gh secret set %s --org %s --app %s` with the new value; if it is no longer used, `gh secret delete %s --org %s --app %s`.", c.Name, c.Org, area, c.Name, c.Org, area))
+			steps = append(steps, rotate(fmt.Sprintf("%s --org %s --app %s", c.Name, c.Org, area)))
 		case c.Scope == inventory.ScopeEnvironment:
-			steps = append(steps, fmt.Sprintf("Rotate the credential at its issuer, then `gh secret set %s --repo %s --env %s` with the new value; if it is no longer used, `gh secret delete %s --repo %s --env %s`.", c.Name, c.Repo, repoPath(c.Environment), c.Name, c.Repo, repoPath(c.Environment)))
+			steps = append(steps, rotate(fmt.Sprintf("%s --repo %s --env %s", c.Name, c.Repo, repoPath(c.Environment))))
 		default:
-			steps = append(steps, fmt.Sprintf("Rotate the credential at its issuer, then `gh secret set %s --repo %s --app %s` with the new value; if it is no longer used, `gh secret delete %s --repo %s --app %s`.", c.Name, c.Repo, area, c.Name, c.Repo, area))
+			steps = append(steps, rotate(fmt.Sprintf("%s --repo %s --app %s", c.Name, c.Repo, area)))
 		}
 	case policy.KindFineGrainedPAT:
 		switch t {
 		case Stale:
-			steps = append(steps, fmt.Sprintf("Ask %s to replace the token with one that has an expiry date; then revoke this grant in Organisation settings > Personal access tokens > Active tokens.", orNone(c.Owner)))
+			steps = append(steps, fmt.Sprintf("Ask %s to replace the token with one that has an expiry date; then revoke this grant in Organisation settings > Personal access tokens > Active tokens.", Code(orNone(c.Owner))))
 		case OverScoped:
-			steps = append(steps, fmt.Sprintf("Ask %s to create a token with only the permissions the job needs (no administration), then revoke this one in Organisation settings > Personal access tokens.", orNone(c.Owner)))
+			steps = append(steps, fmt.Sprintf("Ask %s to create a token with only the permissions the job needs (no administration), then revoke this one in Organisation settings > Personal access tokens.", Code(orNone(c.Owner))))
 		default:
-			steps = append(steps, fmt.Sprintf("Ask %s whether the token %q is still needed; if not, revoke it in Organisation settings > Personal access tokens > Active tokens.", orNone(c.Owner), c.Name))
+			steps = append(steps, fmt.Sprintf("Ask %s whether the token %s is still needed; if not, revoke it in Organisation settings > Personal access tokens > Active tokens.", Code(orNone(c.Owner)), Code(c.Name)))
 		}
 	case policy.KindSSOAuthorization:
-		steps = append(steps, fmt.Sprintf("Ask %s whether the credential is still needed; if not, remove the authorization in Organisation settings > People > %s > SAML identity, or `gh api -X DELETE orgs/%s/credential-authorizations/%d`.", orNone(c.Owner), orNone(c.Owner), c.Org, c.RemoteID))
+		steps = append(steps, fmt.Sprintf("Ask %s whether the credential is still needed; if not, remove the authorization in Organisation settings > People > %s > SAML identity, or %s.", Code(orNone(c.Owner)), Code(orNone(c.Owner)), Code(fmt.Sprintf("gh api -X DELETE orgs/%s/credential-authorizations/%d", c.Org, c.RemoteID))))
 	case policy.KindAppInstallation:
-		steps = append(steps, fmt.Sprintf("In Organisation settings > GitHub Apps > %s > Configure, choose \"Only select repositories\" and the ones it needs; ask the App's owner for a version with fewer permissions. GitHub has no API to uninstall another App, so jitkey cannot do it for you.", c.Name))
+		steps = append(steps, fmt.Sprintf("In Organisation settings > GitHub Apps > %s > Configure, choose \"Only select repositories\" and the ones it needs; ask the App's owner for a version with fewer permissions. GitHub has no API to uninstall another App, so jitkey cannot do it for you.", Code(c.Name)))
 	case policy.KindWebhook:
 		where := "repos/" + c.Repo
 		if c.Scope == inventory.ScopeOrganization {
 			where = "orgs/" + c.Org
 		}
-		steps = append(steps, fmt.Sprintf("Set a random secret on the webhook and verify `X-Hub-Signature-256` in the receiver; turn SSL verification on: `gh api -X PATCH %s/hooks/%d/config -f secret=... -f insecure_ssl=0`. If the hook is no longer needed, `gh api -X DELETE %s/hooks/%d`.", where, c.RemoteID, where, c.RemoteID))
+		steps = append(steps, fmt.Sprintf("Set a random secret on the webhook and verify `X-Hub-Signature-256` in the receiver; turn SSL verification on: %s. If the hook is no longer needed, %s.",
+			Code(fmt.Sprintf("gh api -X PATCH %s/hooks/%d/config -f secret=... -f insecure_ssl=0", where, c.RemoteID)), Code(fmt.Sprintf("gh api -X DELETE %s/hooks/%d", where, c.RemoteID))))
 	}
 	if rem != "" {
-		steps = append(steps, fmt.Sprintf("Or let jitkey do it: a collaborator with write access comments `/jitkey revoke` on this issue, and the next review will %s and close the issue.", rem))
+		who := "a collaborator with write access to " + Code(c.Repo)
+		if c.Scope == inventory.ScopeOrganization {
+			who = "an owner of the organisation " + Code(c.Org)
+		}
+		steps = append(steps, fmt.Sprintf("Or let jitkey do it: %s comments `/jitkey revoke` as a new comment on this issue (an edited comment does not count), and the next review will %s and close the issue.", who, rem))
 	}
 	steps = append(steps, "If the credential must stay as it is, add the exemption below to the review policy through a pull request; this issue closes on the next review.")
 	return whyText(c, t), steps
