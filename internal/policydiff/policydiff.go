@@ -22,6 +22,9 @@ type Change struct {
 	Rule     string // the rule, or "ceiling"
 	Pos      policy.Pos
 	Sentence string
+	// Cause is the base rule whose removal, move or narrowing lets Rule
+	// decide jobs it did not ("" when Rule itself changed).
+	Cause string
 }
 
 // Diff compares head with base; a nil base is an empty set, so every rule
@@ -112,7 +115,7 @@ func displaced(before []policy.Rule, fates []counterpart, head []policy.Rule, hi
 		if len(parts) == 0 {
 			continue
 		}
-		out = append(out, Change{Rule: h.Name, Pos: h.Pos, Sentence: fmt.Sprintf(
+		out = append(out, Change{Rule: h.Name, Pos: h.Pos, Cause: p.Name, Sentence: fmt.Sprintf(
 			"this change lets %s %s (rule %q now decides jobs that rule %q decided in the base: %s)",
 			who(h), strings.Join(parts, ", and "), h.Name, p.Name, why)})
 	}
