@@ -20,12 +20,15 @@ import (
 )
 
 const validateUsage = `
-Usage: jitkey validate [--format text|github|json|sarif] [--fail-on error|warning|notice] [--base REF] [PATH...]
+Usage: jitkey validate [--format text|github|json|sarif] [--fail-on error|warning|notice] [--base REF [--fail-on-grant]] [PATH...]
 
 Checks CUE policies against the schema, then lints them: shadowed rules and
 over-broad grants. PATH is a policy file or a directory searched for *.cue
 files (default: policies). With --base, or on a pull_request event with
-GITHUB_BASE_REF set, also says what the change grants that the base did not.
+GITHUB_BASE_REF set, also says what the change grants that the base did not,
+each rule before and after, and the jobs that move from one rule to another,
+positioned on the changed lines; --fail-on-grant exits 1 when it grants
+anything new.
 
 Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage or I/O error.
 `
@@ -35,6 +38,7 @@ func runValidate(ctx context.Context, env Env, args []string) int {
 	format := fset.String("format", "text", "output format: text, github, json or sarif")
 	failOn := fset.String("fail-on", "error", "lowest severity that fails: error, warning or notice")
 	base := fset.String("base", "", "git ref to compare grants with (default on pull requests: origin/$GITHUB_BASE_REF)")
+	failOnGrant := fset.Bool("fail-on-grant", false, "exit 1 when the change grants anything its base did not (a required check for policy changes)")
 	paths, err := parseFlags(fset, args)
 	if err != nil {
 		return flagExit(err)
@@ -57,7 +61,7 @@ func runValidate(ctx context.Context, env Env, args []string) int {
 		lint.Sort(r.Diagnostics)
 		ref, explicit := baseRef(env, *base)
 		if ref != "" {
-			changes, err := grantDiff(ctx, env, ref, paths, l)
+			res, err := grantDiff(ctx, env, ref, paths, l)
 			switch {
 			case err != nil && explicit:
 				return fail(env.Stderr, "validate", err)
@@ -65,9 +69,7 @@ func runValidate(ctx context.Context, env Env, args []string) int {
 				slog.Warn("no grant diff", "base", ref, "err", err)
 			default:
 				r.Base = ref
-				for _, c := range changes {
-					r.Grants = append(r.Grants, report.Grant{Rule: c.Rule, Pos: c.Pos, Sentence: c.Sentence})
-				}
+				addDiff(r, res)
 			}
 		}
 	}
@@ -79,8 +81,27 @@ func runValidate(ctx context.Context, env Env, args []string) int {
 		return ExitUsage
 	case atOrAbove(r.Diagnostics, min):
 		return ExitFindings
+	case *failOnGrant && len(r.Grants) > 0:
+		fmt.Fprintf(env.Stderr, "jitkey validate: the change grants what %s did not (--fail-on-grant); a reviewer must approve it\n", r.Base)
+		return ExitFindings
 	}
 	return ExitOK
+}
+
+// addDiff puts the grant diff into the report.
+func addDiff(r *report.Report, res policydiff.Result) {
+	for _, c := range res.Grants {
+		r.Grants = append(r.Grants, report.Grant{Rule: c.Rule, Pos: c.Pos, Sentence: c.Sentence})
+	}
+	side := func(s policydiff.Side) report.Side {
+		return report.Side{Match: s.Match, Repositories: s.Repositories, Permissions: s.Permissions}
+	}
+	for _, row := range res.Rows {
+		r.Rows = append(r.Rows, report.Row{Rule: row.Rule, Pos: row.Pos, Status: row.Status, Before: side(row.Before), After: side(row.After)})
+	}
+	for _, m := range res.Moves {
+		r.Moves = append(r.Moves, report.Move{From: m.From, To: m.To, Pos: m.Pos, Sentence: m.Sentence})
+	}
 }
 
 // checkRules describes every finding code validate and test can report.
@@ -118,17 +139,17 @@ func baseRef(env Env, flagValue string) (string, bool) {
 // git and compares grants: a file deleted in the change still counts in the
 // base, a file missing at the base is new, and a base that does not load is
 // treated as empty, so every rule counts as new.
-func grantDiff(ctx context.Context, env Env, ref string, paths []string, l *loaded) ([]policydiff.Change, error) {
+func grantDiff(ctx context.Context, env Env, ref string, paths []string, l *loaded) (policydiff.Result, error) {
 	if strings.HasPrefix(ref, "-") || strings.ContainsAny(ref, " \t\r\n:") {
-		return nil, fmt.Errorf("base %q is not a git ref; give a branch, tag or commit", ref)
+		return policydiff.Result{}, fmt.Errorf("base %q is not a git ref; give a branch, tag or commit", ref)
 	}
 	if err := git(ctx, env.Dir, "rev-parse", "--verify", "--quiet", ref+"^{commit}").Run(); err != nil {
-		return nil, fmt.Errorf("base %q is not a commit here; fetch it first (git fetch origin <branch>) or pass another --base", ref)
+		return policydiff.Result{}, fmt.Errorf("base %q is not a commit here; fetch it first (git fetch origin <branch>) or pass another --base", ref)
 	}
 	roots := relPaths(env, paths)
 	fsys, err := baseFS(ctx, env.Dir, ref, roots)
 	if err != nil {
-		return nil, err
+		return policydiff.Result{}, err
 	}
 	// The base's policy files (test files grant nothing), found as in the
 	// working tree (hidden and testdata directories skipped), in the same
@@ -152,7 +173,21 @@ func grantDiff(ctx context.Context, env Env, ref string, paths []string, l *load
 			base = s
 		}
 	}
-	return policydiff.Diff(base, l.set), nil
+	return policydiff.Compare(base, l.set, changedLines(ctx, env.Dir, ref, roots)), nil
+}
+
+// changedLines reads where the working tree differs from ref under roots
+// (git diff -U0, paths relative to dir), so that findings land on changed
+// lines; nil, and the rules' own positions, when git cannot say.
+func changedLines(ctx context.Context, dir, ref string, roots []string) policydiff.Hunks {
+	var out bytes.Buffer
+	cmd := git(ctx, dir, append([]string{"--literal-pathspecs", "diff", "-U0", "--no-color", "--no-ext-diff", "--no-renames", "--relative", ref, "--"}, roots...)...)
+	cmd.Stdout = &out
+	if err := cmd.Run(); err != nil {
+		slog.Warn("no changed lines; grant diff positions are the rules' own", "base", ref, "err", err)
+		return nil
+	}
+	return policydiff.ParseUnifiedDiff(out.String())
 }
 
 // baseFS reads the *.cue files under roots (relative to dir) at ref into

@@ -218,8 +218,18 @@ func moves(base, head *policy.Set) []Move {
 				grants = fmt.Sprintf("rule %q grants more: %s", h.Name, strings.Join(parts, ", and "))
 			}
 			out = append(out, Move{From: p.Name, To: h.Name, Pos: h.Pos, Wider: len(parts) > 0, Sentence: fmt.Sprintf(
-				"jobs of %s that rule %q decided in the base now go to rule %q (%s); %s", strings.TrimPrefix(who(p), "any workflow"), p.Name, h.Name, why, grants)})
+				"%s that rule %q decided in the base now go to rule %q (%s); %s", jobsOf(p), p.Name, h.Name, why, grants)})
 		}
 	}
 	return out
+}
+
+// jobsOf names the jobs a rule matches: "jobs of workflow W in R ..." or
+// "jobs in R ...".
+func jobsOf(r policy.Rule) string {
+	w := strings.TrimSuffix(who(r), ",")
+	if rest, ok := strings.CutPrefix(w, "any workflow"); ok {
+		return "jobs" + rest
+	}
+	return "jobs of " + w
 }

@@ -27,6 +27,13 @@ func (GitHub) Output(w io.Writer, r *Report) error {
 	for _, g := range r.Grants {
 		annotate(&b, "notice", g.Pos.File, g.Pos.Line, g.Pos.Col, 0, 0, "New grant: "+g.Rule, g.Sentence)
 	}
+	for _, m := range r.Moves {
+		to := m.To
+		if to == "" {
+			to = "denied"
+		}
+		annotate(&b, "notice", m.Pos.File, m.Pos.Line, m.Pos.Col, 0, 0, "Jobs move: "+m.From+" -> "+to, m.Sentence)
+	}
 	if r.Tests != nil {
 		b.WriteString(oneLine(testsLine(r.Tests)) + "\n")
 	}

@@ -17,6 +17,8 @@ type jsonReport struct {
 	Diagnostics []jsonDiagnostic `json:"diagnostics"`
 	Base        string           `json:"base,omitempty"`
 	Grants      []jsonGrant      `json:"grants,omitempty"`
+	Rows        []jsonRow        `json:"rules_changed,omitempty"`
+	Moves       []jsonMove       `json:"moves,omitempty"`
 	Tests       *jsonTests       `json:"tests,omitempty"`
 }
 
@@ -34,6 +36,23 @@ type jsonDiagnostic struct {
 
 type jsonGrant struct {
 	Rule     string `json:"rule"`
+	File     string `json:"file"`
+	Line     int    `json:"line"`
+	Sentence string `json:"sentence"`
+}
+
+type jsonRow struct {
+	Rule   string `json:"rule"`
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Status string `json:"status"`
+	Before *Side  `json:"before,omitempty"`
+	After  *Side  `json:"after,omitempty"`
+}
+
+type jsonMove struct {
+	From     string `json:"from"`
+	To       string `json:"to,omitempty"` // empty: the jobs may now be denied
 	File     string `json:"file"`
 	Line     int    `json:"line"`
 	Sentence string `json:"sentence"`
@@ -63,6 +82,19 @@ func (JSON) Output(w io.Writer, r *Report) error {
 	}
 	for _, g := range r.Grants {
 		out.Grants = append(out.Grants, jsonGrant{Rule: g.Rule, File: g.Pos.File, Line: line(g.Pos.Line), Sentence: g.Sentence})
+	}
+	for _, row := range r.Rows {
+		jr := jsonRow{Rule: row.Rule, File: row.Pos.File, Line: line(row.Pos.Line), Status: row.Status}
+		if row.Status != "added" {
+			jr.Before = &row.Before
+		}
+		if row.Status != "removed" {
+			jr.After = &row.After
+		}
+		out.Rows = append(out.Rows, jr)
+	}
+	for _, m := range r.Moves {
+		out.Moves = append(out.Moves, jsonMove{From: m.From, To: m.To, File: m.Pos.File, Line: line(m.Pos.Line), Sentence: m.Sentence})
 	}
 	if t := r.Tests; t != nil {
 		out.Tests = &jsonTests{Passed: t.Passed, Failed: t.Failed, Rules: t.Rules, Uncovered: t.Uncovered, Coverage: t.Coverage, MinCoverage: t.MinCoverage}

@@ -21,6 +21,8 @@ type Report struct {
 	Rules       []Rule              // descriptions of the finding codes, for SARIF; optional
 	Base        string              // the base the grants are compared with; empty without a diff
 	Grants      []Grant             // what the change grants that the base did not
+	Rows        []Row               // each rule the change added, removed, changed or moved, before and after
+	Moves       []Move              // jobs that move from one rule to another
 	Tests       *Tests              // nil unless the command ran tests
 }
 
@@ -34,6 +36,30 @@ type Rule struct {
 // Grant is one thing a change grants that its base did not, in a sentence.
 type Grant struct {
 	Rule     string
+	Pos      policy.Pos
+	Sentence string
+}
+
+// Row is one rule before and after a change.
+type Row struct {
+	Rule          string
+	Pos           policy.Pos
+	Status        string // added, removed, changed or moved
+	Before, After Side
+}
+
+// Side is a rule's match, repositories and permissions, as text; zero
+// where the rule does not exist.
+type Side struct {
+	Match        string `json:"match"`
+	Repositories string `json:"repositories"`
+	Permissions  string `json:"permissions"`
+}
+
+// Move is a set of jobs one rule decided in the base that another (or,
+// with To empty, none) decides after the change.
+type Move struct {
+	From, To string
 	Pos      policy.Pos
 	Sentence string
 }

@@ -34,6 +34,18 @@ func sample() *report.Report {
 		Base:  "origin/main",
 		Grants: []report.Grant{{Rule: "deploy-production", Pos: policy.Pos{File: "policies/deploy.cue", Line: 4, Col: 2},
 			Sentence: "this change lets workflow acme/api/.github/workflows/deploy.yml on ref refs/heads/main write deployments of acme/api"}},
+		Rows: []report.Row{
+			{Rule: "deploy-production", Pos: policy.Pos{File: "policies/deploy.cue", Line: 9, Col: 1}, Status: "changed",
+				Before: report.Side{Match: "ref: refs/heads/main; verified only", Repositories: "caller", Permissions: "deployments: write"},
+				After:  report.Side{Match: "ref: refs/heads/main or refs/heads/hotfix; verified only", Repositories: "caller", Permissions: "deployments: write"}},
+			{Rule: "docs|<b>", Pos: policy.Pos{File: "policies/docs.cue", Line: 3, Col: 2}, Status: "added",
+				After: report.Side{Match: "repository: acme/docs", Repositories: "caller", Permissions: "contents: read"}},
+			{Rule: "old", Pos: policy.Pos{File: "policies/docs.cue", Line: 20, Col: 1}, Status: "removed",
+				Before: report.Side{Match: "any job", Repositories: "acme/x", Permissions: "issues: read"}},
+		},
+		Moves: []report.Move{{From: "old", To: "docs|<b>", Pos: policy.Pos{File: "policies/docs.cue", Line: 20, Col: 1},
+			Sentence: "jobs that rule \"old\" decided in the base now go to rule \"docs|<b>\" (\"old\" was removed); rule \"docs|<b>\" grants no more than \"old\" did"},
+			{From: "old", Pos: policy.Pos{File: "policies/docs.cue", Line: 20, Col: 1}, Sentence: "some jobs rule \"old\" decided in the base may now be denied"}},
 		Tests: &report.Tests{Passed: 9, Failed: 1, Rules: 4, Uncovered: []string{"late"}, Coverage: 75, MinCoverage: 80},
 	}
 }
@@ -89,7 +101,7 @@ func TestGitHubAnnotations(t *testing.T) {
 		require.NotNil(t, m, l)
 		assert.NotEqual(t, "0", m[3], "line must be at least 1: %s", l)
 	}
-	assert.Equal(t, 4, n)
+	assert.Equal(t, 6, n)
 	assert.Contains(t, buf.String(), "file=policies/docs%2Cv2%3Ax.cue,line=1,col=1")
 	assert.Contains(t, buf.String(), "100%25 unreviewed: fix it,%0Anow")
 }

@@ -31,6 +31,25 @@ func Summary(w io.Writer, r *Report) error {
 		}
 		b.WriteString("\n")
 	}
+	if len(r.Rows) > 0 {
+		fmt.Fprintf(&b, "#### Rules before and after (base `%s`)\n\n| Rule | Status | | Match | Repositories | Permissions |\n|---|---|---|---|---|---|\n", code1(r.Base))
+		for _, row := range r.Rows {
+			if row.Status != "added" {
+				fmt.Fprintf(&b, "| `%s` | %s | before | %s | %s | %s |\n", code1(row.Rule), row.Status, md(row.Before.Match), md(row.Before.Repositories), md(row.Before.Permissions))
+			}
+			if row.Status != "removed" {
+				fmt.Fprintf(&b, "| `%s` | %s | after | %s | %s | %s |\n", code1(row.Rule), row.Status, md(row.After.Match), md(row.After.Repositories), md(row.After.Permissions))
+			}
+		}
+		b.WriteString("\n")
+	}
+	if len(r.Moves) > 0 {
+		b.WriteString("#### Jobs that move from one rule to another\n\n")
+		for _, m := range r.Moves {
+			fmt.Fprintf(&b, "- %s (`%s:%d`)\n", md(m.Sentence), code1(m.Pos.File), line(m.Pos.Line))
+		}
+		b.WriteString("\n")
+	}
 	if t := r.Tests; t != nil {
 		fmt.Fprintf(&b, "#### %s\n\n", md(testsLine(t)))
 		if len(t.Uncovered) > 0 {

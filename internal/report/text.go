@@ -29,6 +29,7 @@ func (Text) Output(w io.Writer, r *Report) error {
 			fmt.Fprintf(&b, "%s:%d:%d: %s\n", g.Pos.File, line(g.Pos.Line), line(g.Pos.Col), oneLine(g.Sentence))
 		}
 	}
+	writeRows(&b, r)
 	if r.Tests != nil {
 		b.WriteString(testsLine(r.Tests) + "\n")
 		if len(r.Tests.Uncovered) > 0 {
@@ -44,4 +45,35 @@ func (Text) Output(w io.Writer, r *Report) error {
 // start a line of its own (a workflow command, a fake finding).
 func oneLine(s string) string {
 	return strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ").Replace(s)
+}
+
+// writeRows writes each changed rule before and after, then the jobs that
+// move from one rule to another.
+func writeRows(b *strings.Builder, r *Report) {
+	if len(r.Rows) > 0 {
+		fmt.Fprintf(b, "Rules before and after the change (base %s):\n", oneLine(r.Base))
+		for _, row := range r.Rows {
+			fmt.Fprintf(b, "%s:%d:%d: rule %q %s\n", row.Pos.File, line(row.Pos.Line), line(row.Pos.Col), oneLine(row.Rule), row.Status)
+			for _, f := range [][3]string{{"match", row.Before.Match, row.After.Match},
+				{"repositories", row.Before.Repositories, row.After.Repositories},
+				{"permissions", row.Before.Permissions, row.After.Permissions}} {
+				switch {
+				case row.Status == "added":
+					fmt.Fprintf(b, "  %-13s %s\n", f[0]+":", oneLine(f[2]))
+				case row.Status == "removed":
+					fmt.Fprintf(b, "  %-13s %s\n", f[0]+":", oneLine(f[1]))
+				case f[1] == f[2]:
+					fmt.Fprintf(b, "  %-13s %s (unchanged)\n", f[0]+":", oneLine(f[1]))
+				default:
+					fmt.Fprintf(b, "  %-13s %s\n  %-13s -> %s\n", f[0]+":", oneLine(f[1]), "", oneLine(f[2]))
+				}
+			}
+		}
+	}
+	if len(r.Moves) > 0 {
+		b.WriteString("Jobs that move from one rule to another:\n")
+		for _, m := range r.Moves {
+			fmt.Fprintf(b, "%s:%d:%d: %s\n", m.Pos.File, line(m.Pos.Line), line(m.Pos.Col), oneLine(m.Sentence))
+		}
+	}
 }
