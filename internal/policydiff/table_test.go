@@ -15,7 +15,9 @@ func ruleAt(name string, line int, perms map[string]string, match ...policy.Cond
 		Grant: policy.Grant{Caller: true, Permissions: perms}}
 }
 
-func cond(claim string, v ...string) policy.Condition { return policy.Condition{Claim: claim, Values: v} }
+func cond(claim string, v ...string) policy.Condition {
+	return policy.Condition{Claim: claim, Values: v}
+}
 
 func TestCompareRowsAndMoves(t *testing.T) {
 	t.Parallel()
