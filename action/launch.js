@@ -291,9 +291,12 @@ async function resolve(kind, cmd, root, env = process.env, log = console.log) {
 // INPUT_COMMAND (default mint) and INPUT_ARGS, one argument per line; post
 // runs jitkey-post without arguments (what jitkey revoke does), and only
 // after mint (null: nothing to do).
+// In broker mode (input broker set) main runs `jitkey-post exchange`: the
+// broker holds the App key and the policies, so the job needs neither.
 function commandArgs(kind, env = process.env) {
   const command = (env.INPUT_COMMAND || '').trim() || 'mint';
   if (kind === 'post') return command === 'mint' ? { cmd: 'jitkey-post', args: [] } : null;
+  if (command === 'mint' && (env.INPUT_BROKER || '').trim()) return { cmd: 'jitkey-post', args: ['exchange'] };
   const extra = (env.INPUT_ARGS || '').split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
   return { cmd: 'jitkey', args: [command, ...extra] };
 }

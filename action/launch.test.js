@@ -115,6 +115,10 @@ test('commandArgs picks the binary and its arguments', () => {
   assert.deepStrictEqual(launcher.commandArgs('post', { INPUT_COMMAND: 'mint' }), { cmd: 'jitkey-post', args: [] });
   assert.strictEqual(launcher.commandArgs('post', { INPUT_COMMAND: 'review' }), null);
   assert.deepStrictEqual(launcher.commandArgs('main', {}), { cmd: 'jitkey', args: ['mint'] });
+  assert.deepStrictEqual(launcher.commandArgs('main', { INPUT_BROKER: 'https://jitkey.example.com' }), { cmd: 'jitkey-post', args: ['exchange'] }, 'broker mode runs the small binary');
+  assert.deepStrictEqual(launcher.commandArgs('main', { INPUT_BROKER: ' ', INPUT_COMMAND: 'mint' }), { cmd: 'jitkey', args: ['mint'] });
+  assert.deepStrictEqual(launcher.commandArgs('main', { INPUT_BROKER: 'https://b', INPUT_COMMAND: 'validate' }), { cmd: 'jitkey', args: ['validate'] });
+  assert.deepStrictEqual(launcher.commandArgs('post', { INPUT_BROKER: 'https://b' }), { cmd: 'jitkey-post', args: [] });
   assert.deepStrictEqual(launcher.commandArgs('main', { INPUT_COMMAND: 'validate', INPUT_ARGS: 'a\n\n b ' }), { cmd: 'jitkey', args: ['validate', 'a', 'b'] });
 });
 

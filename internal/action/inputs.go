@@ -345,7 +345,7 @@ func ParseBool(name, s string, def bool) (bool, error) {
 }
 
 // InputNames are every input the action declares in action.yml.
-var InputNames = []string{"command", "app-id", "client-id", "private-key", "installation-id", "owner", "repositories",
+var InputNames = []string{"command", "broker", "app-id", "client-id", "private-key", "installation-id", "owner", "repositories",
 	"permissions", "policy", "policy-ref", "audience", "github-api-url", "github-token", "require-oidc", "audit-file", "args"}
 
 // Output names the action sets after a mint (action.yml declares them).

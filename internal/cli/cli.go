@@ -38,6 +38,7 @@ func commands() []command {
 		{"mint", "mint a policy-scoped installation token (the action's main step)", runMint},
 		{"revoke", "revoke the token minted by mint (the action's post step)", runRevoke},
 		{"review", "review credentials and keep one issue per finding", runReview},
+		{"serve", "run the token broker: OIDC in, scoped token out, revoked when the job ends", runServe},
 		{"sandbox", "run the whole lifecycle against the built-in GitHub simulator", runSandbox},
 		{"version", "print the version", runVersion},
 	}

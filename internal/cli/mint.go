@@ -2,13 +2,11 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"net/http"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -199,7 +197,7 @@ func (st *step) deliver(ctx context.Context, m *mint.Minter, g *mint.Grant, rec 
 		func() error { return st.Output("installation-id", strconv.FormatInt(g.InstallationID, 10)) },
 		func() error { return st.Output("app-slug", g.AppSlug) },
 		func() error { return st.Output("repositories", strings.Join(g.Repositories, ",")) },
-		func() error { return st.Output("permissions", permissionsYAML(g.Permissions)) },
+		func() error { return st.Output("permissions", runstep.PermissionLines(g.Permissions)) },
 		func() error { return st.Output("rule", g.Decision.Rule) },
 		func() error { return st.Output("token-sha256", g.SHA256) },
 	)
@@ -217,8 +215,7 @@ func (st *step) deliver(ctx context.Context, m *mint.Minter, g *mint.Grant, rec 
 	st.Infof("jitkey: minted a token for %s: rule %q, %s on %s, expires %s (sha256 %s)",
 		asker(rec), g.Decision.Rule, github.FormatPermissions(g.Permissions), strings.Join(g.Repositories, ", "), exp, mint.ShortSHA(g.SHA256))
 	if !st.InActions {
-		b, _ := json.MarshalIndent(st.Outputs, "", "  ")
-		fmt.Fprintf(st.Env.Stdout, "%s\n", b)
+		st.PrintOutputs()
 	}
 	return ExitOK
 }
@@ -352,19 +349,6 @@ func qualify(repos []string, owner string) []string {
 		out[i] = r
 	}
 	return out
-}
-
-func permissionsYAML(p map[string]string) string {
-	keys := make([]string, 0, len(p))
-	for k := range p {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	lines := make([]string, len(keys))
-	for i, k := range keys {
-		lines[i] = k + ": " + p[k]
-	}
-	return strings.Join(lines, "\n")
 }
 
 func asker(r mint.Record) string {

@@ -21,11 +21,18 @@ type Identity struct {
 	RepositoryOwnerID string
 	IssuedAt          time.Time
 	Expiry            time.Time
+
+	// The job: run_id, run_attempt and check_run_id (the job's check run,
+	// absent from tokens of older GitHub Enterprise Server versions).
+	RunID, RunAttempt, CheckRunID string
 }
 
 // extra holds the claims policy.Claims does not carry.
 type extra struct {
-	JTI string `json:"jti"`
+	JTI        string          `json:"jti"`
+	RunID      json.RawMessage `json:"run_id"`
+	RunAttempt json.RawMessage `json:"run_attempt"`
+	CheckRunID json.RawMessage `json:"check_run_id"`
 }
 
 // parseClaims reads GitHub's job claims from a token payload and checks that
@@ -42,6 +49,19 @@ func parseClaims(payload []byte) (Identity, error) {
 	}
 	id.TokenID = x.JTI
 	id.RepositoryID, id.RepositoryOwnerID = id.Claims.RepositoryID, id.Claims.RepositoryOwnerID
+	for _, f := range []struct {
+		name string
+		raw  json.RawMessage
+		dst  *string
+	}{{"run_id", x.RunID, &id.RunID}, {"run_attempt", x.RunAttempt, &id.RunAttempt}, {"check_run_id", x.CheckRunID, &id.CheckRunID}} {
+		v := strings.Trim(string(f.raw), `"`)
+		if v != "" && v != "null" && !isID(v) {
+			return Identity{}, fmt.Errorf("claims: %s is not a number", f.name)
+		}
+		if v != "null" {
+			*f.dst = v
+		}
+	}
 	c := id.Claims
 	for name, v := range map[string]string{"repository_id": c.RepositoryID, "repository_owner_id": c.RepositoryOwnerID, "enterprise_id": c.EnterpriseID} {
 		if v != "" && !isID(v) {

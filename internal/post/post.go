@@ -10,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/jitkey/jitkey/internal/action"
 	"github.com/jitkey/jitkey/internal/audit"
+	"github.com/jitkey/jitkey/internal/brokerclient"
 	"github.com/jitkey/jitkey/internal/github"
 	"github.com/jitkey/jitkey/internal/revocation"
 	"github.com/jitkey/jitkey/internal/runstep"
@@ -29,9 +31,14 @@ const revokeBound = 50 * time.Second
 
 // Main is the jitkey-post process: SIGINT and SIGTERM cancel the step (the
 // revocation keeps its grace), and the exit code to exit with.
+// With the argument "exchange" it is the main step in broker mode instead
+// (see Exchange).
 func Main(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(args) == 1 && args[0] == "exchange" {
+		return Exchange(ctx, runstep.OSEnv())
+	}
 	return Run(ctx, runstep.OSEnv(), args)
 }
 
@@ -78,17 +85,64 @@ func Run(ctx context.Context, env runstep.Env, args []string) int {
 }
 
 func revoke(ctx context.Context, st *runstep.Step, tok, apiURL, auditFile string) int {
-	sha := audit.SHA256Hex(tok)
-	exp := st.A.State(runstep.StateExpiresAt)
-	if exp == "" {
-		exp = "at most an hour after it was minted"
-	}
 	// A cancelled job still runs post steps; the revoke keeps its own bound.
 	rctx, stop := runstep.GraceContext(ctx, runstep.CancelGrace)
 	defer stop()
 	rctx, cancel := context.WithTimeout(rctx, revokeBound)
 	defer cancel()
-	out, err := revocation.Revoke(rctx, runstep.RevokeClients(st.ClientOptions(apiURL)), github.Secret(tok))
+	return revokeThroughBroker(rctx, st, github.Secret(tok), audit.SHA256Hex(tok), st.A.State(runstep.StateBroker), apiURL, auditFile)
+}
+
+// brokerBound is how long the post step waits for the broker before it
+// revokes at GitHub itself.
+const brokerBound = 15 * time.Second
+
+// revokeThroughBroker revokes a token through the broker that minted it
+// (broker empty: at GitHub, as in-job mode does). When the broker cannot be
+// reached or fails, the token is revoked at GitHub with the token itself,
+// and the step says that the broker's ledger missed it.
+func revokeThroughBroker(ctx context.Context, st *runstep.Step, tok github.Secret, sha, broker, apiURL, auditFile string) int {
+	var (
+		out    revocation.Outcome
+		err    error
+		missed string
+	)
+	if broker != "" {
+		out, err = viaBroker(ctx, broker, tok)
+		if err != nil {
+			missed = fmt.Sprintf("the broker %s did not revoke the token (%s): it was revoked at GitHub with the token itself, and the broker's ledger missed it (its sweeper finds it revoked)",
+				broker, github.Redact(err.Error()))
+		}
+	}
+	if broker == "" || err != nil {
+		out, err = revocation.Revoke(ctx, runstep.RevokeClients(st.ClientOptions(apiURL)), tok)
+	}
+	if missed != "" && err == nil {
+		st.Annotate(action.Warning, "jitkey broker missed the revocation", missed)
+	}
+	return report(st, out, err, sha, auditFile)
+}
+
+func viaBroker(ctx context.Context, broker string, tok github.Secret) (revocation.Outcome, error) {
+	bctx, cancel := context.WithTimeout(ctx, brokerBound)
+	defer cancel()
+	c, err := brokerclient.New(broker, &http.Client{Transport: github.NewNetTransport(), Timeout: brokerBound})
+	if err != nil {
+		return revocation.Failed, err
+	}
+	ans, err := c.Revoke(bctx, tok)
+	if err != nil {
+		return revocation.Failed, err
+	}
+	return revocation.Outcome(ans.Outcome), nil
+}
+
+// report writes the revocation's outcome: log, summary, audit record.
+func report(st *runstep.Step, out revocation.Outcome, err error, sha, auditFile string) int {
+	exp := st.A.State(runstep.StateExpiresAt)
+	if exp == "" {
+		exp = "at most an hour after it was minted"
+	}
 	rec := audit.NewRecord(st.Env.Now(), "revoke", audit.Who{Repository: st.Getenv("GITHUB_REPOSITORY"), Actor: st.Getenv("GITHUB_ACTOR"), Ref: st.Getenv("GITHUB_REF"),
 		// The record speaks of the token's identity, as mint saw it.
 		Verified: st.A.State(runstep.StateVerified) == "true"})

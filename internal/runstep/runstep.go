@@ -7,6 +7,7 @@ package runstep
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -42,6 +44,7 @@ const (
 	StateAPIURL    = "api-url"
 	StateRule      = "rule"     // for the revoke record: the rule that allowed the token
 	StateVerified  = "verified" // "true" when the minting identity was verified by OIDC
+	StateBroker    = "broker"   // the broker that minted the token (broker mode): post revokes through it
 )
 
 // CancelGrace is how long a credential's own clean-up may run after the step
@@ -212,6 +215,28 @@ func GraceContext(parent context.Context, grace time.Duration) (context.Context,
 		}
 	}()
 	return ctx, cancel
+}
+
+// PrintOutputs prints the outputs as one JSON object on stdout: the result
+// of a step run outside Actions.
+func (st *Step) PrintOutputs() {
+	b, _ := json.MarshalIndent(st.Outputs, "", "  ")
+	fmt.Fprintf(st.Env.Stdout, "%s\n", b)
+}
+
+// PermissionLines is a permissions map as the permissions output writes it:
+// one "name: level" line each, sorted (the YAML of the permissions input).
+func PermissionLines(p map[string]string) string {
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	lines := make([]string, len(keys))
+	for i, k := range keys {
+		lines[i] = k + ": " + p[k]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // MdEscape keeps untrusted text from breaking a Markdown table or adding HTML.

@@ -1,0 +1,177 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/jitkey/jitkey/internal/broker"
+	"github.com/jitkey/jitkey/internal/github"
+	"github.com/jitkey/jitkey/internal/ledger"
+	"github.com/jitkey/jitkey/internal/mint"
+	"github.com/jitkey/jitkey/internal/policy"
+	"github.com/jitkey/jitkey/internal/revocation"
+	"github.com/jitkey/jitkey/internal/runstep"
+	"github.com/jitkey/jitkey/internal/sweep"
+)
+
+// runServe is `jitkey serve`: the token broker. One process, or several
+// replicas on one PostgreSQL ledger, from the same binary and configuration.
+func runServe(ctx context.Context, env Env, args []string) int {
+	fs := flag.NewFlagSet("jitkey serve", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	cfgPath := fs.String("config", "", "the broker's CUE configuration file (schema: schemas/serve.cue)")
+	check := fs.Bool("check", false, "check the configuration and its secrets, then exit")
+	fs.Usage = func() {
+		fmt.Fprint(env.Stderr, "Usage: jitkey serve -config FILE\n\nRun the token broker: jobs exchange their OIDC token for a policy-scoped\ninstallation token (POST /v1/token); tokens are revoked when their job ends\n(POST /v1/revoke, GitHub's workflow_job and workflow_run webhooks at\nPOST /v1/webhook, and a sweeper). See docs/broker.md.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || *cfgPath == "" {
+		if err == nil {
+			fmt.Fprintln(env.Stderr, "jitkey serve: -config FILE is required")
+			fs.Usage()
+		}
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	cfg, err := loadServeConfig(env, runstep.AbsPath(env, *cfgPath))
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "jitkey serve: %v\n", err)
+		return ExitUsage
+	}
+	if *check {
+		fmt.Fprintf(env.Stdout, "jitkey serve: %s is valid; listen %s, audience %s, ledger %s\n", *cfgPath, cfg.Listen, cfg.audience(), cfg.ledgerDriver())
+		return ExitOK
+	}
+	if env.Getenv("GOGC") == "" {
+		debug.SetGCPercent(100) // a server keeps its heap; the batch tuning of Main does not fit
+	}
+	log := slog.New(slog.NewJSONHandler(env.Stderr, &slog.HandlerOptions{Level: cfg.level()}))
+	if err := serve(ctx, env, cfg, log, nil); err != nil {
+		log.Error("jitkey serve stopped", "error", github.Redact(err.Error()))
+		return ExitFindings
+	}
+	return ExitOK
+}
+
+// served is a running broker, for tests and the sandbox.
+type served struct {
+	Addr    string
+	Server  *broker.Server
+	Ledger  ledger.Ledger
+	Sweeper *sweep.Sweeper
+}
+
+// serve wires and runs the broker until ctx ends. ready, when not nil,
+// is called once the broker listens.
+func serve(ctx context.Context, env Env, cfg *serveConfig, log *slog.Logger, ready func(served)) error {
+	m := broker.NewMetrics()
+	opts := github.Options{BaseURL: cfg.GitHub.APIURL, Transport: m.GitHubTransport(github.NewNetTransport()), Logger: log,
+		UserAgent: "jitkey-broker/" + runstep.Version}
+	app, err := github.NewAppClient(opts, github.AppCredentials{ID: cfg.appID(), PrivateKey: cfg.secrets.privateKey})
+	if err != nil {
+		return fmt.Errorf("the App credentials: %w", err)
+	}
+	rc := broker.NewReadClients(app, opts, env.Now)
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		rc.Close(cctx)
+	}()
+	keys, err := ledger.NewKeyring(cfg.secrets.ledgerKeys[0], cfg.secrets.ledgerKeys[1:]...)
+	if err != nil {
+		return err
+	}
+	led, err := ledger.Open(ctx, ledger.Config{Driver: cfg.ledgerDriver(), DSN: cfg.secrets.dsn, Keys: keys, Now: env.Now})
+	if err != nil {
+		return fmt.Errorf("open the ledger: %w", err)
+	}
+	defer led.Close()
+	contents := &broker.CachedContents{Clients: rc, MaxAge: cfg.policyMaxAge(), Now: env.Now}
+	revokeOpts := opts
+	revokeOpts.Retry = github.RetryPolicy{Attempts: 4, BaseDelay: 200 * time.Millisecond, MaxDelay: 2 * time.Second, MaxWait: 10 * time.Second}
+	minter := mint.New(rc.MintingApp(app), contents, func(tok github.Secret) (revocation.TokenAPI, error) {
+		return github.NewTokenClient(revokeOpts, tok.Reveal())
+	}, mint.WithClock(env.Now), mint.WithLogger(log))
+	srv, err := broker.New(broker.Options{Audience: cfg.audience(), Issuers: cfg.Issuers,
+		OIDCClient: &http.Client{Transport: github.NewNetTransport(), Timeout: 10 * time.Second},
+		Domain:     minter, Ledger: led, PolicyPath: cfg.Policy.Path, Policies: contents,
+		PolicyPaths:   []string{strings.TrimSuffix(cfg.Policy.Path, "/"), ".github/jitkey/"},
+		WebhookSecret: cfg.secrets.webhook, Now: env.Now, Log: log, Metrics: m,
+		Limits: broker.Limits{GlobalRate: cfg.Limits.GlobalRate, RepositoryRate: cfg.Limits.RepositoryRate,
+			MaxBodyBytes: cfg.Limits.MaxBodyBytes, RequestTimeout: cfg.requestTimeout()}})
+	if err != nil {
+		return err
+	}
+	sw := sweep.New(sweep.Options{Ledger: led, Revoker: srv, Now: env.Now, Log: log, MinAge: cfg.sweepMinAge(),
+		Runs: func(ctx context.Context, owner, repo string) (sweep.RunsAPI, error) {
+			return rc.Client(ctx, owner, repo)
+		}})
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	log.Info("jitkey serve: listening", "addr", ln.Addr().String(), "audience", cfg.audience(), "ledger", cfg.ledgerDriver(),
+		"issuers", cfg.Issuers, "version", runstep.Version)
+	sctx, stopSweep := context.WithCancel(ctx)
+	sweepDone := make(chan struct{})
+	go func() {
+		defer close(sweepDone)
+		sw.Run(sctx, cfg.sweepInterval(), srv.SweepReport)
+	}()
+	if ready != nil {
+		ready(served{Addr: ln.Addr().String(), Server: srv, Ledger: led, Sweeper: sw})
+	}
+	err = srv.Serve(ctx, ln, cfg.Limits.MaxHeaderBytes, cfg.shutdownGrace())
+	stopSweep()
+	<-sweepDone
+	log.Info("jitkey serve: stopped")
+	return err
+}
+
+// readSecret reads a secret from the environment or a file.
+func readSecret(env Env, what string, s *secretSource) ([]byte, error) {
+	switch {
+	case s == nil:
+		return nil, fmt.Errorf("%s: not configured", what)
+	case s.Env != "":
+		v := env.Getenv(s.Env)
+		if strings.TrimSpace(v) == "" {
+			return nil, fmt.Errorf("%s: environment variable %s is empty or unset", what, s.Env)
+		}
+		return []byte(v), nil
+	case s.File != "":
+		b, err := os.ReadFile(runstep.AbsPath(env, s.File))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		return b, nil
+	}
+	return nil, fmt.Errorf("%s: give env or file", what)
+}
+
+// loadServeConfig reads and checks the configuration and its secrets.
+func loadServeConfig(env Env, path string) (*serveConfig, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read the configuration: %w", err)
+	}
+	var cfg serveConfig
+	if err := policy.DecodeConfig(path, data, "serve.cue", "#Serve", &cfg); err != nil {
+		return nil, fmt.Errorf("the configuration is invalid:\n%w", err)
+	}
+	if err := cfg.resolve(env); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
