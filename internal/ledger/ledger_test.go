@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 type backend struct {
 	name string
 	// fresh returns the data source of an empty database.
-	fresh func(t *testing.T) string
+	fresh func(t testing.TB) string
 	// raw returns every byte the database holds for the entries, as an
 	// attacker with the file or a dump would see it.
 	raw func(t *testing.T, dsn string) []byte
@@ -47,7 +47,7 @@ type backend struct {
 var backends = []backend{
 	{
 		name:  "sqlite",
-		fresh: func(t *testing.T) string { return filepath.Join(t.TempDir(), "ledger.db") },
+		fresh: func(t testing.TB) string { return filepath.Join(t.TempDir(), "ledger.db") },
 		raw: func(t *testing.T, dsn string) []byte {
 			var all []byte
 			for _, suffix := range []string{"", "-wal", "-shm"} {
@@ -62,7 +62,7 @@ var backends = []backend{
 	},
 	{
 		name:  "postgres",
-		fresh: func(t *testing.T) string { return pg.Database(t) },
+		fresh: func(t testing.TB) string { return pg.Database(t) },
 		raw: func(t *testing.T, dsn string) []byte {
 			db, err := sql.Open("pgx", dsn)
 			require.NoError(t, err)

@@ -1,0 +1,51 @@
+package ledger_test
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jitkey/jitkey/internal/ledger"
+)
+
+// BenchmarkExchange is the ledger's share of one broker exchange: the OIDC
+// token's jti recorded once, the intent, the mint (sealed token), from
+// parallel goroutines as concurrent requests would.
+//
+//	go test -run '^$' -bench Exchange ./internal/ledger
+func BenchmarkExchange(b *testing.B) {
+	for _, be := range backends {
+		b.Run(be.name, func(b *testing.B) {
+			dsn := be.fresh(b)
+			l, err := ledger.Open(context.Background(), ledger.Config{Driver: be.driver(), DSN: dsn, Keys: testKey})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close()
+			var n atomic.Int64
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := n.Add(1)
+					ok, err := l.ExchangeOnce(ctx, "https://token.actions.githubusercontent.com", "jti-"+strconv.FormatInt(i, 10), t0.Add(5*time.Minute))
+					if err != nil || !ok {
+						b.Fatal(ok, err)
+					}
+					id, err := l.RecordIntent(ctx, intent("acme/api", i, 1, i))
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := l.RecordMint(ctx, id, ledger.Mint{Token: newToken(), MintedAt: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "exchanges/s")
+		})
+	}
+}
