@@ -1,24 +1,15 @@
 package signer_test
 
 import (
-	"bufio"
 	"context"
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
-	"encoding/pem"
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"testing/fstest"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -28,141 +19,36 @@ import (
 
 	"github.com/jitkey/jitkey/internal/ghsim"
 	"github.com/jitkey/jitkey/internal/github"
+	"github.com/jitkey/jitkey/internal/kmstest"
 	"github.com/jitkey/jitkey/internal/signer"
 )
 
-// The KMS keys seeded into local-kms.
+// kmsServer is this test binary's local-kms.
+var kmsServer = kmstest.New()
+
 const (
-	appKeyID  = "6f1e2d3c-0000-4000-8000-00000000a991" // the App's RSA key, imported
-	aesKeyID  = "6f1e2d3c-0000-4000-8000-00000000ae51" // a symmetric key for data keys
-	encKeyID  = "6f1e2d3c-0000-4000-8000-00000000e4c1" // an RSA key for encryption only
-	seedAlias = "alias/jitkey-app"
+	appKeyID  = kmstest.AppKeyID
+	aesKeyID  = kmstest.DataKeyID
+	encKeyID  = kmstest.EncryptKeyID
+	seedAlias = kmstest.AppAlias
 )
 
-// localKMS is this test binary's local-kms (github.com/nsmithuk/local-kms,
-// a tool dependency in go.mod), started on first use with the simulator's
-// first App key imported.
-var localKMS struct {
-	once     sync.Once
-	err      error
-	endpoint string
-	cmd      *exec.Cmd
-	dir      string
-	app      *ghsim.App
-}
-
 func TestMain(m *testing.M) {
-	// The production client reads the AWS default chain: give it static
-	// credentials and keep it from looking for files or instance metadata.
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID": "AKIDLOCALKMS", "AWS_SECRET_ACCESS_KEY": "local-kms-ignores-it",
-		"AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull, "AWS_EC2_METADATA_DISABLED": "true",
-	} {
-		_ = os.Setenv(k, v)
-	}
+	// The production client reads the AWS default chain: static
+	// credentials, no files, no instance metadata.
+	kmstest.Setenv()
 	code := m.Run()
-	if localKMS.cmd != nil {
-		_ = localKMS.cmd.Process.Kill()
-		_ = localKMS.cmd.Wait()
-	}
-	if localKMS.dir != "" {
-		_ = os.RemoveAll(localKMS.dir)
-	}
+	kmsServer.Stop()
 	os.Exit(code)
 }
 
-// startKMS builds and starts local-kms seeded with app's key, and returns a
-// KMS client built the production way (signer.KMSClient).
+// startKMS returns a client of local-kms (seeded with app's key) built the
+// production way (signer.KMSClient).
 func startKMS(t *testing.T, app *ghsim.App) *kms.Client {
 	t.Helper()
-	localKMS.once.Do(func() { localKMS.err = bootKMS(app) })
-	require.NoError(t, localKMS.err)
-	client, err := signer.KMSClient(context.Background(), "eu-west-2", localKMS.endpoint)
+	client, err := signer.KMSClient(context.Background(), kmstest.Region, kmsServer.Endpoint(t, app.PrivateKey))
 	require.NoError(t, err)
 	return client
-}
-
-func bootKMS(app *ghsim.App) error {
-	dir, err := os.MkdirTemp("", "jitkey-kms-")
-	if err != nil {
-		return err
-	}
-	localKMS.dir, localKMS.app = dir, app
-	bin := filepath.Join(dir, "local-kms")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/nsmithuk/local-kms").CombinedOutput(); err != nil {
-		return fmt.Errorf("build local-kms (a tool dependency in go.mod): %w\n%s", err, out)
-	}
-	pkcs8, err := x509.MarshalPKCS8PrivateKey(app.PrivateKey)
-	if err != nil {
-		return err
-	}
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8})
-	seed := fmt.Sprintf(`Keys:
-  Symmetric:
-    Aes:
-      - Metadata:
-          KeyId: %s
-        BackingKeys:
-          - 5cdaead27fe7da2de47945d73cd6d79e36494e73802f3cd3869f1d2cb0b5d7a9
-  Asymmetric:
-    Rsa:
-      - Metadata:
-          KeyId: %s
-          KeyUsage: SIGN_VERIFY
-          Description: the GitHub App's key, imported
-        PrivateKeyPem: |
-%s
-      - Metadata:
-          KeyId: %s
-          KeyUsage: ENCRYPT_DECRYPT
-        PrivateKeyPem: |
-%[3]s
-Aliases:
-  - AliasName: %[5]s
-    TargetKeyId: %[2]s
-`, aesKeyID, appKeyID, indent(string(keyPEM), "          "), encKeyID, seedAlias)
-	seedPath := filepath.Join(dir, "seed.yaml")
-	if err := os.WriteFile(seedPath, []byte(seed), 0o600); err != nil {
-		return err
-	}
-	// #nosec G204 -- the binary built above.
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "PORT=0", "KMS_DATA_PATH="+filepath.Join(dir, "data"), "KMS_SEED_PATH="+seedPath)
-	logs, err := cmd.StderrPipe()
-	if err != nil {
-		return err
-	}
-	cmd.Stdout = cmd.Stderr
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	localKMS.cmd = cmd
-	// local-kms binds port 0 and logs the port it got.
-	started := regexp.MustCompile(`Local KMS started on 0\.0\.0\.0:(\d+)`)
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(logs)
-		for sc.Scan() {
-			if m := started.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-			}
-		}
-	}()
-	select {
-	case port := <-found:
-		localKMS.endpoint = "http://127.0.0.1:" + port
-		return nil
-	case <-time.After(30 * time.Second):
-		return fmt.Errorf("local-kms did not start within 30 s")
-	}
-}
-
-func indent(s, prefix string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	for i, l := range lines {
-		lines[i] = prefix + l
-	}
-	return strings.Join(lines, "\n")
 }
 
 // simWithApp is a simulator with an App installed on acme/api. The first
