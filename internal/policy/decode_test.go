@@ -28,7 +28,7 @@ func TestDecodeWhatCUEEvaluates(t *testing.T) {
 		check func(t *testing.T, s *policy.Set)
 	}{
 		{"fail open: a typo in one branch of a match disjunction", "p.cue",
-			rules(`match: {repository: "acme/api"} | {repository: "acme/api", event_nmae: "push"}` + "\n" + grant),
+			rules(`match: {repository: "acme/api"} | {repository: "acme/api", event_nmae: "push"}` + "\n" + grant), //nolint:misspell // the typo is the test
 			func(t *testing.T, s *policy.Set) {
 				require.Len(t, s.Rules[0].Match, 1, "the branch with the typo is not a #Match; the other one is the match")
 				assert.Equal(t, "repository", s.Rules[0].Match[0].Claim)

@@ -13,3 +13,15 @@ func SchemaCheck(name string, data []byte) []Diagnostic {
 	_, _, diags := sc.validate(name, data)
 	return diags
 }
+
+// Compiles reports whether data is CUE that builds on its own, before the
+// schema: the oracle test checks a file that does not compile alone.
+func Compiles(name string, data []byte) bool {
+	sc, err := getSchema()
+	if err != nil {
+		panic(err)
+	}
+	defer schemaPool.Put(sc)
+	_, diags := sc.compile(name, data)
+	return diags == nil
+}

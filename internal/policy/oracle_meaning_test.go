@@ -1,0 +1,219 @@
+package policy_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jitkey/jitkey/internal/policy"
+)
+
+// meaning is what a policy file says, in a form both sides of the oracle
+// can be put in: jitkey's decoded Set, and the JSON `cue export` prints
+// of the same unification, with the defaults the schema documents.
+type meaning struct {
+	Rules   []mRule
+	Ceiling *mCeiling
+	Review  *policy.Review
+	Tests   []mTest
+}
+
+type mRule struct {
+	Name            string
+	RequireVerified bool
+	Match           map[string]mCond
+	AllRepositories bool
+	Caller          bool
+	Repositories    []string
+	Permissions     map[string]string
+}
+
+type mCond struct {
+	Values   []string
+	Patterns []string
+}
+
+type mCeiling struct {
+	Permissions  map[string]string
+	Repositories []string
+}
+
+type mTest struct {
+	Name    string
+	Claims  policy.Claims
+	Request policy.Request
+	Expect  policy.Expectation
+}
+
+// meaningOfSet is jitkey's side.
+func meaningOfSet(s *policy.Set) meaning {
+	var m meaning
+	for _, r := range s.Rules {
+		mr := mRule{Name: r.Name, RequireVerified: r.RequireVerified, Match: map[string]mCond{},
+			AllRepositories: r.Grant.AllRepositories, Caller: r.Grant.Caller, Repositories: r.Grant.Repositories,
+			Permissions: r.Grant.Permissions}
+		for _, c := range r.Match {
+			mr.Match[c.Claim] = mCond{Values: c.Values, Patterns: c.Patterns}
+		}
+		m.Rules = append(m.Rules, mr)
+	}
+	if c := s.Ceiling; c != nil {
+		m.Ceiling = &mCeiling{Permissions: c.Permissions, Repositories: c.Repositories}
+	}
+	if s.Review != nil {
+		rv := *s.Review
+		rv.Exemptions = nil
+		for _, e := range s.Review.Exemptions {
+			e.File, e.Line = "", 0
+			rv.Exemptions = append(rv.Exemptions, e)
+		}
+		m.Review = &rv
+	}
+	for _, tc := range s.Tests {
+		m.Tests = append(m.Tests, mTest{Name: tc.Name, Claims: tc.Claims, Request: tc.Request, Expect: tc.Expect})
+	}
+	return m
+}
+
+// meaningOfExport is the cue command's side, read with encoding/json
+// alone (no CUE), defaults applied as schemas/policy.cue documents them.
+func meaningOfExport(data []byte) (meaning, error) {
+	var doc struct {
+		Rules []struct {
+			Name            string
+			RequireVerified bool `json:"requireVerified"`
+			Match           map[string]json.RawMessage
+			Grant           struct {
+				Repositories json.RawMessage
+				Permissions  map[string]string
+			}
+		}
+		Ceiling *mCeiling
+		Review  json.RawMessage
+		Tests   []struct {
+			Name    string
+			Claims  json.RawMessage
+			Request policy.Request
+			Expect  policy.Expectation
+		}
+	}
+	if err := strictJSON(data, &doc); err != nil {
+		return meaning{}, err
+	}
+	var m meaning
+	for _, r := range doc.Rules {
+		mr := mRule{Name: r.Name, RequireVerified: r.RequireVerified, Match: map[string]mCond{}, Permissions: r.Grant.Permissions}
+		for claim, raw := range r.Match {
+			c, err := condOfJSON(raw)
+			if err != nil {
+				return meaning{}, fmt.Errorf("match.%s: %w", claim, err)
+			}
+			mr.Match[claim] = c
+		}
+		var all string
+		if json.Unmarshal(r.Grant.Repositories, &all) == nil {
+			mr.AllRepositories = all == "*"
+		} else {
+			var repos []string
+			if err := json.Unmarshal(r.Grant.Repositories, &repos); err != nil {
+				return meaning{}, fmt.Errorf("grant.repositories: %w", err)
+			}
+			for _, repo := range repos {
+				if repo == "caller" {
+					mr.Caller = true
+				} else {
+					mr.Repositories = append(mr.Repositories, repo)
+				}
+			}
+		}
+		m.Rules = append(m.Rules, mr)
+	}
+	m.Ceiling = doc.Ceiling
+	if doc.Review != nil {
+		rv, err := reviewOfJSON(doc.Review)
+		if err != nil {
+			return meaning{}, fmt.Errorf("review: %w", err)
+		}
+		m.Review = rv
+	}
+	for _, tc := range doc.Tests {
+		c := policy.Claims{Verified: true}
+		if err := json.Unmarshal(tc.Claims, &c); err != nil {
+			return meaning{}, fmt.Errorf("claims: %w", err)
+		}
+		m.Tests = append(m.Tests, mTest{Name: tc.Name, Claims: c, Request: tc.Request, Expect: tc.Expect})
+	}
+	return m, nil
+}
+
+// strictJSON decodes data into v, refusing fields v does not have, so that
+// a field the schema gains and this oracle does not know fails the test
+// instead of going unchecked. apiVersion is the one field left out.
+func strictJSON(data []byte, v any) error {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err == nil {
+		delete(top, "apiVersion")
+		data, _ = json.Marshal(top)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+func condOfJSON(raw json.RawMessage) (mCond, error) {
+	var s string
+	var b bool
+	var list []string
+	var pat struct{ Pattern string }
+	switch {
+	case json.Unmarshal(raw, &s) == nil:
+		return mCond{Values: []string{s}}, nil
+	case json.Unmarshal(raw, &b) == nil:
+		return mCond{Values: []string{fmt.Sprint(b)}}, nil
+	case json.Unmarshal(raw, &list) == nil:
+		return mCond{Values: list}, nil
+	case strictJSON(raw, &pat) == nil:
+		return mCond{Patterns: []string{pat.Pattern}}, nil
+	}
+	return mCond{}, fmt.Errorf("not a value, a list or {pattern}: %s", raw)
+}
+
+func reviewOfJSON(raw json.RawMessage) (*policy.Review, error) {
+	doc := struct {
+		policy.Review
+		Kinds      map[policy.CredentialKind]json.RawMessage `json:"kinds"`
+		Exemptions []struct {
+			policy.Exemption
+			Expires string `json:"expires"`
+		} `json:"exemptions"`
+	}{Review: policy.Review{
+		MaxIssuesPerRun: policy.DefaultMaxIssuesPerRun,
+		Renotify:        policy.Renotify{Enabled: true, AfterDays: policy.DefaultRenotifyDays, MaxReminds: policy.DefaultMaxReminds},
+	}}
+	if err := strictJSON(raw, &doc); err != nil {
+		return nil, err
+	}
+	rv := doc.Review
+	if doc.Kinds != nil {
+		rv.Kinds = map[policy.CredentialKind]policy.KindRule{}
+		defs := policy.DefaultKindRules()
+		for k, raw := range doc.Kinds {
+			r := defs[k]
+			if err := strictJSON(raw, &r); err != nil {
+				return nil, fmt.Errorf("kinds.%s: %w", k, err)
+			}
+			rv.Kinds[k] = r
+		}
+	}
+	for _, e := range doc.Exemptions {
+		ex := e.Exemption
+		t, err := time.Parse(time.DateOnly, e.Expires)
+		if err != nil {
+			return nil, err
+		}
+		ex.Expires = t
+		rv.Exemptions = append(rv.Exemptions, ex)
+	}
+	return &rv, nil
+}
