@@ -158,7 +158,10 @@ func strictJSON(data []byte, v any) error {
 	}
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	dec.DisallowUnknownFields()
-	return dec.Decode(v)
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w (a field the schema gained? teach meaningOfSet and meaningOfExport in oracle_meaning_test.go what it means)", err)
+	}
+	return nil
 }
 
 func condOfJSON(raw json.RawMessage) (mCond, error) {
