@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/jitkey/jitkey/internal/policy"
 	"github.com/jitkey/jitkey/internal/revocation"
 	"github.com/jitkey/jitkey/internal/runstep"
+	"github.com/jitkey/jitkey/internal/signer"
 	"github.com/jitkey/jitkey/internal/sweep"
 )
 
@@ -78,7 +80,11 @@ func serve(ctx context.Context, env Env, cfg *serveConfig, log *slog.Logger, rea
 	m := broker.NewMetrics()
 	opts := github.Options{BaseURL: cfg.GitHub.APIURL, Transport: m.GitHubTransport(github.NewNetTransport()), Logger: log,
 		UserAgent: "jitkey-broker/" + runstep.Version}
-	app, err := github.NewAppClient(opts, github.AppCredentials{ID: cfg.appID(), PrivateKey: cfg.secrets.privateKey})
+	sig, err := appSigner(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	app, err := github.NewAppClient(opts, github.AppCredentials{ID: cfg.appID(), Signer: sig})
 	if err != nil {
 		return fmt.Errorf("the App credentials: %w", err)
 	}
@@ -88,7 +94,7 @@ func serve(ctx context.Context, env Env, cfg *serveConfig, log *slog.Logger, rea
 		defer cancel()
 		rc.Close(cctx)
 	}()
-	keys, err := ledger.NewKeyring(cfg.secrets.ledgerKeys[0], cfg.secrets.ledgerKeys[1:]...)
+	keys, err := ledgerKeys(ctx, env, cfg)
 	if err != nil {
 		return err
 	}
@@ -137,6 +143,54 @@ func serve(ctx context.Context, env Env, cfg *serveConfig, log *slog.Logger, rea
 	<-sweepDone
 	log.Info("jitkey serve: stopped")
 	return err
+}
+
+// appSigner signs the App's JWTs: with the PEM key read at start, or in
+// AWS KMS, where the key never leaves.
+func appSigner(ctx context.Context, cfg *serveConfig) (github.DigestSigner, error) {
+	k := cfg.GitHub.PrivateKey.KMS
+	if k == nil {
+		key, err := signer.FromPEM(cfg.secrets.privateKey)
+		if err != nil {
+			return nil, fmt.Errorf("github.private_key: %w", err)
+		}
+		return key, nil
+	}
+	client, err := signer.KMSClient(ctx, k.Region, k.Endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("github.private_key: %w", err)
+	}
+	s, err := signer.NewKMS(ctx, client, k.KeyID)
+	if err != nil {
+		return nil, fmt.Errorf("github.private_key: %w", err)
+	}
+	return s, nil
+}
+
+// ledgerKeys is the keyring that seals tokens: the configured keys, or the
+// KMS data key opened now.
+func ledgerKeys(ctx context.Context, env Env, cfg *serveConfig) (*ledger.Keyring, error) {
+	keys := cfg.secrets.ledgerKeys
+	if k := cfg.EncryptionKey.KMS; k != nil {
+		raw, err := readSecret(env, "encryption_key.kms.ciphertext", k.Ciphertext)
+		if err != nil {
+			return nil, err
+		}
+		blob, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(raw)))
+		if err != nil {
+			return nil, errors.New("encryption_key.kms.ciphertext: not base64: give the CiphertextBlob of `aws kms generate-data-key --key-spec AES_256` as base64")
+		}
+		client, err := signer.KMSClient(ctx, k.Region, k.Endpoint)
+		if err != nil {
+			return nil, fmt.Errorf("encryption_key: %w", err)
+		}
+		dk, err := signer.DataKey(ctx, client, blob)
+		if err != nil {
+			return nil, fmt.Errorf("encryption_key: %w", err)
+		}
+		keys = [][]byte{dk}
+	}
+	return ledger.NewKeyring(keys[0], keys[1:]...)
 }
 
 // readSecret reads a secret from the environment or a file.

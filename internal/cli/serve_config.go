@@ -19,9 +19,9 @@ type serveConfig struct {
 	PublicURL string `json:"public_url"`
 	Audience  string `json:"audience"`
 	GitHub    struct {
-		APIURL     string       `json:"api_url"`
-		AppID      any          `json:"app_id"`
-		PrivateKey secretSource `json:"private_key"`
+		APIURL     string    `json:"api_url"`
+		AppID      any       `json:"app_id"`
+		PrivateKey keySource `json:"private_key"`
 	} `json:"github"`
 	Issuers []string `json:"issuers"`
 	Policy  struct {
@@ -37,7 +37,7 @@ type serveConfig struct {
 			DSN secretSource `json:"dsn"`
 		} `json:"postgres"`
 	} `json:"ledger"`
-	EncryptionKey secretSource `json:"encryption_key"`
+	EncryptionKey keySource    `json:"encryption_key"`
 	WebhookSecret secretSource `json:"webhook_secret"`
 	Limits        struct {
 		GlobalRate     float64 `json:"global_rate"`
@@ -67,21 +67,38 @@ type secretSource struct {
 	File string `json:"file,omitempty"`
 }
 
+// keySource is a secret, or a key in AWS KMS (#KMS, #KMSDataKey).
+type keySource struct {
+	secretSource
+	KMS *struct {
+		KeyID      string        `json:"key_id"`
+		Region     string        `json:"region"`
+		Endpoint   string        `json:"endpoint"`
+		Ciphertext *secretSource `json:"ciphertext"`
+	} `json:"kms"`
+}
+
 // resolve reads the secrets and checks what the schema cannot.
 func (c *serveConfig) resolve(env Env) error {
 	var err error
-	if c.secrets.privateKey, err = readSecret(env, "github.private_key", &c.GitHub.PrivateKey); err != nil {
-		return err
+	if c.GitHub.PrivateKey.KMS == nil {
+		if c.secrets.privateKey, err = readSecret(env, "github.private_key", &c.GitHub.PrivateKey.secretSource); err != nil {
+			return err
+		}
+		if err := action.CheckPrivateKey(string(c.secrets.privateKey)); err != nil {
+			return fmt.Errorf("github.private_key: %w", err)
+		}
+		c.secrets.privateKey = []byte(action.NormalizePrivateKey(string(c.secrets.privateKey)))
 	}
-	if err := action.CheckPrivateKey(string(c.secrets.privateKey)); err != nil {
-		return fmt.Errorf("github.private_key: %w", err)
-	}
-	c.secrets.privateKey = []byte(action.NormalizePrivateKey(string(c.secrets.privateKey)))
 	if c.secrets.webhook, err = readSecret(env, "webhook_secret", &c.WebhookSecret); err != nil {
 		return err
 	}
 	c.secrets.webhook = bytes.TrimSpace(c.secrets.webhook)
-	raw, err := readSecret(env, "encryption_key", &c.EncryptionKey)
+	if c.EncryptionKey.KMS != nil {
+		// Opened by KMS when the broker starts (serve).
+		return c.resolveRest(env)
+	}
+	raw, err := readSecret(env, "encryption_key", &c.EncryptionKey.secretSource)
 	if err != nil {
 		return err
 	}
@@ -100,6 +117,10 @@ func (c *serveConfig) resolve(env Env) error {
 	if len(c.secrets.ledgerKeys) == 0 {
 		return fmt.Errorf("encryption_key: no key: generate one with `openssl rand -base64 32`")
 	}
+	return c.resolveRest(env)
+}
+
+func (c *serveConfig) resolveRest(env Env) error {
 	switch {
 	case c.Ledger.SQLite != nil:
 		c.secrets.dsn = runstep.AbsPath(env, c.Ledger.SQLite.Path)
