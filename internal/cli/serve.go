@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -119,7 +120,7 @@ func serve(ctx context.Context, env Env, cfg *serveConfig, log *slog.Logger, rea
 	if err != nil {
 		return err
 	}
-	sw := sweep.New(sweep.Options{Ledger: led, Revoker: srv, Now: env.Now, Log: log, MinAge: cfg.sweepMinAge(),
+	sw := sweep.New(sweep.Options{Ledger: led, Revoker: srv, Now: env.Now, Log: log, MinAge: cfg.sweepMinAge(), DanglingAfter: mustDuration(cfg.Sweep.Dangling),
 		Runs: func(ctx context.Context, owner, repo string) (sweep.RunsAPI, error) {
 			return rc.Client(ctx, owner, repo)
 		}})
@@ -172,6 +173,7 @@ func appSigner(ctx context.Context, cfg *serveConfig) (github.DigestSigner, erro
 func ledgerKeys(ctx context.Context, env Env, cfg *serveConfig) (*ledger.Keyring, error) {
 	keys := cfg.secrets.ledgerKeys
 	if k := cfg.EncryptionKey.KMS; k != nil {
+		env.Dir = cfg.dir
 		raw, err := readSecret(env, "encryption_key.kms.ciphertext", k.Ciphertext)
 		if err != nil {
 			return nil, err
@@ -224,6 +226,8 @@ func loadServeConfig(env Env, path string) (*serveConfig, error) {
 	if err := policy.DecodeConfig(path, data, "serve.cue", "#Serve", &cfg); err != nil {
 		return nil, fmt.Errorf("the configuration is invalid:\n%w", err)
 	}
+	// Paths in the configuration are relative to its own directory.
+	env.Dir, cfg.dir = filepath.Dir(path), filepath.Dir(path)
 	if err := cfg.resolve(env); err != nil {
 		return nil, err
 	}

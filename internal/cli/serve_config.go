@@ -50,9 +50,11 @@ type serveConfig struct {
 	Sweep struct {
 		Interval string `json:"interval"`
 		MinAge   string `json:"min_age"`
+		Dangling string `json:"dangling_after"`
 	} `json:"sweep"`
 	LogLevel string `json:"log_level"`
 
+	dir     string // the configuration's directory: relative paths start there
 	secrets struct {
 		privateKey []byte
 		webhook    []byte
@@ -134,7 +136,7 @@ func (c *serveConfig) resolveRest(env Env) error {
 	if _, err := github.ParseBaseURL(c.GitHub.APIURL); err != nil {
 		return fmt.Errorf("github.api_url: %w", err)
 	}
-	for _, d := range []string{c.Policy.MaxAge, c.Limits.RequestTimeout, c.Limits.ShutdownGrace, c.Sweep.Interval, c.Sweep.MinAge} {
+	for _, d := range []string{c.Policy.MaxAge, c.Limits.RequestTimeout, c.Limits.ShutdownGrace, c.Sweep.Interval, c.Sweep.MinAge, c.Sweep.Dangling} {
 		if _, err := time.ParseDuration(d); err != nil {
 			return fmt.Errorf("duration %q: %w", d, err)
 		}
