@@ -119,6 +119,7 @@ func checkRules() []report.Rule {
 		report.Rule{ID: policy.CodeDuplicateSection, Description: "a ceiling or review section is defined twice", Severity: "error"},
 		report.Rule{ID: policytest.CodeFailed, Description: "a policy test case did not get the decision it expects", Severity: "error"},
 		report.Rule{ID: policytest.CodeUncovered, Description: "no policy test case exercises the rule", Severity: "notice"},
+		report.Rule{ID: policytest.CodeConditionUncovered, Description: "no policy test fails when a condition of the rule is removed", Severity: "notice"},
 		report.Rule{ID: policytest.CodeThinClaims, Description: "a test omits a claim every real token carries, and an earlier rule would take the job for some value of it", Severity: "warning"},
 	)
 }

@@ -113,3 +113,66 @@ func TestCoverageOfEmptySet(t *testing.T) {
 	t.Parallel()
 	assert.InDelta(t, 100, policytest.Run(&policy.Set{}).Coverage(), 0.001)
 }
+
+func TestConditions(t *testing.T) {
+	t.Parallel()
+	rule := policy.Rule{Name: "deploy", Pos: policy.Pos{File: "p.cue", Line: 2}, RequireVerified: true,
+		Match: []policy.Condition{{Claim: "repository", Values: []string{"acme/api"}, Pos: policy.Pos{File: "p.cue", Line: 3}},
+			{Claim: "ref", Values: []string{"refs/heads/main"}, Pos: policy.Pos{File: "p.cue", Line: 4}}},
+		Grant: policy.Grant{Caller: true, Permissions: map[string]string{"contents": "write"}}}
+	ok := policy.Claims{Repository: "acme/api", Ref: "refs/heads/main", Verified: true}
+	with := func(f func(*policy.Claims)) policy.Claims { c := ok; f(&c); return c }
+	allow := policy.TestCase{Name: "main deploys", Claims: ok, Expect: policy.Expectation{Allow: true}}
+	tests := []struct {
+		name    string
+		cases   []policy.TestCase
+		covered map[string]bool
+	}{
+		{"an allow alone pins nothing", []policy.TestCase{allow},
+			map[string]bool{"requireVerified": false, "repository": false, "ref": false}},
+		{"a denial differing in one claim pins that condition", []policy.TestCase{allow,
+			{Name: "dev denied", Claims: with(func(c *policy.Claims) { c.Ref = "refs/heads/dev" })}},
+			map[string]bool{"requireVerified": false, "repository": false, "ref": true}},
+		{"every condition pinned", []policy.TestCase{allow,
+			{Name: "dev denied", Claims: with(func(c *policy.Claims) { c.Ref = "refs/heads/dev" })},
+			{Name: "web denied", Claims: with(func(c *policy.Claims) { c.Repository = "acme/web" })},
+			{Name: "unverified denied", Claims: with(func(c *policy.Claims) { c.Verified = false })}},
+			map[string]bool{"requireVerified": true, "repository": true, "ref": true}},
+		{"a denial differing in two claims pins neither", []policy.TestCase{allow,
+			{Name: "web dev denied", Claims: with(func(c *policy.Claims) { c.Ref = "refs/heads/dev"; c.Repository = "acme/web" })}},
+			map[string]bool{"requireVerified": false, "repository": false, "ref": false}},
+		{"a failing case pins nothing", []policy.TestCase{
+			{Name: "wrong", Claims: with(func(c *policy.Claims) { c.Ref = "refs/heads/dev" }), Expect: policy.Expectation{Allow: true}}},
+			map[string]bool{"requireVerified": false, "repository": false, "ref": false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := &policy.Set{Rules: []policy.Rule{rule}, Tests: tt.cases}
+			rcs := policytest.Conditions(s)
+			require.Len(t, rcs, 1)
+			got := map[string]bool{}
+			for _, c := range rcs[0].Conditions {
+				got[c.Claim] = c.Covered
+			}
+			assert.Equal(t, tt.covered, got)
+			diags := policytest.ConditionDiagnostics(rcs, 100)
+			allCovered := rcs[0].Covered() == len(rcs[0].Conditions)
+			assert.Equal(t, allCovered, len(diags) == 0)
+			for _, d := range diags {
+				assert.Equal(t, policy.SeverityError, d.Severity, "below --min-coverage is an error")
+			}
+		})
+	}
+}
+
+func TestSelect(t *testing.T) {
+	t.Parallel()
+	s := &policy.Set{Tests: []policy.TestCase{{Name: "main deploys"}, {Name: "dev denied"}, {Name: "main reads"}}}
+	got, err := policytest.Select(s, "^main")
+	require.NoError(t, err)
+	require.Len(t, got.Tests, 2)
+	assert.Len(t, s.Tests, 3, "the set is not changed")
+	_, err = policytest.Select(s, "(")
+	assert.ErrorContains(t, err, "RE2")
+}

@@ -65,6 +65,9 @@ type jsonTests struct {
 	Uncovered   []string `json:"uncovered"`
 	Coverage    float64  `json:"coverage"`
 	MinCoverage float64  `json:"min_coverage,omitempty"`
+	Conditions  int      `json:"conditions"`
+	CondCovered int      `json:"conditions_covered"`
+	CondPercent float64  `json:"condition_coverage"`
 }
 
 // Output implements Outputter.
@@ -97,7 +100,8 @@ func (JSON) Output(w io.Writer, r *Report) error {
 		out.Moves = append(out.Moves, jsonMove{From: m.From, To: m.To, File: m.Pos.File, Line: line(m.Pos.Line), Sentence: m.Sentence})
 	}
 	if t := r.Tests; t != nil {
-		out.Tests = &jsonTests{Passed: t.Passed, Failed: t.Failed, Rules: t.Rules, Uncovered: t.Uncovered, Coverage: t.Coverage, MinCoverage: t.MinCoverage}
+		out.Tests = &jsonTests{Passed: t.Passed, Failed: t.Failed, Rules: t.Rules, Uncovered: t.Uncovered, Coverage: t.Coverage, MinCoverage: t.MinCoverage,
+			Conditions: t.Conditions, CondCovered: t.ConditionsCovered, CondPercent: t.ConditionCoverage}
 		if out.Tests.Uncovered == nil {
 			out.Tests.Uncovered = []string{}
 		}

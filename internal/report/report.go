@@ -71,6 +71,20 @@ type Tests struct {
 	Uncovered      []string // rules no test case matched
 	Coverage       float64  // percent of rules exercised
 	MinCoverage    float64  // threshold asked for; 0 for none
+	// Condition coverage: a condition is covered when some passing case
+	// fails once it is removed from its rule.
+	Conditions, ConditionsCovered int
+	ConditionCoverage             float64
+	PerRule                       []string // one line per rule: "rule "x": 2 of 3 conditions covered; ..."
+	Cases                         []Case   // every case run, for JUnit
+}
+
+// Case is one policy test case and its outcome.
+type Case struct {
+	Name    string
+	File    string
+	Line    int
+	Failure string // empty when it passed
 }
 
 // Counts returns the number of errors, warnings and notices.
@@ -94,7 +108,7 @@ type Outputter interface {
 }
 
 // Formats lists the format names New accepts.
-func Formats() []string { return []string{"text", "github", "json", "sarif"} }
+func Formats() []string { return []string{"text", "github", "json", "sarif", "junit"} }
 
 // New returns the outputter for a format name.
 func New(format string) (Outputter, error) {
@@ -107,6 +121,8 @@ func New(format string) (Outputter, error) {
 		return JSON{}, nil
 	case "sarif":
 		return SARIF{}, nil
+	case "junit":
+		return JUnit{}, nil
 	}
 	return nil, fmt.Errorf("unknown format %q; use one of %s", format, strings.Join(Formats(), ", "))
 }
@@ -140,8 +156,9 @@ func headline(r *Report) string {
 }
 
 func testsLine(t *Tests) string {
-	s := fmt.Sprintf("%s: %d passed, %d failed; rule coverage %.1f%% (%d of %d rules)",
-		plural(t.Passed+t.Failed, "test"), t.Passed, t.Failed, t.Coverage, t.Rules-len(t.Uncovered), t.Rules)
+	s := fmt.Sprintf("%s: %d passed, %d failed; rule coverage %.1f%% (%d of %d rules); condition coverage %.1f%% (%d of %d conditions)",
+		plural(t.Passed+t.Failed, "test"), t.Passed, t.Failed, t.Coverage, t.Rules-len(t.Uncovered), t.Rules,
+		t.ConditionCoverage, t.ConditionsCovered, t.Conditions)
 	if t.MinCoverage > 0 {
 		s += fmt.Sprintf(", minimum %.1f%%", t.MinCoverage)
 	}

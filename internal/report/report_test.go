@@ -46,7 +46,10 @@ func sample() *report.Report {
 		Moves: []report.Move{{From: "old", To: "docs|<b>", Pos: policy.Pos{File: "policies/docs.cue", Line: 20, Col: 1},
 			Sentence: "jobs that rule \"old\" decided in the base now go to rule \"docs|<b>\" (\"old\" was removed); rule \"docs|<b>\" grants no more than \"old\" did"},
 			{From: "old", Pos: policy.Pos{File: "policies/docs.cue", Line: 20, Col: 1}, Sentence: "some jobs rule \"old\" decided in the base may now be denied"}},
-		Tests: &report.Tests{Passed: 9, Failed: 1, Rules: 4, Uncovered: []string{"late"}, Coverage: 75, MinCoverage: 80},
+		Tests: &report.Tests{Passed: 9, Failed: 1, Rules: 4, Uncovered: []string{"late"}, Coverage: 75, MinCoverage: 80,
+			Conditions: 8, ConditionsCovered: 5, ConditionCoverage: 62.5, PerRule: []string{`rule "late": 0 of 3 conditions covered; no test fails without ref, environment, event_name`},
+			Cases: []report.Case{{Name: "main deploys", File: "policies/deploy_test.cue", Line: 3},
+				{Name: "pr <denied> & \x01", File: "policies/deploy_test.cue", Line: 9, Failure: "expected deny, got allow\nsecond line"}}},
 	}
 }
 
@@ -80,8 +83,8 @@ func golden(t *testing.T, path string, got []byte) {
 
 func TestUnknownFormat(t *testing.T) {
 	t.Parallel()
-	_, err := report.New("junit")
-	require.ErrorContains(t, err, `unknown format "junit"; use one of text, github, json, sarif`)
+	_, err := report.New("xml")
+	require.ErrorContains(t, err, `unknown format "xml"; use one of text, github, json, sarif, junit`)
 }
 
 // TestGitHubAnnotations checks the properties GitHub needs: one command per

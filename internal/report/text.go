@@ -32,6 +32,9 @@ func (Text) Output(w io.Writer, r *Report) error {
 	writeRows(&b, r)
 	if r.Tests != nil {
 		b.WriteString(testsLine(r.Tests) + "\n")
+		for _, l := range r.Tests.PerRule {
+			b.WriteString("  " + oneLine(l) + "\n")
+		}
 		if len(r.Tests.Uncovered) > 0 {
 			fmt.Fprintf(&b, "rules no test exercises: %s\n", strings.Join(r.Tests.Uncovered, ", "))
 		}
