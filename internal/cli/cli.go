@@ -33,7 +33,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"validate", "check CUE policies: schema, lint, grant diff against a base", runValidate},
-		{"test", "run the policy unit tests beside the policies, with rule coverage", runTest},
+		{"test", "run the policy unit tests beside the policies, with rule and condition coverage", runTest},
 		{"explain", "show the decision for a set of claims and a request", runExplain},
 		{"mint", "mint a policy-scoped installation token (the action's main step)", runMint},
 		{"revoke", "revoke the token minted by mint (the action's post step)", runRevoke},

@@ -211,7 +211,8 @@ func (sb *sandbox) validate(context.Context) error {
 	res := policytest.Run(set)
 	passed, failed := res.Counts()
 	sb.sayf("%d files, %d rules, ceiling %s", len(names), len(set.Rules), ceilingText(set.Ceiling))
-	sb.sayf("%d policy tests passed, %d failed; %d of %d rules covered", passed, failed, len(res.Covered), len(res.Rules))
+	_, covered, total := policytest.ConditionPercent(policytest.Conditions(set))
+	sb.sayf("%d policy tests passed, %d failed; %d of %d rules covered, %d of %d conditions", passed, failed, len(res.Covered), len(res.Rules), covered, total)
 	if failed > 0 {
 		return fmt.Errorf("%d policy tests failed: run 'jitkey test policies/'", failed)
 	}
