@@ -46,8 +46,15 @@ func newMintWorld(t testing.TB) *mintWorld { return newMintWorldAt(t, "") }
 // newMintWorldAt serves the API under prefix ("/api/v3" for the GHES layout).
 func newMintWorldAt(t testing.TB, prefix string) *mintWorld {
 	t.Helper()
+	return newMintWorldWith(t, ghsim.Options{Prefix: prefix})
+}
+
+// newMintWorldWith is newMintWorldAt with more simulator options (the token format).
+func newMintWorldWith(t testing.TB, opts ghsim.Options) *mintWorld {
+	t.Helper()
 	clk := ghsim.NewClock(time.Now())
-	sim := ghsim.New(ghsim.Options{Prefix: prefix, Clock: clk, TimeoutCap: 200 * time.Millisecond})
+	opts.Clock, opts.TimeoutCap = clk, 200*time.Millisecond
+	sim := ghsim.New(opts)
 	_, err := sim.Start()
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = sim.Close() })

@@ -2,6 +2,8 @@ package cli_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -70,9 +72,23 @@ func stripMaskCommands(t *testing.T, stdout, token string) string {
 	return strings.Join(keep, "\n")
 }
 
+// TestMintThenRevokeInActions is a job's whole cycle, with installation
+// tokens of both formats (the classic 40 characters, and the stateless
+// ghs_APPID_JWT of about 520 with dots): masked before anything else, in
+// the outputs and the step state, its SHA-256 in the audit records and the
+// summary, revoked by the post step, and nowhere else.
 func TestMintThenRevokeInActions(t *testing.T) {
 	t.Parallel()
-	w := newMintWorld(t)
+	for _, format := range []ghsim.TokenFormat{ghsim.TokenClassic, ghsim.TokenStateless} {
+		t.Run(string(format), func(t *testing.T) {
+			t.Parallel()
+			testMintThenRevokeInActions(t, format)
+		})
+	}
+}
+
+func testMintThenRevokeInActions(t *testing.T, format ghsim.TokenFormat) {
+	w := newMintWorldWith(t, ghsim.Options{TokenFormat: format})
 	j := w.newJob(t, w.deployClaims())
 	audit := filepath.Join(j.dir, "audit.jsonl")
 	j.vars["INPUT_AUDIT-FILE"] = audit
@@ -81,6 +97,15 @@ func TestMintThenRevokeInActions(t *testing.T) {
 	out := j.outputs()
 	tok := out["token"]
 	require.True(t, strings.HasPrefix(tok, "ghs_"))
+	if format == ghsim.TokenStateless {
+		require.Greater(t, len(tok), 400, "a stateless token")
+		require.Contains(t, tok, ".")
+	} else {
+		require.Len(t, tok, 40)
+	}
+	sum := sha256.Sum256([]byte(tok))
+	assert.Equal(t, hex.EncodeToString(sum[:]), out["token-sha256"], "the audit SHA-256 is of the whole token")
+	assert.Contains(t, j.file("state"), tok, "the post step's state holds the whole token")
 	rec, ok := w.sim.TokenByValue(tok)
 	require.True(t, ok)
 	assert.Equal(t, ghsim.StateValid, rec.State())

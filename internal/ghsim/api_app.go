@@ -192,7 +192,7 @@ func (s *Sim) createAccessToken(c *call) {
 		t.repos[r.ID] = true
 		t.repoNames = append(t.repoNames, r.Name)
 	}
-	value := s.addToken(t)
+	value := s.addToken(t, s.tokenFormat(c.r))
 	// GitHub writes "token" first: an answer cut short still names the token
 	// when little more than its start arrived, and clients that recover from
 	// a truncated answer (jitkey mint revokes it) depend on that order. A

@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"math/big"
 	"net/http"
 	"strconv"
 	"strings"
@@ -34,14 +33,16 @@ type identity struct {
 	limit  int
 }
 
-// identify reads the Authorization header. A JWT-shaped credential is checked as an
-// App JWT; anything else is looked up as a token.
+// identify reads the Authorization header. A credential with a GitHub token
+// prefix (ghs_, ghp_, github_pat_, ...) is looked up as a token, whatever it
+// holds (a stateless installation token holds a JWT); otherwise a JWT-shaped
+// one is checked as an App JWT, and anything else is a bad credential.
 func (s *Sim) identify(r *http.Request) identity {
 	cred := credential(r.Header.Get("Authorization"))
 	if cred == "" {
 		return identity{kind: idNone, bucket: "ip:" + hostOnly(r.RemoteAddr), limit: 60}
 	}
-	if strings.Count(cred, ".") == 2 {
+	if !isToken(cred) && strings.Count(cred, ".") == 2 {
 		app, reason := s.verifyAppJWT(cred)
 		if app == nil {
 			return identity{kind: idBad, reason: reason, bucket: "bad", limit: 60}
@@ -205,24 +206,6 @@ func signJWT(key *rsa.PrivateKey, kid string, claims map[string]any) (string, er
 		return "", err
 	}
 	return signing + "." + base64.RawURLEncoding.EncodeToString(sig), nil
-}
-
-const alnum62 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-
-// newTokenValue returns "ghs_" and 36 random characters, the shape of GitHub's
-// installation and job tokens.
-func newTokenValue() string {
-	var b strings.Builder
-	b.WriteString("ghs_")
-	max := big.NewInt(int64(len(alnum62)))
-	for range 36 {
-		n, err := rand.Int(rand.Reader, max)
-		if err != nil {
-			panic("ghsim: random token: " + err.Error())
-		}
-		b.WriteByte(alnum62[n.Int64()])
-	}
-	return b.String()
 }
 
 var levels = map[string]int{"read": 1, "write": 2, "admin": 3}

@@ -69,8 +69,15 @@ type fixture struct {
 // installed on acme with contents:write and issues:write.
 func newFixture(t *testing.T, prefix string) *fixture {
 	t.Helper()
+	return newFixtureWith(t, prefix, Options{})
+}
+
+// newFixtureWith is newFixture with more options.
+func newFixtureWith(t *testing.T, prefix string, opts Options) *fixture {
+	t.Helper()
 	clk := NewClock(time.Now())
-	sim := New(Options{Prefix: prefix, Clock: clk})
+	opts.Prefix, opts.Clock = prefix, clk
+	sim := New(opts)
 	_, err := sim.Start()
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = sim.Close() })

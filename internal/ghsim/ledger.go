@@ -124,9 +124,9 @@ func (t *token) record(now time.Time) TokenRecord {
 	return rec
 }
 
-// addToken stores a new token. Callers hold s.mu.
-func (s *Sim) addToken(t *token) string {
-	value := newTokenValue()
+// addToken stores a new token in format f. Callers hold s.mu.
+func (s *Sim) addToken(t *token, f TokenFormat) string {
+	value := s.newTokenValue(f, t)
 	t.id = s.newID()
 	t.hash = HashToken(value)
 	s.tokens[t.hash] = t
@@ -149,5 +149,5 @@ func (s *Sim) JobToken(fullName string) string {
 		kind: TokenJob, selection: "selected", repos: map[int64]bool{r.ID: true}, repoNames: []string{r.Name},
 		perms:   map[string]string{"contents": "read", "issues": "write", "metadata": "read"},
 		created: now, expires: now.Add(24 * time.Hour),
-	})
+	}, s.tokenFormat(nil))
 }

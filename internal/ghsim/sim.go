@@ -35,6 +35,11 @@ type Options struct {
 	PointsPerMinute int
 	// TimeoutCap bounds how long a FaultTimeout request hangs (real time); 0 means 30 s.
 	TimeoutCap time.Duration
+	// TokenFormat is the shape of minted installation and job tokens:
+	// TokenStateless (the default, as GitHub mints them since 2026-04-27) or
+	// TokenClassic. A mint's X-GitHub-Stateless-S2S-Token header
+	// (enabled/disabled) overrides it, as on GitHub.
+	TokenFormat TokenFormat
 }
 
 // Sim is an in-memory GitHub served over HTTP. All methods are safe for concurrent use.

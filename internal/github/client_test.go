@@ -190,17 +190,29 @@ func TestMintUseRevoke(t *testing.T) {
 	assert.Equal(t, github.ClassBadCredentials, github.ClassOf(err))
 }
 
+// TestSecretNeverPrints holds for both installation-token formats: the
+// classic ghs_ and 36 characters, and the stateless ghs_APPID_JWT, whose
+// dots, "-" and "_" a classic pattern stops at.
 func TestSecretNeverPrints(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, "")
-	tok := f.mint(t)
-	v := tok.Token.Reveal()
-	require.True(t, strings.HasPrefix(v, "ghs_"))
-	for _, s := range []string{fmt.Sprint(tok), fmt.Sprintf("%+v", tok), fmt.Sprintf("%#v", *tok), fmt.Sprintf("%v", tok.Token), fmt.Sprintf("%s", tok.Token)} { //nolint:staticcheck // S1025: the point is to go through fmt
-		assert.NotContains(t, s, v)
+	for _, format := range []ghsim.TokenFormat{ghsim.TokenClassic, ghsim.TokenStateless} {
+		t.Run(string(format), func(t *testing.T) {
+			t.Parallel()
+			f := newFixtureFormat(t, "", format)
+			tok := f.mint(t)
+			v := tok.Token.Reveal()
+			require.True(t, strings.HasPrefix(v, "ghs_"))
+			for _, s := range []string{fmt.Sprint(tok), fmt.Sprintf("%+v", tok), fmt.Sprintf("%#v", *tok), fmt.Sprintf("%v", tok.Token), fmt.Sprintf("%s", tok.Token)} { //nolint:staticcheck // S1025: the point is to go through fmt
+				assert.NotContains(t, s, v)
+			}
+			assert.Equal(t, "x *** y", github.Redact("x "+v+" y"))
+			assert.Equal(t, "cut ***", github.Redact("cut "+v[:len(v)/2]), "a token cut short")
+			assert.Equal(t, "(***)", github.Redact("("+v+")"))
+		})
 	}
-	assert.Equal(t, "x *** y", github.Redact("x "+v+" y"))
 	assert.Equal(t, "jwt ***", github.Redact("jwt eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiIxIn0.c2ln"))
+	assert.Equal(t, "ghs_ is the prefix", github.Redact("ghs_ is the prefix"))
+	assert.Equal(t, "*** -x", github.Redact("ghs_1001_eyJhbGci-OiJ9.eyJzdWIiOiIxIn0.c2ln-_x -x"))
 }
 
 func TestRetryOn5xxAndNetwork(t *testing.T) {

@@ -115,7 +115,10 @@ type errorBody struct {
 	Message string `json:"message"`
 }
 
-var secretish = regexp.MustCompile(`(gh[opusr]_[A-Za-z0-9_]{8,}|github_pat_[A-Za-z0-9_]{8,}|eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_.-]*|-----BEGIN[^-]*-----)`)
+// secretish matches GitHub tokens of every format (the stateless
+// installation token ghs_APPID_JWT holds dots and base64url's "-" and "_"),
+// JWTs and PEM headers.
+var secretish = regexp.MustCompile(`(gh[opusr]_[A-Za-z0-9_.-]{8,}|github_pat_[A-Za-z0-9_]{8,}|eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_.-]*|-----BEGIN[^-]*-----)`)
 
 // Redact replaces anything shaped like a GitHub token, a JWT or a PEM block
 // with "***".

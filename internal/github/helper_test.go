@@ -45,8 +45,14 @@ func (s *sleeps) list() []time.Duration {
 
 func newFixture(t *testing.T, prefix string) *fixture {
 	t.Helper()
+	return newFixtureFormat(t, prefix, "")
+}
+
+// newFixtureFormat is newFixture minting tokens of the given format.
+func newFixtureFormat(t *testing.T, prefix string, format ghsim.TokenFormat) *fixture {
+	t.Helper()
 	clk := ghsim.NewClock(time.Now())
-	sim := ghsim.New(ghsim.Options{Prefix: prefix, Clock: clk, TimeoutCap: 300 * time.Millisecond})
+	sim := ghsim.New(ghsim.Options{Prefix: prefix, Clock: clk, TimeoutCap: 300 * time.Millisecond, TokenFormat: format})
 	_, err := sim.Start()
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = sim.Close() })

@@ -50,11 +50,13 @@ var patterns = []struct {
 	kind Kind
 	re   *regexp.Regexp
 }{
-	// Classic GitHub tokens: a three-letter prefix and 36 base62 characters
-	// (older ones are 40 hex). Not anchored on word boundaries: a token glued
+	// GitHub tokens: a three-letter prefix and 36 base62 characters (older
+	// ones are 40 hex), or, for installation tokens since 2026-04-27, the
+	// stateless ghs_APPID_JWT of about 520 characters with dots and
+	// base64url's "-" and "_". Not anchored on word boundaries: a token glued
 	// to other text ("x_ghs_...", "ghs_..._suffix") is still a leak. Requiring
 	// 30 characters keeps "ghs_" in prose from matching.
-	{KindGitHub, regexp.MustCompile(`gh[pousr]_[A-Za-z0-9]{30,255}`)},
+	{KindGitHub, regexp.MustCompile(`gh[pousr]_[A-Za-z0-9][A-Za-z0-9_.-]{29,1000}`)},
 	{KindGitHubPAT, regexp.MustCompile(`github_pat_[A-Za-z0-9_]{22,255}`)},
 	// Any PEM private key header (RSA, EC, OPENSSH, PKCS#8, encrypted).
 	{KindPrivateKey, regexp.MustCompile(`-----BEGIN[A-Z ]{0,40} PRIVATE KEY-----`)},

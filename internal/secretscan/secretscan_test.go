@@ -59,6 +59,38 @@ func ecPEM(t *testing.T, pkcs8 bool) string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: b}))
 }
 
+// statelessToken is an installation token in GitHub's format since
+// 2026-04-27: ghs_APPID_JWT, about 520 characters.
+func statelessToken(t *testing.T) string {
+	t.Helper()
+	return "ghs_1001_" + jwt(t)
+}
+
+// TestScanCoversStatelessTokens: the whole of a stateless installation
+// token is one GitHub-token finding (not just the JWT inside it), and so is
+// any piece of one that starts with its prefix: a token cut at its first
+// dot, or half of it. (A piece from its middle is random base64url: only a
+// known value, New(token), finds that.)
+func TestScanCoversStatelessTokens(t *testing.T) {
+	t.Parallel()
+	tok := statelessToken(t)
+	require.Greater(t, len(tok), 400)
+	for name, leak := range map[string]string{
+		"whole":               tok,
+		"up to its first dot": tok[:strings.Index(tok, ".")],
+		"first half":          tok[:len(tok)/2],
+	} {
+		text := "leaked: " + leak + " end"
+		var covered bool
+		for _, f := range secretscan.Scan(text) {
+			if f.Offset <= strings.Index(text, leak) && f.Offset+f.Length >= strings.Index(text, leak)+len(leak) {
+				covered = true
+			}
+		}
+		assert.True(t, covered, "%s: %d bytes of a stateless token not covered by one finding: %v", name, len(leak), secretscan.Scan(text))
+	}
+}
+
 func kinds(fs []secretscan.Finding) []secretscan.Kind {
 	var out []secretscan.Kind
 	for _, f := range fs {
