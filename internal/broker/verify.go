@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jitkey/jitkey/internal/github"
 	"github.com/jitkey/jitkey/internal/identity"
 	"github.com/jitkey/jitkey/internal/ledger"
 )
@@ -24,8 +25,9 @@ func bearer(r *http.Request) (string, *Problem) {
 	return strings.TrimSpace(cred), nil
 }
 
-// looksJWT tells a JWT (three dot-separated parts) from an installation token.
-func looksJWT(s string) bool { return strings.Count(s, ".") == 2 }
+// looksJWT tells a JWT (three dot-separated parts) from an installation
+// token, which a stateless one (ghs_APPID_JWT) also has.
+func looksJWT(s string) bool { return !github.IsToken(s) && strings.Count(s, ".") == 2 }
 
 // peekIssuer reads iss from a JWT without verifying it, only to choose the
 // verifier; the verifier checks it again.

@@ -357,3 +357,20 @@ func TestWrongAPIURLAnswersHTML(t *testing.T) {
 		assert.Contains(t, err.Error(), "/api/v3/")
 	}
 }
+
+// TestIsToken tells GitHub's tokens, both installation-token formats
+// included, from JWTs: a stateless token has a JWT's two dots.
+func TestIsToken(t *testing.T) {
+	t.Parallel()
+	for cred, want := range map[string]bool{
+		"ghs_" + strings.Repeat("a", 36):                            true,
+		"ghs_1001_eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJnaXRodWIifQ.c2ln": true,
+		"github_pat_11ABC_def":                                      true,
+		"ghp_x":                                                     true,
+		"eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiIxIn0.c2ln":                 false,
+		"":      false,
+		"Ghs_x": false,
+	} {
+		assert.Equal(t, want, github.IsToken(cred), cred)
+	}
+}

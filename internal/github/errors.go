@@ -120,6 +120,23 @@ type errorBody struct {
 // JWTs and PEM headers.
 var secretish = regexp.MustCompile(`(gh[opusr]_[A-Za-z0-9_.-]{8,}|github_pat_[A-Za-z0-9_]{8,}|eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_.-]*|-----BEGIN[^-]*-----)`)
 
+// tokenPrefixes are the prefixes of GitHub's tokens: installation (and the
+// runner's GITHUB_TOKEN), user-to-server, OAuth, refresh, classic and
+// fine-grained personal access tokens.
+var tokenPrefixes = []string{"ghs_", "ghu_", "gho_", "ghr_", "ghp_", "github_pat_"}
+
+// IsToken reports whether a bearer credential is a GitHub token rather than
+// a JWT: an installation token in the stateless format (ghs_APPID_JWT)
+// holds a JWT, dots included, so counting dots does not tell them apart.
+func IsToken(cred string) bool {
+	for _, p := range tokenPrefixes {
+		if strings.HasPrefix(cred, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // Redact replaces anything shaped like a GitHub token, a JWT or a PEM block
 // with "***".
 func Redact(s string) string { return secretish.ReplaceAllString(s, "***") }
