@@ -597,3 +597,72 @@ func TestOpenErrors(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "the ledger file holds sealed tokens and claims")
 }
+
+// A sweeper that loses its lock (a lease taken over after it stalled, a
+// connection the server ended) is told: its context is cancelled, so it
+// stops revoking beside the next holder.
+func TestSweepLockLostCancelsTheSweep(t *testing.T) {
+	steal := map[string]string{
+		"sqlite":   "UPDATE leases SET holder = 'thief', until_ms = 9000000000000 WHERE name = 'sweep'",
+		"postgres": "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted",
+	}
+	forEach(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		dsn := b.fresh(t)
+		l := open(t, b, dsn, func(c *ledger.Config) { c.SweepLease = 150 * time.Millisecond })
+		db, err := sql.Open(map[string]string{"sqlite": "sqlite", "postgres": "pgx"}[b.name], dsn)
+		require.NoError(t, err)
+		defer db.Close()
+
+		inside := make(chan struct{})
+		var cause error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			ok, err := l.WithSweepLock(ctx, func(ctx context.Context) error {
+				close(inside)
+				select {
+				case <-ctx.Done():
+					cause = context.Cause(ctx)
+				case <-time.After(10 * time.Second):
+				}
+				return nil
+			})
+			assert.True(t, ok)
+			assert.NoError(t, err)
+		}()
+		<-inside
+		_, err = db.Exec(steal[b.name])
+		require.NoError(t, err)
+		<-done
+		assert.ErrorContains(t, cause, "the sweep lock was lost", "the sweep went on without its lock")
+	})
+}
+
+// A SQLite sweeper that died holding the lease (no release, no renewal)
+// blocks the others only until the lease lapses.
+func TestSweepLeaseLapses(t *testing.T) {
+	t.Parallel()
+	var now atomic.Int64
+	now.Store(t0.UnixMilli())
+	clock := func() time.Time { return time.UnixMilli(now.Load()) }
+	b := backends[0]
+	dsn := b.fresh(t)
+	l := open(t, b, dsn, func(c *ledger.Config) { c.Now = clock; c.SweepLease = time.Minute })
+	db, err := sql.Open("sqlite", dsn)
+	require.NoError(t, err)
+	defer db.Close()
+	_, err = db.Exec("UPDATE leases SET holder = 'dead', until_ms = $1 WHERE name = 'sweep'", t0.Add(time.Minute).UnixMilli())
+	require.NoError(t, err)
+
+	run := func() bool {
+		ok, err := l.WithSweepLock(context.Background(), func(context.Context) error { return nil })
+		require.NoError(t, err)
+		return ok
+	}
+	assert.False(t, run(), "swept while a live lease was held")
+	now.Add((59 * time.Second).Milliseconds())
+	assert.False(t, run())
+	now.Add((2 * time.Second).Milliseconds())
+	assert.True(t, run(), "a lapsed lease still blocks the sweep")
+}
