@@ -275,8 +275,16 @@ func (c *call) repoFor(perm, level string) (*repo, bool) {
 		c.forbidden()
 		return nil, false
 	}
+	if r.Archived && perm == "issues" && level != "read" {
+		// Issues, comments, labels and their edits: GitHub keeps an archived
+		// repository read-only.
+		c.error(http.StatusForbidden, msgArchived)
+		return nil, false
+	}
 	return r, true
 }
+
+const msgArchived = "Repository was archived so is read-only."
 
 // orgFor finds the organisation {org} for the calling installation token and checks
 // an organisation permission.

@@ -227,9 +227,19 @@ func (t *Tracker) Sync(ctx context.Context, inv *inventory.Inventory, rep review
 	}
 	created := 0
 	var syncers []*syncer
+	archived := map[string]bool{}
+	for _, r := range inv.Repos {
+		archived[r.FullName] = r.Archived
+	}
 	for _, st := range states {
 		if st.err != nil {
 			t.record(Action{Op: OpSkipped, Repo: st.repo, Reason: st.err.Error()})
+			continue
+		}
+		if archived[st.repo] {
+			// GitHub refuses every issue, label and comment write there: say
+			// so once when findings belong there, and write nothing.
+			t.unfiledArchived(st, findings)
 			continue
 		}
 		s := &syncer{t: t, st: st, inv: inv, findings: findings, suppressed: suppressed, known: known, created: &created, all: byRepo}
@@ -248,6 +258,39 @@ func (t *Tracker) Sync(ctx context.Context, inv *inventory.Inventory, rep review
 	t.result.PacedFor = t.pacer.Waited()
 	t.result.Created = created
 	return &t.result, nil
+}
+
+// whyArchived is why an archived repository takes no issues.
+const whyArchived = "is archived, so GitHub keeps it read-only and refuses issues, labels and comments there"
+
+// unfiled says, once per repository, why its findings are only in the
+// report, and what to do.
+func (t *Tracker) unfiled(st *repoState) {
+	if st.reported {
+		return
+	}
+	st.reported = true
+	fix := "set review.central_repository in the policy (organisation-level findings go to ORG/.github unless it is set)"
+	if st.missing == whyArchived {
+		fix = "set review.central_repository in the policy to file them in a repository that is not archived, or unarchive " + st.repo
+	}
+	t.record(Action{Op: OpUnfiled, Repo: st.repo, Reason: fmt.Sprintf("repository %s %s, so its findings are only in this report: %s", st.repo, st.missing, fix)})
+}
+
+func (t *Tracker) unfiledArchived(st *repoState, findings map[string]review.Finding) {
+	for _, f := range findings {
+		if f.IssueRepo == st.repo {
+			st.missing = whyArchived
+			t.unfiled(st)
+			return
+		}
+	}
+}
+
+// archivedRefusal reports whether err is GitHub's refusal to write to an
+// archived repository.
+func archivedRefusal(err error) bool {
+	return statusOf(err) == http.StatusForbidden && strings.Contains(err.Error(), "archived")
 }
 
 // issueRepos lists the repositories whose review issues this run may touch:

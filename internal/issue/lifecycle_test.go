@@ -425,3 +425,42 @@ func TestUnfiledFindingsAreSaidOnce(t *testing.T) {
 	assert.Contains(t, unfiled[0].Reason, "central_repository")
 	assert.False(t, res.Partial, "a finding that cannot be filed is reported, not a failed review")
 }
+
+// TestArchivedRepositoryFindingsAreUnfiled: GitHub refuses issues, labels
+// and edits in an archived repository (403 "Repository was archived so is
+// read-only"). With --include-archived, its findings are reported as
+// unfiled, once, with the fix, not as a failed review; and an open issue
+// filed before the repository was archived is left as it is.
+func TestArchivedRepositoryFindingsAreUnfiled(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, ghsim.Options{}, nil)
+	seed(w) // acme/old is archived, with a dormant deploy key
+	scan := inventory.Options{Org: "acme", IncludeArchived: true}
+	_, rep, res := w.run(context.Background(), scan, policy.Review{}, issue.Config{})
+	var archived int
+	for _, f := range rep.Findings {
+		if f.IssueRepo == "acme/old" {
+			archived++
+		}
+	}
+	require.NotZero(t, archived, "a finding in the archived repository")
+	var unfiled []issue.Action
+	for _, a := range res.Actions {
+		assert.NotEqual(t, issue.OpFailed, a.Op, "%+v", a)
+		if a.Repo == "acme/old" {
+			assert.Equal(t, issue.OpUnfiled, a.Op, "%+v", a)
+			unfiled = append(unfiled, a)
+		}
+	}
+	require.Len(t, unfiled, 1, "said once")
+	assert.Contains(t, unfiled[0].Reason, "archived")
+	assert.Contains(t, unfiled[0].Reason, "central_repository")
+	assert.False(t, res.Partial)
+	assert.Empty(t, w.sim.Issues("acme", "old"))
+
+	// GitHub itself refuses: a write that gets through is answered 403.
+	_, resp, err := w.gh.Issues.Create(context.Background(), "acme", "old", &ghIssueReq{Title: str("x")})
+	require.Error(t, err)
+	assert.Equal(t, 403, resp.StatusCode)
+	assert.Contains(t, err.Error(), "Repository was archived so is read-only")
+}

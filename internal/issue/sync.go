@@ -144,11 +144,7 @@ func (s *syncer) create(ctx context.Context, f review.Finding) {
 		return
 	}
 	if s.st.missing != "" {
-		if !s.st.reported {
-			s.st.reported = true
-			s.t.record(Action{Op: OpUnfiled, Repo: s.st.repo, Reason: fmt.Sprintf("repository %s %s, so its findings are only in this report: "+
-				"set review.central_repository in the policy (organisation-level findings go to ORG/.github unless it is set)", s.st.repo, s.st.missing)})
-		}
+		s.t.unfiled(s.st)
 		return
 	}
 	*s.created++
@@ -175,6 +171,11 @@ func (s *syncer) create(ctx context.Context, f review.Finding) {
 	if err != nil && req.Assignees != nil && statusOf(err) == http.StatusUnprocessableEntity {
 		req.Assignees = nil // an owner who cannot be assigned must not block the issue
 		is, _, err = s.t.issues.Create(ctx, owner, name, req)
+	}
+	if archivedRefusal(err) { // archived since the scan
+		s.st.missing = whyArchived
+		s.t.unfiled(s.st)
+		return
 	}
 	if err != nil {
 		s.t.record(Action{Op: OpFailed, Repo: s.st.repo, Fingerprint: f.Fingerprint, Title: f.Title, Reason: "create issue: " + err.Error()})
@@ -422,6 +423,11 @@ func (s *syncer) ensureLabels(ctx context.Context) bool {
 			if statusOf(err) == http.StatusUnprocessableEntity {
 				err = nil // created meanwhile by a concurrent run
 			}
+		}
+		if archivedRefusal(err) { // archived since the scan
+			s.st.missing = whyArchived
+			s.t.unfiled(s.st)
+			return false
 		}
 		if err != nil {
 			s.t.record(Action{Op: OpFailed, Repo: s.st.repo, Reason: fmt.Sprintf("ensure label %q: %v", l, err)})
