@@ -13,8 +13,9 @@ import (
 	"time"
 )
 
-// migrations holds each dialect's schema changes as NNNN_name.sql, applied
-// in order, each once, each in the same transaction as its record.
+// migrations holds the schema changes as NNNN_name.sql, applied in order,
+// each once, each in the same transaction as its record. The dialect fills
+// in the few types that differ ({{id}}, {{bytes}}).
 //
 //go:embed migrations
 var migrations embed.FS
@@ -25,9 +26,9 @@ type migration struct {
 	stmts   []string
 }
 
-// loadMigrations reads a dialect's migrations in version order.
-func loadMigrations(dir string) ([]migration, error) {
-	names, err := fs.Glob(migrations, path.Join("migrations", dir, "*.sql"))
+// loadMigrations reads the migrations in version order, in d's types.
+func loadMigrations(d dialect) ([]migration, error) {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +44,7 @@ func loadMigrations(dir string) ([]migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, migration{version: v, name: base, stmts: splitStatements(string(body))})
+		out = append(out, migration{version: v, name: base, stmts: splitStatements(d.types.Replace(string(body)))})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
 	for i := range out {
@@ -77,7 +78,7 @@ func splitStatements(body string) []string {
 // apply each migration once: the second waits, then finds nothing to do. A
 // database migrated by a newer jitkey is refused, not downgraded.
 func migrate(ctx context.Context, db *sql.DB, d dialect, now time.Time) error {
-	ms, err := loadMigrations(d.name)
+	ms, err := loadMigrations(d)
 	if err != nil {
 		return err
 	}

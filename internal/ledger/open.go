@@ -17,8 +17,11 @@ import (
 
 // dialect is what differs between the databases: the SQL is shared.
 type dialect struct {
-	name   string // "sqlite" or "postgres": also the migrations directory
+	name   string // "sqlite" or "postgres"
 	driver string // the database/sql driver
+	// types fills in the migrations' dialect types: {{id}}, an
+	// auto-incremented 64-bit primary key, and {{bytes}}, a byte string.
+	types *strings.Replacer
 	// beginMigration starts the migration transaction and takes a lock
 	// that serializes migrations across processes.
 	beginMigration []string
@@ -42,11 +45,13 @@ const (
 var dialects = map[string]dialect{
 	"sqlite": {
 		name: "sqlite", driver: "sqlite",
+		types:          strings.NewReplacer("{{id}}", "INTEGER PRIMARY KEY", "{{bytes}}", "BLOB"),
 		beginMigration: []string{"BEGIN IMMEDIATE"},
 		sweepLock:      leaseLock,
 	},
 	"postgres": {
 		name: "postgres", driver: "pgx",
+		types:          strings.NewReplacer("{{id}}", "BIGSERIAL PRIMARY KEY", "{{bytes}}", "BYTEA"),
 		beginMigration: []string{"BEGIN", fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", migrationLockKey)},
 		sweepLock:      advisoryLock,
 	},

@@ -1,6 +1,8 @@
 -- Every intent, and the token minted for it while it lives.
+-- {{id}} and {{bytes}} are the dialect's auto-incremented key and byte
+-- string types (internal/ledger/open.go).
 CREATE TABLE entries (
-	id              BIGSERIAL PRIMARY KEY,
+	id              {{id}},
 	state           TEXT   NOT NULL CHECK (state IN ('intent', 'failed', 'live', 'revoked', 'expired')),
 	requested_at    BIGINT NOT NULL, -- Unix milliseconds, as every time here
 	repository      TEXT   NOT NULL, -- the job's owner/name, lower-case
@@ -14,7 +16,7 @@ CREATE TABLE entries (
 	repositories    TEXT   NOT NULL, -- JSON array of owner/name
 	permissions     TEXT   NOT NULL, -- JSON object
 	token_sha256    TEXT   UNIQUE,
-	sealed_token    BYTEA  CHECK (sealed_token IS NULL OR state = 'live'),
+	sealed_token    {{bytes}} CHECK (sealed_token IS NULL OR state = 'live'),
 	minted_at       BIGINT,
 	expires_at      BIGINT,
 	revoked_by      TEXT,
@@ -35,3 +37,11 @@ CREATE TABLE exchanges (
 	PRIMARY KEY (issuer, jti)
 );
 CREATE INDEX exchanges_expires ON exchanges (expires_at);
+
+-- The sweep lease, SQLite's sweep lock (PostgreSQL takes an advisory lock).
+CREATE TABLE leases (
+	name     TEXT   PRIMARY KEY,
+	holder   TEXT   NOT NULL,
+	until_ms BIGINT NOT NULL
+);
+INSERT INTO leases (name, holder, until_ms) VALUES ('sweep', '', 0);
