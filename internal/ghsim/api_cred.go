@@ -203,13 +203,11 @@ func (s *Sim) listOrgSecretRepos(kind SecretKind) handlerFunc {
 			return
 		}
 		sec := org.Secrets[kind][i]
-		if sec.Visibility != "selected" {
-			c.error(http.StatusConflict, "The secret visibility is not set to selected")
-			return
-		}
+		// A secret whose visibility is not "selected" has no selected
+		// repositories: GitHub's description documents only 200 here.
 		var repos []*repo
 		for _, id := range sec.Selected {
-			if r := s.repoByID[id]; r != nil {
+			if r := s.repoByID[id]; r != nil && sec.Visibility == "selected" {
 				repos = append(repos, r)
 			}
 		}

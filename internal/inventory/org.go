@@ -3,6 +3,7 @@ package inventory
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -116,7 +117,12 @@ func (s *Scanner) orgSecrets(ctx context.Context, c *collector, svc SecretsServi
 				}
 				return l.Repositories, resp, err
 			})
-			if err != nil {
+			switch {
+			case statusCode(err) == http.StatusConflict:
+				// "not set to selected": the visibility changed since the
+				// listing, so no repository is selected (GitHub's
+				// description documents 200 with none; some answer 409).
+			case err != nil:
 				c.fail(kind, perm, "repositories of organisation secret "+sec.Name, err, true)
 			}
 			for _, r := range repos {

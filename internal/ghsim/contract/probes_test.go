@@ -563,6 +563,10 @@ func init() {
 			b := e.wantRaw(200, "GET", org+"/TOKEN/repositories?per_page=100", e.fullTok, nil)
 			assert.Contains(e.t, string(b), `"total_count":2`)
 			e.wantRaw(404, "GET", org+"/NOPE/repositories", e.fullTok, nil)
+			// Visibility all: GitHub's description documents 200 only (no
+			// repository is selected), not a conflict.
+			b = e.wantRaw(200, "GET", org+"/SHARED/repositories", e.fullTok, nil)
+			assert.Contains(e.t, string(b), `"total_count":0`)
 		}
 	}
 	// go-github's Actions calls, decoded into its types.
