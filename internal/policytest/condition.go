@@ -59,46 +59,134 @@ func (rc RuleCoverage) Uncovered() []string {
 }
 
 // Conditions measures condition coverage by mutation: for each condition
-// of each rule (requireVerified included), it runs every test case again
-// with that condition removed; the condition is covered when a case that
-// passes on the policy as written fails without it.
+// of each rule (requireVerified included), the condition is covered when
+// a case that passes on the policy as written fails once the condition is
+// removed from its rule.
+//
+// Removing a condition only widens its rule, and only a rule tried before
+// the one that decided a case (every rule, for a denial by default) can
+// take the case from it; it does so exactly when the removed condition was
+// the only one of the rule the case failed. So each case is decided again
+// only for the (rule, condition) pairs where that holds, not for every
+// condition: the result equals re-running every case for every mutant
+// (naiveConditions, kept as the test's oracle).
 func Conditions(s *policy.Set) []RuleCoverage {
-	passing := make([]policy.TestCase, 0, len(s.Tests))
+	out := skeleton(s)
 	for _, tc := range s.Tests {
-		if runCase(s, tc).Passed() {
-			passing = append(passing, tc)
+		c := runCase(s, tc)
+		if !c.Passed() {
+			continue
+		}
+		claims := tc.Claims
+		claims.Complete()
+		for i := range s.Rules {
+			r := &s.Rules[i]
+			if c.Decision.Rule != "" && r.Name == c.Decision.Rule {
+				break
+			}
+			j, ok := onlyFailure(r, claims)
+			if !ok || out[i].Conditions[j].Covered {
+				continue
+			}
+			if !runCase(mutant(s, i, j), tc).Passed() {
+				out[i].Conditions[j].Covered, out[i].Conditions[j].By = true, tc.Name
+			}
 		}
 	}
+	return out
+}
+
+// skeleton lists every condition of every rule, none covered: index 0 is
+// requireVerified when the rule has it, then the match in order.
+func skeleton(s *policy.Set) []RuleCoverage {
 	out := make([]RuleCoverage, 0, len(s.Rules))
-	for i, r := range s.Rules {
+	for _, r := range s.Rules {
 		rc := RuleCoverage{Rule: r.Name, Pos: r.Pos}
 		if r.RequireVerified {
-			m := r
-			m.RequireVerified = false
-			rc.Conditions = append(rc.Conditions, mutantCoverage(s, i, m, passing, "requireVerified", r.Pos))
+			rc.Conditions = append(rc.Conditions, ConditionCoverage{Claim: "requireVerified", Pos: r.Pos})
 		}
-		for j, c := range r.Match {
-			m := r
-			m.Match = slices.Delete(slices.Clone(r.Match), j, j+1)
-			rc.Conditions = append(rc.Conditions, mutantCoverage(s, i, m, passing, c.Claim, c.Pos))
+		for _, c := range r.Match {
+			rc.Conditions = append(rc.Conditions, ConditionCoverage{Claim: c.Claim, Pos: c.Pos})
 		}
 		out = append(out, rc)
 	}
 	return out
 }
 
-func mutantCoverage(s *policy.Set, i int, mutant policy.Rule, passing []policy.TestCase, claim string, at policy.Pos) ConditionCoverage {
-	m := *s
-	m.Rules = slices.Clone(s.Rules)
-	m.Rules[i] = mutant
-	cc := ConditionCoverage{Claim: claim, Pos: at}
-	for _, tc := range passing {
-		if !runCase(&m, tc).Passed() {
-			cc.Covered, cc.By = true, tc.Name
-			break
+// onlyFailure returns the index (in skeleton's order) of the one
+// condition of r that claims fail, and false when they fail none or more
+// than one.
+func onlyFailure(r *policy.Rule, c policy.Claims) (int, bool) {
+	at, n := -1, 0
+	offset := 0
+	if r.RequireVerified {
+		offset = 1
+		if !c.Verified {
+			at, n = 0, 1
 		}
 	}
-	return cc
+	for j := range r.Match {
+		if !holds(&r.Match[j], &c) {
+			if n++; n > 1 {
+				return 0, false
+			}
+			at = offset + j
+		}
+	}
+	return at, n == 1
+}
+
+// holds reports whether claims c meet condition cond, as a decision
+// would judge it (sub through Rule.Matches, which compares both forms).
+func holds(cond *policy.Condition, c *policy.Claims) bool {
+	if cond.Claim == "sub" {
+		ok, _ := policy.Rule{Match: []policy.Condition{*cond}}.Matches(*c)
+		return ok
+	}
+	v, known := c.ClaimValue(cond.Claim)
+	return known && cond.Admits(v)
+}
+
+// mutant returns s with condition j (in skeleton's order) of rule i removed.
+func mutant(s *policy.Set, i, j int) *policy.Set {
+	m := *s
+	m.Rules = slices.Clone(s.Rules)
+	r := s.Rules[i]
+	if r.RequireVerified {
+		if j == 0 {
+			r.RequireVerified = false
+			m.Rules[i] = r
+			return &m
+		}
+		j--
+	}
+	r.Match = slices.Delete(slices.Clone(r.Match), j, j+1)
+	m.Rules[i] = r
+	return &m
+}
+
+// naiveConditions is Conditions by brute force: every passing case run
+// again against every mutant. The tests hold Conditions to it.
+func naiveConditions(s *policy.Set) []RuleCoverage {
+	var passing []policy.TestCase
+	for _, tc := range s.Tests {
+		if runCase(s, tc).Passed() {
+			passing = append(passing, tc)
+		}
+	}
+	out := skeleton(s)
+	for i := range out {
+		for j := range out[i].Conditions {
+			m := mutant(s, i, j)
+			for _, tc := range passing {
+				if !runCase(m, tc).Passed() {
+					out[i].Conditions[j].Covered, out[i].Conditions[j].By = true, tc.Name
+					break
+				}
+			}
+		}
+	}
+	return out
 }
 
 // ConditionPercent is the share of all conditions covered; a set without

@@ -1,6 +1,11 @@
 package policytest_test
 
 import (
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -175,4 +180,60 @@ func TestSelect(t *testing.T) {
 	assert.Len(t, s.Tests, 3, "the set is not changed")
 	_, err = policytest.Select(s, "(")
 	assert.ErrorContains(t, err, "RE2")
+}
+
+// TestConditionsEqualsBruteForce holds the fast condition coverage to the
+// brute-force one (every passing case re-run against every mutant) on this
+// repository's policies and on generated sets.
+func TestConditionsEqualsBruteForce(t *testing.T) {
+	t.Parallel()
+	covered := func(rcs []policytest.RuleCoverage) [][]bool {
+		var out [][]bool
+		for _, rc := range rcs {
+			var row []bool
+			for _, c := range rc.Conditions {
+				row = append(row, c.Covered)
+			}
+			out = append(out, row)
+		}
+		return out
+	}
+	fsys := os.DirFS(filepath.Join("..", ".."))
+	names, err := fs.Glob(fsys, "policies/*.cue")
+	require.NoError(t, err)
+	own, err := policy.Load(fsys, names)
+	require.NoError(t, err)
+	sets := []*policy.Set{own}
+	rng := rand.New(rand.NewPCG(1, 2))
+	pick := func(vals ...string) string { return vals[rng.IntN(len(vals))] }
+	for range 200 {
+		s := &policy.Set{}
+		for i := range 1 + rng.IntN(5) {
+			r := policy.Rule{Name: fmt.Sprintf("r%d", i), RequireVerified: rng.IntN(2) == 0,
+				Grant: policy.Grant{Caller: true, Permissions: map[string]string{"contents": pick("read", "write")}}}
+			for _, claim := range []string{"repository", "ref", "environment", "event_name"} {
+				if rng.IntN(2) == 0 {
+					r.Match = append(r.Match, policy.Condition{Claim: claim, Values: []string{pick("a", "b"), pick("a", "c")}})
+				}
+			}
+			s.Rules = append(s.Rules, r)
+		}
+		for i := range rng.IntN(6) {
+			c := policy.Claims{Repository: pick("a", "b", "c"), Ref: pick("a", "b", "c"), Environment: pick("a", "b", ""),
+				EventName: pick("a", "c"), Verified: rng.IntN(3) > 0}
+			d := policy.Decide(s, c, policy.Request{})
+			want := policy.Expectation{Allow: d.Allowed, Rule: d.Rule}
+			if rng.IntN(4) == 0 {
+				want.Allow = !want.Allow // some cases fail, and must count for nothing
+			}
+			if rng.IntN(2) == 0 {
+				want.Rule = ""
+			}
+			s.Tests = append(s.Tests, policy.TestCase{Name: fmt.Sprintf("t%d", i), Claims: c, Expect: want})
+		}
+		sets = append(sets, s)
+	}
+	for i, s := range sets {
+		assert.Equal(t, covered(policytest.NaiveConditions(s)), covered(policytest.Conditions(s)), "set %d", i)
+	}
 }
