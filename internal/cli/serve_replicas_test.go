@@ -33,7 +33,7 @@ type replica struct {
 	buf  *strings.Builder
 }
 
-func (w *brokerWorld) startReplica(t *testing.T, env map[string]string) *replica {
+func (w *brokerWorld) startReplica(t testing.TB, env map[string]string) *replica {
 	t.Helper()
 	cmd := exec.Command("jitkey", "serve", "-config", w.cfg)
 	cmd.Env = os.Environ()

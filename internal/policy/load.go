@@ -163,6 +163,18 @@ type fileResult struct {
 const filesPerContext = 64
 
 func loadSources(srcs []source) (*Set, error) {
+	key := memoKey(srcs)
+	if s := memoGet(key); s != nil {
+		return s, nil
+	}
+	s, err := loadFresh(srcs)
+	if err == nil {
+		memoPut(key, s)
+	}
+	return s, err
+}
+
+func loadFresh(srcs []source) (*Set, error) {
 	if _, err := schemaInstance(); err != nil {
 		return nil, err
 	}
