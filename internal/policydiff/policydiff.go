@@ -128,10 +128,13 @@ func displaced(before []policy.Rule, fates []counterpart, head []policy.Rule, hi
 // false included), or exact values on one side that the other side neither
 // lists nor matches with a pattern. Patterns on both sides count as
 // overlapping, and so does everything else: the answer errs on "yes".
+//
+// What a rule's conditions imply counts too (lint.Implied): a rule on
+// repository "acme/api" and one on repository_owner "other" cannot overlap.
 func overlap(a, b policy.Rule) bool {
-	for _, ca := range a.Match {
-		for _, cb := range b.Match {
-			if ca.Claim == cb.Claim && !meet(ca, cb) {
+	for _, pair := range [2][2]policy.Rule{{a, b}, {b, a}} {
+		for _, ca := range pair[0].Match {
+			if cb, ok := lint.Implied(pair[1], ca.Claim); ok && !meet(ca, cb) {
 				return false
 			}
 		}

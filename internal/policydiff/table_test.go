@@ -117,3 +117,17 @@ func TestParseUnifiedDiffHostile(t *testing.T) {
 	}
 	assert.Equal(t, policydiff.Hunks{"f": {{OldStart: 1, OldLines: 3, NewStart: 0, NewLines: 0}}}, policydiff.ParseUnifiedDiff("--- a/f\n+++ /dev/null\n@@ -1,3 +0,0 @@"))
 }
+
+func TestMovesKnowWhatClaimsImply(t *testing.T) {
+	t.Parallel()
+	read, write := map[string]string{"contents": "read"}, map[string]string{"contents": "write"}
+	other := ruleAt("other-org", 3, read, cond("repository_owner", "other"))
+	api := ruleAt("api-write", 10, write, cond("repository", "acme/api"))
+	res := policydiff.Compare(&policy.Set{Rules: []policy.Rule{other, api}}, &policy.Set{Rules: []policy.Rule{api, other}}, nil)
+	assert.Empty(t, res.Moves, "a job of acme/api is never owned by other")
+	assert.Empty(t, res.Grants)
+	acme := ruleAt("acme-read", 3, read, cond("repository_owner", "acme"))
+	res = policydiff.Compare(&policy.Set{Rules: []policy.Rule{acme, api}}, &policy.Set{Rules: []policy.Rule{api, acme}}, nil)
+	assert.Len(t, res.Moves, 1)
+	assert.Len(t, res.Grants, 1)
+}
