@@ -133,19 +133,17 @@ func (a *Action) Debugf(format string, args ...any) {
 	a.command("debug", nil, a.Redact(fmt.Sprintf(format, args...)))
 }
 
-// Infof logs a plain line. A line that would read as a workflow command is
-// indented so that untrusted text cannot issue one.
+// Infof logs plain lines. Untrusted text in them cannot issue a workflow
+// command: text that the runner would read as one is written inside
+// stop-commands (Neutral).
 func (a *Action) Infof(format string, args ...any) {
-	msg := a.Redact(fmt.Sprintf(format, args...))
-	lines := strings.Split(msg, "\n")
-	for i, l := range lines {
-		if strings.HasPrefix(strings.TrimLeft(l, " \t\r"), "::") {
-			lines[i] = " " + l
-		}
-	}
+	msg := Neutral(a.Redact(fmt.Sprintf(format, args...)))
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	fmt.Fprintln(a.out, strings.Join(lines, "\n"))
+	fmt.Fprint(a.out, msg)
+	if !strings.HasSuffix(msg, "\n") {
+		fmt.Fprintln(a.out)
+	}
 }
 
 // Warnf logs a warning annotation without a position.

@@ -170,7 +170,13 @@ func TestLogs(t *testing.T) {
 	a.Warnf("careful")
 	a.Group("g")
 	a.EndGroup()
-	assert.Equal(t, "plain\n ::add-mask::x\n   ::error::y\n::debug::d%0A2\n::warning::careful\n::group::g\n::endgroup::\n", out.String())
+	got := out.String()
+	stop, rest, ok := strings.Cut(got, "\n")
+	require.True(t, ok)
+	token := strings.TrimPrefix(stop, "::stop-commands::")
+	require.NotEqual(t, stop, token, "text that reads as a command is written inside stop-commands")
+	assert.Equal(t, "plain\n::add-mask::x\n  ::error::y\n::"+token+"::\n::debug::d%0A2\n::warning::careful\n::group::g\n::endgroup::\n", rest)
+	assert.Equal(t, []string{"debug: ::debug::d%0A2", "warning: ::warning::careful", "group: ::group::g", "endgroup: ::endgroup::"}, runnerCommands(got))
 }
 
 func TestSummaryCap(t *testing.T) {

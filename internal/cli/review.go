@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-github/v62/github"
 
+	"github.com/jitkey/jitkey/internal/action"
 	"github.com/jitkey/jitkey/internal/inventory"
 	"github.com/jitkey/jitkey/internal/issue"
 	"github.com/jitkey/jitkey/internal/policy"
@@ -78,14 +79,14 @@ func runReview(ctx context.Context, env Env, args []string) int {
 	}
 	rv, err := loadReviewPolicy(env, o.policyPath)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "jitkey review: %v\n", err)
+		reviewError(env, err)
 		return ExitUsage
 	}
 	installOrg, installRepos := o.scan.Org, o.scan.Repos
 	if env.Getenv("GITHUB_EVENT_NAME") == "issue_comment" {
 		nothing, err := reviewNarrowToComment(env, &o, rv)
 		if err != nil {
-			fmt.Fprintf(env.Stderr, "jitkey review: %v\n", err)
+			reviewError(env, err)
 			return ExitUsage
 		}
 		if nothing != "" {
@@ -95,7 +96,7 @@ func runReview(ctx context.Context, env Env, args []string) int {
 	}
 	gh, identity, release, err := reviewClient(ctx, env, o.auth, installOrg, installRepos, o.dryRun)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "jitkey review: %v\n", err)
+		reviewError(env, err)
 		return ExitUsage
 	}
 	o.auth.identity = identity
@@ -110,7 +111,7 @@ func runReview(ctx context.Context, env Env, args []string) int {
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "jitkey review: %v\n", err)
+		reviewError(env, err)
 		if out == nil {
 			return ExitUsage
 		}
@@ -120,6 +121,17 @@ func runReview(ctx context.Context, env Env, args []string) int {
 		return ExitFindings
 	}
 	return ExitOK
+}
+
+// reviewError prints a review's error, which may carry GitHub's answers and
+// credential names: in a workflow run, so that the runner takes nothing in
+// it for a workflow command.
+func reviewError(env Env, err error) {
+	msg := fmt.Sprintf("jitkey review: %v\n", err)
+	if env.Getenv("GITHUB_ACTIONS") == "true" {
+		msg = action.Neutral(msg)
+	}
+	fmt.Fprint(env.Stderr, msg)
 }
 
 func parseReviewFlags(env Env, args []string) (reviewOptions, int) {
@@ -155,7 +167,7 @@ func parseReviewFlags(env Env, args []string) (reviewOptions, int) {
 	o.scan.Repos = repos
 	var err error
 	if o.scan.Shard, err = inventory.ParseShard(shard); err != nil {
-		fmt.Fprintf(env.Stderr, "jitkey review: %v\n", err)
+		reviewError(env, err)
 		return o, ExitUsage
 	}
 	switch {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/jitkey/jitkey/internal/action"
 	"github.com/jitkey/jitkey/internal/inventory"
 	"github.com/jitkey/jitkey/internal/issue"
 	"github.com/jitkey/jitkey/internal/review"
@@ -30,7 +31,16 @@ func writeReview(env Env, format string, out *reviewOutput) error {
 	case "github":
 		err = writeReviewAnnotations(env.Stdout, out)
 	default:
-		err = writeReviewText(env.Stdout, out)
+		if env.Getenv("GITHUB_ACTIONS") != "true" {
+			err = writeReviewText(env.Stdout, out)
+			break
+		}
+		// In a workflow run, IDs and reasons (which credential names and
+		// GitHub's answers reach) must not read as workflow commands.
+		var b strings.Builder
+		if err = writeReviewText(&b, out); err == nil {
+			_, err = io.WriteString(env.Stdout, action.Neutral(b.String()))
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("write review: %w", err)
