@@ -190,7 +190,7 @@ func newWorld(t *testing.T) *world {
 	sim.AddRepo(ghsim.RepoSpec{Owner: "acme", Name: "api", DefaultBranch: "main", Private: true})
 	sim.AddRepo(ghsim.RepoSpec{Owner: "acme", Name: "infra", DefaultBranch: "main", Private: true})
 	sim.Install(app.ID, "acme", ghsim.InstallSpec{
-		Permissions: map[string]string{"contents": "write", "issues": "write", "metadata": "read"},
+		Permissions: map[string]string{"contents": "write", "issues": "write", "metadata": "read", "actions": "read"},
 	})
 	sim.PutFile("acme", "api", "main", ".github/jitkey/policy.cue", []byte(e2ePolicy))
 
