@@ -3,9 +3,9 @@ package cli
 import (
 	"context"
 	"os"
-	"os/signal"
 	"runtime/debug"
-	"syscall"
+
+	"github.com/jitkey/jitkey/internal/runstep"
 )
 
 // jitkey is a short-lived batch process: policy validation allocates much
@@ -18,9 +18,10 @@ const (
 	memoryLimit = 150 << 20
 )
 
-// Main is the jitkey process: the runtime tuned for a batch command, SIGINT
-// and SIGTERM cancelling the command's context (mint revokes, revoke keeps
-// its own grace), and the exit code to exit with.
+// Main is the jitkey process: the runtime tuned for a batch command, every
+// way the step can be stopped (runstep.StopContext) cancelling the command's
+// context (mint revokes, revoke keeps its own grace), and the exit code to
+// exit with.
 func Main(args []string) int {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
@@ -28,7 +29,7 @@ func Main(args []string) int {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(memoryLimit)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := runstep.StopContext(context.Background())
 	defer stop()
 	return Run(ctx, args, OSEnv())
 }

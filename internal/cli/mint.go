@@ -137,9 +137,12 @@ func checkGitHubToken(in *action.Inputs, getenv func(string) string) error {
 
 // step is one run of mint: the runner contract (package runstep) and the
 // mint step's own work.
-type step struct{ *runstep.Step }
+type step struct {
+	*runstep.Step
+	inFlight bool // a mint request was recorded as sent (see recordInFlight)
+}
 
-func newStep(env Env, getenv func(string) string) *step { return &step{runstep.New(env, getenv)} }
+func newStep(env Env, getenv func(string) string) *step { return &step{Step: runstep.New(env, getenv)} }
 
 func (st *step) fail(title string, err error) { st.Annotate(action.Error, title, errorText(err)) }
 
@@ -174,6 +177,7 @@ func (st *step) mint(ctx context.Context, in action.Inputs, auditFile string) in
 	rec := mint.NewRecord(st.Env.Now(), "mint", claims)
 	g, err := m.Mint(mctx, input)
 	if err != nil {
+		st.settleInFlight(err)
 		return st.mintFailed(rec, err, auditFile)
 	}
 	return st.deliver(ctx, m, g, rec, in, auditFile)
@@ -325,7 +329,8 @@ func (st *step) minter(in action.Inputs) (*mint.Minter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return mint.New(app, contents, runstep.RevokeClients(opts), mint.WithClock(st.Env.Now), mint.WithLogger(st.Log)), nil
+	return mint.New(app, contents, runstep.RevokeClients(opts), mint.WithClock(st.Env.Now), mint.WithLogger(st.Log),
+		mint.WithInFlight(st.recordInFlight)), nil
 }
 
 func firstErr(fns ...func() error) error {

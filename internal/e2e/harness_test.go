@@ -317,12 +317,17 @@ type actRun struct {
 	Env      map[string]string // --env for the workflow
 	Secrets  map[string]string // --secret-file
 	CancelOn string            // when this text appears, send SIGINT to act
+	// CancelWhen, polled while act runs, sends SIGINT to act once it holds;
+	// KillWhen SIGKILLs act's whole process group (the runner lost).
+	CancelWhen func(output string) bool
+	KillWhen   func(output string) bool
 }
 
 type actResult struct {
 	Output   string
 	ExitCode int
 	Signaled bool // SIGINT was sent
+	Killed   bool // act's process group was SIGKILLed
 }
 
 // run runs one job of workflow through act in host mode and returns its
@@ -377,12 +382,23 @@ func run(t *testing.T, act, ws, workflow string, r actRun) actResult {
 	res := actResult{}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	stops, quit := watch(out, r)
+	defer quit()
 	var err error
 	select {
 	case err = <-done:
 	case <-out.ready:
 		res.Signaled = true
 		require.NoError(t, cmd.Process.Signal(os.Interrupt))
+		err = <-done
+	case stop := <-stops:
+		if stop == syscall.SIGKILL {
+			res.Killed = true
+			require.NoError(t, syscall.Kill(-pgid, syscall.SIGKILL))
+		} else {
+			res.Signaled = true
+			require.NoError(t, cmd.Process.Signal(stop))
+		}
 		err = <-done
 	}
 	res.Output = out.String()
@@ -400,6 +416,37 @@ func run(t *testing.T, act, ws, workflow string, r actRun) actResult {
 		t.Logf("act %s output:\n%s", r.Job, redact(res.Output))
 	}
 	return res
+}
+
+// watch polls r's CancelWhen and KillWhen over act's output until one
+// holds (it sends the signal to deliver) or quit is called.
+func watch(out *watchBuffer, r actRun) (<-chan syscall.Signal, func()) {
+	ch := make(chan syscall.Signal, 1)
+	quit := make(chan struct{})
+	if r.CancelWhen == nil && r.KillWhen == nil {
+		return ch, func() {}
+	}
+	go func() {
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+			}
+			o := out.String()
+			switch {
+			case r.KillWhen != nil && r.KillWhen(o):
+				ch <- syscall.SIGKILL
+				return
+			case r.CancelWhen != nil && r.CancelWhen(o):
+				ch <- syscall.SIGINT
+				return
+			}
+		}
+	}()
+	return ch, func() { close(quit) }
 }
 
 // dotenvQuote quotes a value for act's --secret-file (dotenv): double

@@ -3,8 +3,11 @@
 package e2e_test
 
 import (
+	"regexp"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -37,6 +40,10 @@ func TestLifecycle(t *testing.T) {
 		skip     string // a known gap elsewhere, with what would close it
 		setup    func(w *world)
 		cancelOn string
+		// stopWhen, polled over act's output, cancels the run (kill: SIGKILLs
+		// act's process group) once it holds.
+		stopWhen func(w *world, output string) bool
+		kill     bool
 		byPost   bool // every revocation comes from the post step's jitkey-post
 		check    func(t *testing.T, w *world, res actResult)
 	}{{
@@ -87,6 +94,33 @@ func TestLifecycle(t *testing.T) {
 			assert.NotZero(t, res.ExitCode, "a cancelled job fails")
 			assert.GreaterOrEqual(t, w.sim.Calls()[revokeRoute], 1, "post should revoke")
 		},
+	}, {
+		name:     "cancelled while GitHub's answer to the mint is on its way",
+		job:      "mint-in-flight",
+		setup:    holdMintAnswer,
+		stopWhen: mintHeld,
+		check: func(t *testing.T, w *world, res actResult) {
+			require.True(t, res.Signaled, "the test should have cancelled the run while the answer was held")
+			assert.NotZero(t, res.ExitCode, "a cancelled job fails")
+			exp := assertInFlightLogged(t, w, res.Output)
+			// The post step ran before any token was recorded: it must say
+			// one may be live, never that none was minted.
+			assert.Contains(t, res.Output, "jitkey token may be live::a mint was in flight (installation "+strconv.FormatInt(w.sim.Ledger()[0].InstallationID, 10)+", contents:read on acme/api")
+			assert.Contains(t, res.Output, "a token may be live until "+exp)
+			assert.NotContains(t, res.Output, "no token was minted")
+			assert.NotContains(t, res.Output, "e2e-unreachable")
+		},
+	}, {
+		name:     "the runner killed while GitHub's answer to the mint is on its way",
+		job:      "mint-in-flight",
+		setup:    holdMintAnswer,
+		stopWhen: mintHeld,
+		kill:     true,
+		check: func(t *testing.T, w *world, res actResult) {
+			require.True(t, res.Killed, "the test should have killed act while the answer was held")
+			assertInFlightLogged(t, w, res.Output)
+			assert.NotContains(t, res.Output, "e2e-unreachable")
+		},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -99,12 +133,21 @@ func TestLifecycle(t *testing.T) {
 				tt.setup(w)
 			}
 			ws := workspace(t, root, lifecycleWorkflow, bins)
-			res := run(t, act, ws, lifecycleWorkflow, actRun{
+			r := actRun{
 				Job:      tt.job,
 				Env:      jobEnv(w),
 				Secrets:  map[string]string{"JITKEY_APP_ID": strconv.FormatInt(w.app.ID, 10), "JITKEY_PRIVATE_KEY": string(w.app.PrivateKeyPEM)},
 				CancelOn: tt.cancelOn,
-			})
+			}
+			if tt.stopWhen != nil {
+				when := func(out string) bool { return tt.stopWhen(w, out) }
+				if tt.kill {
+					r.KillWhen = when
+				} else {
+					r.CancelWhen = when
+				}
+			}
+			res := run(t, act, ws, lifecycleWorkflow, r)
 
 			tt.check(t, w, res)
 			if tt.byPost {
@@ -116,13 +159,49 @@ func TestLifecycle(t *testing.T) {
 			}
 			ledger := w.sim.Ledger()
 			require.NotEmpty(t, ledger, "no installation token was minted")
-			for _, rec := range ledger {
+			// A step stopped mid-mint revokes when the answer arrives, which
+			// may be after act has ended.
+			assert.Eventually(t, func() bool { return len(w.sim.ValidTokens()) == 0 }, 20*time.Second, 20*time.Millisecond,
+				"no installation token may outlive the job")
+			for _, rec := range w.sim.Ledger() {
 				assert.Equal(t, ghsim.StateRevoked, rec.State(), "token %d (sha256 %.12s) should be revoked", rec.ID, rec.SHA256)
 			}
-			assert.Empty(t, w.sim.ValidTokens(), "no installation token may outlive the job")
 			secretscan.AssertClean(t, "act output of job "+tt.job, res.Output, w.secrets()...)
 		})
 	}
+}
+
+// holdMintAnswer has the simulator mint the token, then hold its answer for
+// 3 s: less than the grace jitkey gives a mint after a stop, so the token
+// arrives and can be revoked.
+func holdMintAnswer(w *world) {
+	w.sim.Fault(ghsim.FaultSpec{Method: "POST", Path: accessTokensRoute, Kind: ghsim.FaultHold, Latency: 3 * time.Second})
+}
+
+// mintHeld holds once GitHub has minted (its answer held) and the main
+// step's line naming the mint is in the log.
+func mintHeld(w *world, output string) bool {
+	return len(w.sim.Ledger()) > 0 && strings.Contains(output, "jitkey: asking GitHub for a token")
+}
+
+var inFlightLog = regexp.MustCompile(`jitkey: asking GitHub for a token: installation (\d+), contents:read on acme/api, asked at (\S+); if this step is stopped before the answer, a token may be live until (\S+)`)
+
+// assertInFlightLogged checks the log names the mint that was in flight
+// (installation, time asked, expiry bound) so an operator can find the
+// token, and returns the expiry bound.
+func assertInFlightLogged(t *testing.T, w *world, output string) string {
+	t.Helper()
+	m := inFlightLog.FindStringSubmatch(output)
+	require.NotNil(t, m, "the log must name the mint in flight")
+	minted := w.sim.Ledger()[0]
+	assert.Equal(t, strconv.FormatInt(minted.InstallationID, 10), m[1])
+	asked, err := time.Parse(time.RFC3339, m[2])
+	require.NoError(t, err)
+	exp, err := time.Parse(time.RFC3339, m[3])
+	require.NoError(t, err)
+	assert.False(t, minted.ExpiresAt.After(exp), "the token expires at %s, after the bound the log gave (%s)", minted.ExpiresAt, exp)
+	assert.WithinDuration(t, time.Now(), asked, 5*time.Minute)
+	return m[3]
 }
 
 // jobEnv is what the workflow sees besides act's own variables: the

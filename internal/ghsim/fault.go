@@ -28,6 +28,10 @@ const (
 	// rel="next" back to page 1 (a one-page listing links to itself), as a
 	// broken proxy or a hostile server might.
 	FaultPageLoop FaultKind = "pageloop"
+	// FaultHold acts on the request (a mint creates its token), then holds
+	// the answer for Latency, or until the client goes away: a step stopped
+	// while GitHub's answer is on its way.
+	FaultHold FaultKind = "hold"
 )
 
 // FaultSpec injects a fault into requests matching Method and Path.
@@ -43,7 +47,7 @@ type FaultSpec struct {
 	// Count limits the fault to that many injections; 0 means no limit.
 	Count      int
 	Status     int           // FaultStatus500 and FaultRateLimitSecondary
-	Latency    time.Duration // FaultSlow
+	Latency    time.Duration // FaultSlow, FaultHold
 	RetryAfter time.Duration // FaultRateLimitSecondary, default 60 s
 	Body       []byte        // FaultHostile
 	Size       int           // FaultHostile: a JSON body of about this many bytes
@@ -131,6 +135,9 @@ func (f *fault) before(s *Sim, w http.ResponseWriter, r *http.Request, c *call) 
 // after applies faults that spoil a computed answer; it reports whether it answered.
 func (f *fault) after(s *Sim, w http.ResponseWriter, c *call) bool {
 	switch f.Kind {
+	case FaultHold:
+		s.sleep(c.r, f.Latency)
+		return false
 	case FaultTruncated:
 		full := len(c.body)
 		h := w.Header()

@@ -39,6 +39,7 @@ type Minter struct {
 	tokens   TokenClientFunc
 	now      func() time.Time
 	log      *slog.Logger
+	inFlight func(InFlight) error
 }
 
 // Option configures a Minter.
@@ -142,6 +143,11 @@ func (m *Minter) MintDecided(ctx context.Context, in Input, d Decided) (*Grant, 
 		}
 		g.InstallationID, g.AppSlug = inst.ID, inst.AppSlug
 	}
+	ctx, cancel, err := m.beginMint(ctx, g.InstallationID, owner, req)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
 	tok, err := m.app.CreateInstallationToken(ctx, g.InstallationID, req)
 	if err != nil {
 		return nil, m.lost(ctx, g, err)

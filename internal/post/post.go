@@ -11,10 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/jitkey/jitkey/internal/action"
@@ -29,12 +26,12 @@ import (
 // the post step allows, whatever GitHub does.
 const revokeBound = 50 * time.Second
 
-// Main is the jitkey-post process: SIGINT and SIGTERM cancel the step (the
-// revocation keeps its grace), and the exit code to exit with.
-// With the argument "exchange" it is the main step in broker mode instead
-// (see Exchange).
+// Main is the jitkey-post process: every way the step can be stopped
+// (runstep.StopContext) cancels it (the revocation keeps its grace), and the
+// exit code to exit with. With the argument "exchange" it is the main step in
+// broker mode instead (see Exchange).
 func Main(args []string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := runstep.StopContext(context.Background())
 	defer stop()
 	if len(args) == 1 && args[0] == "exchange" {
 		return Exchange(ctx, runstep.OSEnv())
@@ -77,8 +74,7 @@ func Run(ctx context.Context, env runstep.Env, args []string) int {
 		file = action.Input(st.Getenv, "audit-file")
 	}
 	if tok == "" {
-		st.Infof("jitkey revoke: nothing to revoke (no token was minted)")
-		return runstep.ExitOK
+		return nothingRecorded(st)
 	}
 	api := firstNonEmpty(*apiURL, st.A.State(runstep.StateAPIURL), action.Input(st.Getenv, "github-api-url"), st.Getenv("GITHUB_API_URL"))
 	return revoke(ctx, st, tok, api, file)
@@ -173,6 +169,23 @@ func report(st *runstep.Step, out revocation.Outcome, err error, sha, auditFile 
 		st.Annotate(action.Error, "jitkey audit failed", github.Redact(err.Error()))
 		return runstep.ExitFindings
 	}
+	return runstep.ExitOK
+}
+
+// nothingRecorded reports a main step that recorded no token: either no
+// mint was asked for, or one was in flight when the step ended, and GitHub
+// may have created a token the step never received.
+func nothingRecorded(st *runstep.Step) int {
+	f := st.A.State(runstep.StateInFlight)
+	if f == "" {
+		st.Infof("jitkey revoke: nothing to revoke (no token was minted)")
+		return runstep.ExitOK
+	}
+	exp := st.A.State(runstep.StateInFlightExpiresBy)
+	msg := fmt.Sprintf("a mint was in flight (%s) when the main step ended, and the step recorded no token: a token may be live until %s. "+
+		"jitkey cannot revoke a token it never received; the main step's log has the line \"jitkey: asking GitHub for a token\" for this mint", f, exp)
+	st.Annotate(action.Warning, "jitkey token may be live", msg)
+	st.Summary("\n**jitkey:** " + runstep.MdEscape(msg) + "\n")
 	return runstep.ExitOK
 }
 

@@ -45,6 +45,11 @@ const (
 	StateRule      = "rule"     // for the revoke record: the rule that allowed the token
 	StateVerified  = "verified" // "true" when the minting identity was verified by OIDC
 	StateBroker    = "broker"   // the broker that minted the token (broker mode): post revokes through it
+	// StateInFlight describes a mint request sent but not yet answered (empty
+	// once the answer says no token exists); StateInFlightExpiresBy bounds
+	// the life of a token it may have created.
+	StateInFlight          = "mint-in-flight"
+	StateInFlightExpiresBy = "mint-in-flight-expires-by"
 )
 
 // CancelGrace is how long a credential's own clean-up may run after the step
