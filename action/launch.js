@@ -265,7 +265,8 @@ function postFromState(env) {
 // it), or built from source and recorded in the step state.
 async function resolve(kind, cmd, root, env = process.env, log = console.log) {
   const t = target();
-  const mint = kind === 'main' && cmd.args[0] === 'mint';
+  // A mint, direct or through a broker (exchange), has a post step to ready.
+  const mint = kind === 'main' && (cmd.args[0] === 'mint' || cmd.args[0] === 'exchange');
   if (kind === 'post') {
     const bin = prebuilt(root, t, 'jitkey-post') || postFromState(env);
     if (bin) return { bin };
@@ -281,7 +282,7 @@ async function resolve(kind, cmd, root, env = process.env, log = console.log) {
   const version = sourceHash(root).slice(0, 12);
   const built = await buildFromSource(root, t, env, log, cmd.cmd, dir, version);
   if (mint) {
-    const post = await buildFromSource(root, t, env, log, 'jitkey-post', dir, version);
+    const post = cmd.cmd === 'jitkey-post' ? built : await buildFromSource(root, t, env, log, 'jitkey-post', dir, version);
     saveState(env, POST_STATE, JSON.stringify({ path: post.bin, sha256: post.sha256 }));
   }
   return { bin: built.bin };
