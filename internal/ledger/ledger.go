@@ -151,7 +151,7 @@ type Entry struct {
 
 // Stats are the ledger's counts.
 type Stats struct {
-	Entries  int64 // every intent ever recorded
+	Entries  int64 // intents ever recorded (the highest ID: PostgreSQL may skip one after a failed insert)
 	Live     int64 // tokens held sealed
 	Dangling int64 // intents with neither mint nor failure, any age
 }

@@ -603,8 +603,12 @@ func TestOpenErrors(t *testing.T) {
 // stops revoking beside the next holder.
 func TestSweepLockLostCancelsTheSweep(t *testing.T) {
 	steal := map[string]string{
-		"sqlite":   "UPDATE leases SET holder = 'thief', until_ms = 9000000000000 WHERE name = 'sweep'",
-		"postgres": "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted",
+		"sqlite": "UPDATE leases SET holder = 'thief', until_ms = 9000000000000 WHERE name = 'sweep'",
+		// Only this database's sweep lock (0x6a69746b_00000002): other
+		// tests' connections share the cluster.
+		"postgres": `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted
+			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+			AND classid = 1785295979 AND objid = 2`,
 	}
 	forEach(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
