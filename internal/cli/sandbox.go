@@ -35,6 +35,7 @@ func runSandbox(ctx context.Context, env Env, args []string) int {
 	fset.SetOutput(env.Stderr)
 	serve := fset.String("serve", "", "serve the simulator on ADDR (e.g. 127.0.0.1:8080) until interrupted, instead of the tour")
 	scenario := fset.String("scenario", "", "with --serve: seed the simulator from this scenario file (default: a small generated org)")
+	brokerTour := fset.Bool("broker", false, "tour the broker instead: a job without a key mints through jitkey serve, its runner dies, the workflow_job webhook revokes the token")
 	prefix := fset.String("prefix", "", "with --serve: serve the REST API under this path, /api/v3 for the GitHub Enterprise Server layout (default: the api.github.com layout, at the root)")
 	fset.Usage = func() {
 		fmt.Fprint(env.Stderr, "Usage: jitkey sandbox [--serve ADDR [--scenario FILE] [--prefix /api/v3]]\n\nRun jitkey's whole lifecycle against a simulated GitHub on loopback:\nvalidate the policies, mint for an allowed job, use the token, deny a job\nwith the explanation, review the organisation's credentials (open, keep\nand close issues), revoke, and prove the token dead. Exits 0 only if\nevery step behaved.\n\n")
@@ -58,6 +59,9 @@ func runSandbox(ctx context.Context, env Env, args []string) int {
 			fmt.Fprintf(env.Stderr, "jitkey sandbox: %s needs --serve\n", f.name)
 			return ExitUsage
 		}
+	}
+	if *brokerTour {
+		return tour(ctx, env, brokerSandboxSteps())
 	}
 	return tour(ctx, env, sandboxSteps())
 }
@@ -148,6 +152,8 @@ type sandbox struct {
 	token string // the allowed job's token
 	job   map[string]string
 	state map[string]string
+	// broker is the broker tour's state (sandbox_broker.go).
+	broker *brokerTour
 }
 
 func tour(ctx context.Context, env Env, steps []sandboxStep) int {

@@ -32,6 +32,23 @@ func TestSandboxTour(t *testing.T) {
 	secretscan.AssertClean(t, "sandbox stderr", stderr.String())
 }
 
+func TestSandboxBrokerTour(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	env := cli.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Now: time.Now, Dir: t.TempDir(),
+		Getenv: func(string) string { return "" }}
+	code := cli.Run(context.Background(), []string{"sandbox", "--broker"}, env)
+	assert.Equal(t, cli.ExitOK, code, "stdout:\n%s\nstderr:\n%s", &stdout, &stderr)
+	out := stdout.String()
+	for _, want := range []string{"[5/5]", "no app-id, no private-key, no github-token", "the broker minted a token",
+		"workflow_job completed, X-Hub-Signature-256 verified, answered 200", "HTTP 401", "by webhook:workflow_job", "every step behaved"} {
+		assert.Contains(t, out, want)
+	}
+	assert.NotContains(t, out, "FAIL")
+	secretscan.AssertClean(t, "sandbox stdout", out)
+	secretscan.AssertClean(t, "sandbox stderr", stderr.String())
+}
+
 func TestSandboxUsage(t *testing.T) {
 	t.Parallel()
 	var stdout, stderr bytes.Buffer
