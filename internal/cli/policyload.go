@@ -20,14 +20,49 @@ import (
 // when no path is given, relative to the working directory.
 const DefaultPolicyDir = "policies"
 
-// repoFS opens the working directory as the root that policy paths must
-// stay inside. An os.Root refuses to follow a symlink out of it.
-func repoFS(env Env) (fs.FS, func(), error) {
-	root, err := os.OpenRoot(env.Dir)
+// repoFS opens dir as the root that policy paths must stay inside. An
+// os.Root refuses to follow a symlink out of it.
+func repoFS(dir string) (fs.FS, func(), error) {
+	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open the working directory: %w", err)
+		return nil, nil, fmt.Errorf("open %s: %w", dir, err)
 	}
 	return root.FS(), func() { root.Close() }, nil
+}
+
+// policyRoot is the directory the policy paths are read inside: the working
+// directory, or, when a path given explicitly lies outside it, the deepest
+// directory holding every path given (a CLI checks what it is pointed at,
+// as cue vet does). Symlinks out of that root are still refused.
+func policyRoot(env Env, paths []string) string {
+	var abs []string
+	outside := false
+	for _, p := range paths {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(env.Dir, p)
+		}
+		p = filepath.Clean(p)
+		if rel, err := filepath.Rel(env.Dir, p); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			outside = true
+		}
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			p = filepath.Dir(p)
+		}
+		abs = append(abs, p)
+	}
+	if !outside {
+		return env.Dir
+	}
+	root := abs[0]
+	for _, p := range abs[1:] {
+		for root != filepath.Dir(root) {
+			if rel, err := filepath.Rel(root, p); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+				break
+			}
+			root = filepath.Dir(root)
+		}
+	}
+	return root
 }
 
 // relPaths turns command-line paths into slash-separated paths relative to
@@ -51,6 +86,7 @@ func relPaths(env Env, paths []string) []string {
 
 // loaded is a policy set read from the working tree.
 type loaded struct {
+	root  string // the directory the files are relative to (see policyRoot)
 	fsys  fs.FS
 	files policyfile.Files
 	set   *policy.Set
@@ -60,16 +96,28 @@ type loaded struct {
 // loadPolicies finds and loads the policies under paths. A returned error
 // is a usage or I/O error (exit 2); diagnostics are the policy's own errors.
 func loadPolicies(env Env, paths []string) (*loaded, func(), error) {
-	fsys, closeFS, err := repoFS(env)
+	at := env
+	at.Dir = policyRoot(env, paths)
+	if at.Dir != env.Dir {
+		abs := make([]string, len(paths))
+		for i, p := range paths {
+			abs[i] = p
+			if !filepath.IsAbs(p) {
+				abs[i] = filepath.Join(env.Dir, p)
+			}
+		}
+		paths = abs
+	}
+	fsys, closeFS, err := repoFS(at.Dir)
 	if err != nil {
 		return nil, nil, err
 	}
-	files, err := policyfile.Find(fsys, relPaths(env, paths))
+	files, err := policyfile.Find(fsys, relPaths(at, paths))
 	if err != nil {
 		closeFS()
 		return nil, nil, err
 	}
-	l := &loaded{fsys: fsys, files: files}
+	l := &loaded{root: at.Dir, fsys: fsys, files: files}
 	set, err := policy.Load(fsys, files.All())
 	if err != nil {
 		var perrs policy.Errors

@@ -60,6 +60,14 @@ func runValidate(ctx context.Context, env Env, args []string) int {
 		r.Diagnostics = append(r.Diagnostics, lint.Waive(lint.Lint(l.set), l.set, env.Now())...)
 		lint.Sort(r.Diagnostics)
 		ref, explicit := baseRef(env, *base)
+		if ref != "" && l.root != env.Dir {
+			// The grant diff reads the same paths at a git ref of this
+			// repository; policies outside it have no base there.
+			if explicit {
+				return fail(env.Stderr, "validate", fmt.Errorf("--base %s compares with this git repository, and the policies are outside it (in %s); run validate from the repository that holds them", ref, l.root))
+			}
+			ref = ""
+		}
 		if ref != "" {
 			res, err := grantDiff(ctx, env, ref, paths, l)
 			switch {
