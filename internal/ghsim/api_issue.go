@@ -436,19 +436,29 @@ func (s *Sim) createComment(c *call) {
 	if !ok {
 		return
 	}
-	var req struct {
-		Body *string `json:"body"`
-	}
-	if !c.decode(&req) {
-		return
-	}
-	if req.Body == nil || *req.Body == "" {
-		c.validation("Validation Failed", obj{"resource": "IssueComment", "field": "body", "code": "missing_field"})
+	body, ok := c.commentBody()
+	if !ok {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c.json(http.StatusCreated, c.commentJSON(r, s.newComment(r, is, c.actor(), *req.Body)))
+	c.json(http.StatusCreated, c.commentJSON(r, s.newComment(r, is, c.actor(), body)))
+}
+
+// commentBody reads a comment's body from the request, answering 422 when
+// it has none.
+func (c *call) commentBody() (string, bool) {
+	var req struct {
+		Body *string `json:"body"`
+	}
+	if !c.decode(&req) {
+		return "", false
+	}
+	if req.Body == nil || *req.Body == "" {
+		c.validation("Validation Failed", obj{"resource": "IssueComment", "field": "body", "code": "missing_field"})
+		return "", false
+	}
+	return *req.Body, true
 }
 
 // editComment replaces a comment's body, as anyone with issues: write may do
@@ -459,14 +469,8 @@ func (s *Sim) editComment(c *call) {
 	if !ok {
 		return
 	}
-	var req struct {
-		Body *string `json:"body"`
-	}
-	if !c.decode(&req) {
-		return
-	}
-	if req.Body == nil {
-		c.validation("Validation Failed", obj{"resource": "IssueComment", "field": "body", "code": "missing_field"})
+	body, ok := c.commentBody()
+	if !ok {
 		return
 	}
 	id, _ := c.pathInt("comment_id")
@@ -474,7 +478,7 @@ func (s *Sim) editComment(c *call) {
 	defer s.mu.Unlock()
 	for _, cm := range r.Comments {
 		if cm.ID == id {
-			cm.Body, cm.UpdatedAt = *req.Body, s.Now()
+			cm.Body, cm.UpdatedAt = body, s.Now()
 			c.json(http.StatusOK, c.commentJSON(r, cm))
 			return
 		}
