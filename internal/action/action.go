@@ -104,6 +104,7 @@ func (a *Action) AddMask(value string) {
 			}
 		}
 	}
+	parts = append(parts, tokenParts(value)...)
 	parts = append(parts, value)
 	a.mu.Lock()
 	a.secrets = append(a.secrets, parts...)
@@ -115,6 +116,30 @@ func (a *Action) AddMask(value string) {
 	for _, p := range parts {
 		a.command("add-mask", nil, p)
 	}
+}
+
+// tokenParts are the parts of a stateless installation token
+// (ghs_APPID_JWT) masked besides the whole: the JWT and its three segments.
+// A masker that replaces secrets one after another (act) no longer finds the
+// whole token once another secret inside it (the App ID, kept as a secret)
+// was replaced, and a line may print only part of it. Parts shorter than 16
+// characters are left out: they would mangle the log, not hide a secret.
+func tokenParts(value string) []string {
+	rest, ok := strings.CutPrefix(value, "ghs_")
+	if !ok || !strings.Contains(value, ".") {
+		return nil
+	}
+	_, jwt, ok := strings.Cut(rest, "_")
+	if !ok {
+		return nil
+	}
+	var parts []string
+	for _, p := range append([]string{jwt}, strings.Split(jwt, ".")...) {
+		if len(p) >= 16 {
+			parts = append(parts, p)
+		}
+	}
+	return parts
 }
 
 // Redact replaces every masked value in s with "***". Logs, annotations and

@@ -115,3 +115,42 @@ func TestAnnotationsAreWhatWasAsked(t *testing.T) {
 		assert.True(t, strings.HasPrefix(cmds[0], "warning: "), cmds[0])
 	}
 }
+
+// maskSequentially is a masker that replaces each secret in turn, as act
+// does: once a shorter secret (an App ID kept as a secret, "1001") has been
+// replaced inside a token, the token as a whole no longer matches.
+func maskSequentially(text string, secrets []string) string {
+	for _, s := range secrets {
+		text = strings.ReplaceAll(text, s, "***")
+	}
+	return text
+}
+
+// TestStatelessTokenMaskedInParts: a stateless installation token
+// (ghs_APPID_JWT) is masked whole and by its JWT's parts, so that a log line
+// stays masked when another secret (the App ID) is masked inside it first,
+// or when only a part of the token is printed.
+func TestStatelessTokenMaskedInParts(t *testing.T) {
+	t.Parallel()
+	tok := "ghs_1001_eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJhcHBfaWQiOjEwMDEsImV4cCI6MTc5NjQxMjE2NSwianRpIjoiYWJjIn0." + strings.Repeat("Sig-_x", 57)
+	var out bytes.Buffer
+	a := New(Options{Getenv: func(string) string { return "" }, Stdout: &out})
+	a.AddMask(tok)
+	var masks []string
+	for _, l := range Lines(out.String()) {
+		if v, ok := strings.CutPrefix(l, "::add-mask::"); ok {
+			masks = append(masks, v)
+		}
+	}
+	require.Contains(t, masks, tok)
+	logged := maskSequentially("token="+tok+" part="+tok[strings.LastIndex(tok, ".")+1:], append([]string{"1001"}, masks...))
+	assert.NotContains(t, logged, "eyJhcHBf", "the payload")
+	assert.NotContains(t, logged, "Sig-_x", "the signature")
+	for _, m := range masks {
+		assert.GreaterOrEqual(t, len(m), 16, "no short mask mangles the log: %q", m)
+	}
+	classic := "ghs_" + strings.Repeat("Z", 36)
+	out.Reset()
+	a.AddMask(classic)
+	assert.Equal(t, "::add-mask::"+classic+"\n", out.String(), "a classic token is one mask")
+}
