@@ -169,12 +169,18 @@ function sourceHash(root) {
 // terminal session (SIGHUP; act kills the launcher, and the pty hangs up).
 const STOP_SIGNALS = posix ? ['SIGINT', 'SIGTERM', 'SIGHUP'] : ['SIGINT', 'SIGTERM', 'SIGBREAK'];
 
+// run runs cmd and resolves to its exit code (128+n if killed by signal n),
+// forwarding STOP_SIGNALS to it. The handlers are in place before the child
+// is spawned: a signal that arrived between the spawn and their registration
+// took the default action, killing the launcher and leaving the child
+// running, never told of the cancel. Node runs a handler from its event loop,
+// so a handler always sees the spawned child.
 function run(cmd, args, opts = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: opts.stdio || 'inherit', env: opts.env || process.env, cwd: opts.cwd });
+    let child;
     const handlers = STOP_SIGNALS.map((sig) => {
       const h = () => {
-        if (child.exitCode === null) child.kill(sig === 'SIGBREAK' ? 'SIGINT' : sig);
+        if (child && child.exitCode === null) child.kill(sig === 'SIGBREAK' ? 'SIGINT' : sig);
       };
       process.on(sig, h);
       return [sig, h];
@@ -182,6 +188,12 @@ function run(cmd, args, opts = {}) {
     const done = () => {
       for (const [sig, h] of handlers) process.removeListener(sig, h);
     };
+    try {
+      child = spawn(cmd, args, { stdio: opts.stdio || 'inherit', env: opts.env || process.env, cwd: opts.cwd });
+    } catch (err) {
+      done();
+      throw err;
+    }
     child.on('error', (err) => {
       done();
       reject(err);

@@ -34,20 +34,42 @@ function fakeAction(script, sums = {}) {
   return root;
 }
 
-// runLauncher starts node action/<kind>.js in root and collects its output.
+// runLauncher starts node action/<kind>.js in root and collects its output:
+// { code, signal, out, leftRunning }. On POSIX the launcher leads a process
+// group of its own, which its binary joins: once the launcher has exited,
+// leftRunning says whether anything of that group still ran (a binary the
+// launcher left behind), and the group is killed, so that no test leaves a
+// process behind or waits forever for a pipe an orphan holds. A launcher
+// still running after LAUNCHER_DEADLINE ms is killed with its group.
+const LAUNCHER_DEADLINE = 60000;
 function runLauncher(root, kind, env, onStdout) {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [path.join(root, 'action', `${kind}.js`)], {
       env: { PATH: process.env.PATH, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: !skipWin,
     });
+    const killGroup = () => {
+      try {
+        process.kill(skipWin ? child.pid : -child.pid, 'SIGKILL');
+        return true;
+      } catch {
+        return false; // ESRCH: nothing left
+      }
+    };
+    const deadline = setTimeout(killGroup, LAUNCHER_DEADLINE);
     let out = '';
+    let leftRunning = false;
     child.stdout.on('data', (d) => {
       out += d;
       if (onStdout) onStdout(out, child);
     });
     child.stderr.on('data', (d) => (out += d));
-    child.on('close', (code) => resolve({ code, out }));
+    child.on('exit', () => {
+      clearTimeout(deadline);
+      leftRunning = killGroup();
+    });
+    child.on('close', (code, signal) => resolve({ code, signal, out, leftRunning }));
   });
 }
 
@@ -123,21 +145,46 @@ test('commandArgs picks the binary and its arguments', () => {
 });
 
 for (const sig of ['SIGTERM', 'SIGINT']) {
-  test(`${sig} is forwarded to the binary and its exit code kept`, { skip: skipWin }, async () => {
+  test(`${sig} is forwarded to the binary and its exit code kept`, { skip: skipWin, timeout: 2 * LAUNCHER_DEADLINE }, async () => {
     const got = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-sig-')), 'got');
     const script = `#!/bin/sh\ntrap 'echo ${sig} > ${got}; exit 3' ${sig.slice(3)}\necho ready\nwhile :; do sleep 0.05; done\n`;
     const root = fakeAction(script);
     let sent = false;
-    const { code } = await runLauncher(root, 'main', {}, (out, child) => {
+    const { code, signal, leftRunning } = await runLauncher(root, 'main', {}, (out, child) => {
       if (!sent && out.includes('ready')) {
         sent = true;
         child.kill(sig);
       }
     });
+    assert.strictEqual(signal, null, `the launcher handles ${sig}, not killed by it`);
+    assert.strictEqual(leftRunning, false, 'the launcher exits only after its binary');
     assert.strictEqual(code, 3, 'the launcher exits with the child code, after the child handled the signal');
     assert.strictEqual(fs.readFileSync(got, 'utf8').trim(), sig);
   });
 }
+
+// A signal can reach the launcher at any moment of starting the binary. Here
+// it lands inside spawn() itself: reading the environment to pass on (a
+// getter of the env object) sends SIGINT to the launcher. Whether the binary
+// dies of it or runs its trap depends on how far it got, but the launcher must
+// survive it and pass it on, never die and leave a binary that was not told.
+test('a signal that arrives while the binary is being started is forwarded', { skip: skipWin, timeout: 2 * LAUNCHER_DEADLINE }, async () => {
+  const got = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-sig-')), 'got');
+  const root = fakeAction(`#!/bin/sh\ntrap 'echo INT > ${got}; exit 3' INT\nwhile :; do sleep 0.05; done\n`);
+  const script = `
+const env = { PATH: process.env.PATH };
+Object.defineProperty(env, 'MID_SPAWN', { enumerable: true, get() { process.kill(process.pid, 'SIGINT'); return '1'; } });
+require(${JSON.stringify(path.join(root, 'action', 'launch.js'))})
+  .run(${JSON.stringify(path.join(root, 'dist', name))}, ['mint'], { env })
+  .then((code) => process.exit(code));
+`;
+  fs.writeFileSync(path.join(root, 'action', 'midspawn.js'), script);
+  const { code, signal, leftRunning } = await runLauncher(root, 'midspawn', {});
+  assert.strictEqual(signal, null, 'the launcher survives a signal that arrives while it starts the binary');
+  assert.strictEqual(leftRunning, false, 'the launcher exits only after its binary');
+  if (code === 3) assert.strictEqual(fs.readFileSync(got, 'utf8').trim(), 'INT');
+  else assert.strictEqual(code, 128 + os.constants.signals.SIGINT, 'the binary died of the forwarded SIGINT');
+});
 
 // sourceAction lays out an action checkout without dist/ (a branch), and a
 // fake go that records its arguments and writes a binary that echoes its own
