@@ -120,18 +120,8 @@ func (j *job) run(ctx context.Context, args ...string) int {
 }
 
 // post turns this job's saved state into the post step's environment.
-func (j *job) post() *job {
-	p := &job{t: j.t, dir: j.dir, now: j.now, vars: map[string]string{}}
-	for k, v := range j.vars {
-		if !strings.HasPrefix(k, "ACTIONS_ID_TOKEN") {
-			p.vars[k] = v
-		}
-	}
-	for k, v := range parseEnvFile(j.t, j.file("state")) {
-		p.vars["STATE_"+k] = v
-	}
-	return p
-}
+// post is the post step of j, started from the state file as it is now.
+func (j *job) post() *job { return postWithState(j, j.file("state")) }
 
 func (j *job) file(name string) string {
 	p := filepath.Join(j.dir, name)
