@@ -122,21 +122,28 @@ func TestFindingGoneClosesWithReason(t *testing.T) {
 	assert.False(t, res.Partial)
 }
 
+// TestPartialScanClosesNothing: deploy keys that could not be listed in
+// full (a 502, or a listing whose rel="next" loops back) prove nothing gone.
 func TestPartialScanClosesNothing(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, ghsim.Options{}, nil)
-	ids := seed(w)
-	ctx := context.Background()
-	w.run(ctx, org, policy.Review{}, issue.Config{})
-	_, err := w.gh.Repositories.DeleteKey(ctx, "acme", "api", ids.dormantKey)
-	require.NoError(t, err)
-	w.sim.Fault(ghsim.FaultSpec{Method: "GET", Path: "/repos/{owner}/{repo}/keys", Kind: ghsim.FaultStatus500, Status: 502})
-	before := w.sim.WriteCalls()
-	inv, _, res := w.run(ctx, org, policy.Review{}, issue.Config{})
-	assert.True(t, inv.Partial())
-	assert.False(t, inv.Complete("acme/api", policy.KindDeployKey))
-	assert.Equal(t, "open", findIssue(t, w, "api", "old-deploy").State, "a key not seen in a partial scan is not proof it is gone")
-	assert.Zero(t, w.sim.WriteCalls()-before, "%+v", res.Actions)
+	for _, kind := range []ghsim.FaultKind{ghsim.FaultStatus500, ghsim.FaultPageLoop} {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t, ghsim.Options{}, nil)
+			ids := seed(w)
+			ctx := context.Background()
+			w.run(ctx, org, policy.Review{}, issue.Config{})
+			_, err := w.gh.Repositories.DeleteKey(ctx, "acme", "api", ids.dormantKey)
+			require.NoError(t, err)
+			w.sim.Fault(ghsim.FaultSpec{Method: "GET", Path: "/repos/{owner}/{repo}/keys", Kind: kind, Status: 502})
+			before := w.sim.WriteCalls()
+			inv, _, res := w.run(ctx, org, policy.Review{}, issue.Config{})
+			assert.True(t, inv.Partial())
+			assert.False(t, inv.Complete("acme/api", policy.KindDeployKey))
+			assert.Equal(t, "open", findIssue(t, w, "api", "old-deploy").State, "a key not seen in a partial scan is not proof it is gone")
+			assert.Zero(t, w.sim.WriteCalls()-before, "%+v", res.Actions)
+		})
+	}
 }
 
 func TestKindWithoutPermissionIsNotReviewed(t *testing.T) {

@@ -55,24 +55,3 @@ func TestPaginationLoopClosesNothing(t *testing.T) {
 		})
 	}
 }
-
-// TestCredentialListingLoopClosesNothing: when a repository's deploy keys
-// cannot be listed in full because the listing loops, the issue about a key
-// that is gone is not closed (absence in a partial listing proves nothing).
-func TestCredentialListingLoopClosesNothing(t *testing.T) {
-	t.Parallel()
-	w := newWorld(t, ghsim.Options{}, nil)
-	ids := seed(w)
-	ctx := context.Background()
-	w.run(ctx, org, policy.Review{}, issue.Config{})
-	_, err := w.gh.Repositories.DeleteKey(ctx, "acme", "api", ids.dormantKey)
-	require.NoError(t, err)
-	w.sim.Fault(ghsim.FaultSpec{Method: "GET", Path: "/repos/{owner}/{repo}/keys", Kind: ghsim.FaultPageLoop})
-	inv, _, res := w.run(ctx, org, policy.Review{}, issue.Config{})
-	assert.True(t, inv.Partial())
-	assert.False(t, inv.Complete("acme/api", policy.KindDeployKey))
-	for _, a := range res.Actions {
-		assert.NotEqual(t, issue.OpClose, a.Op, "%+v", a)
-	}
-	assert.Equal(t, "open", findIssue(t, w, "api", "old-deploy").State)
-}
