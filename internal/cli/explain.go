@@ -26,7 +26,8 @@ each that failed. FILE holds the job's OIDC claims as a JSON object (the
 payload of its token; "-" reads standard input). The request is the scope
 the job asks for, {"repositories": [...], "permissions": {...}}; without it
 the job asks for what the matching rule grants. The claims count as
-verified unless --unverified is given. --policy defaults to policies.
+verified unless --unverified is given. --policy defaults to .github/jitkey
+when it exists, else policies.
 
 Exit status: 0 allowed, 1 denied, 2 usage or I/O error.
 `
@@ -46,7 +47,7 @@ func runExplain(_ context.Context, env Env, args []string) int {
 	unverified := fset.Bool("unverified", false, "treat the claims as unverified (the runner environment, not an OIDC token)")
 	format := fset.String("format", "text", "output format: text or json")
 	var policies multiFlag
-	fset.Var(&policies, "policy", "policy file or directory (repeatable; default policies)")
+	fset.Var(&policies, "policy", "policy file or directory (repeatable; default .github/jitkey, else policies)")
 	rest, err := parseFlags(fset, args)
 	if err != nil {
 		return flagExit(err)

@@ -16,9 +16,24 @@ import (
 	"github.com/jitkey/jitkey/internal/runstep"
 )
 
-// DefaultPolicyDir is where validate, test and explain look for policies
-// when no path is given, relative to the working directory.
-const DefaultPolicyDir = "policies"
+// DefaultPolicyDirs are where validate, test and explain look for policies
+// when no path is given, relative to the working directory, in order: the
+// layout the README recommends for a repository (.github/jitkey), then a
+// policies directory (this repository's own layout).
+var DefaultPolicyDirs = []string{".github/jitkey", "policies"}
+
+// defaultPaths returns the first of DefaultPolicyDirs that is a directory
+// under the working directory, or an error saying where it looked.
+func defaultPaths(fsys fs.FS, dir string) ([]string, error) {
+	for _, d := range DefaultPolicyDirs {
+		if info, err := fs.Stat(fsys, d); err == nil && info.IsDir() {
+			return []string{d}, nil
+		}
+	}
+	return nil, fmt.Errorf("no policy path given, and neither %s nor %s is a directory in %s; "+
+		"give the policy directory or files (e.g. jitkey validate .github/jitkey), or run from the repository's root",
+		DefaultPolicyDirs[0], DefaultPolicyDirs[1], dir)
+}
 
 // repoFS opens dir as the root that policy paths must stay inside. An
 // os.Root refuses to follow a symlink out of it.
@@ -69,9 +84,6 @@ func policyRoot(env Env, paths []string) string {
 // the working directory; a path outside it stays "../..." and is refused by
 // policyfile.Find.
 func relPaths(env Env, paths []string) []string {
-	if len(paths) == 0 {
-		return []string{DefaultPolicyDir}
-	}
 	out := make([]string, len(paths))
 	for i, p := range paths {
 		if filepath.IsAbs(p) {
@@ -88,6 +100,7 @@ func relPaths(env Env, paths []string) []string {
 type loaded struct {
 	root  string // the directory the files are relative to (see policyRoot)
 	fsys  fs.FS
+	roots []string // the paths searched, relative to root
 	files policyfile.Files
 	set   *policy.Set
 	diags []policy.Diagnostic // load errors, positioned; set is nil when any
@@ -112,12 +125,19 @@ func loadPolicies(env Env, paths []string) (*loaded, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	files, err := policyfile.Find(fsys, relPaths(at, paths))
+	roots := relPaths(at, paths)
+	if len(paths) == 0 {
+		if roots, err = defaultPaths(fsys, env.Dir); err != nil {
+			closeFS()
+			return nil, nil, err
+		}
+	}
+	files, err := policyfile.Find(fsys, roots)
 	if err != nil {
 		closeFS()
 		return nil, nil, err
 	}
-	l := &loaded{root: at.Dir, fsys: fsys, files: files}
+	l := &loaded{root: at.Dir, fsys: fsys, roots: roots, files: files}
 	set, err := policy.Load(fsys, files.All())
 	if err != nil {
 		var perrs policy.Errors

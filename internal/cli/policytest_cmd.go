@@ -19,7 +19,8 @@ through the same decision the mint makes, and reports coverage: the rules
 no case exercises, and for each rule the conditions no case pins down (a
 condition is covered when some passing case fails once it is removed).
 --run selects the cases whose name matches an RE2 expression. --format
-junit writes JUnit XML for CI. PATH as for validate (default: policies).
+junit writes JUnit XML for CI. PATH as for validate (default: .github/jitkey
+when it exists, else policies).
 
 Exit status: 0 all cases pass and coverage is at least --min-coverage (the
 share of rules exercised, and of each rule's conditions covered), 1

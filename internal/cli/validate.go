@@ -24,11 +24,11 @@ Usage: jitkey validate [--format text|github|json|sarif] [--fail-on error|warnin
 
 Checks CUE policies against the schema, then lints them: shadowed rules and
 over-broad grants. PATH is a policy file or a directory searched for *.cue
-files (default: policies). With --base, or on a pull_request event with
-GITHUB_BASE_REF set, also says what the change grants that the base did not,
-each rule before and after, and the jobs that move from one rule to another,
-positioned on the changed lines; --fail-on-grant exits 1 when it grants
-anything new.
+files (default: .github/jitkey when it exists, else policies). With
+--base, or on a pull_request event with GITHUB_BASE_REF set, also says what
+the change grants that the base did not, each rule before and after, and
+the jobs that move from one rule to another, positioned on the changed
+lines; --fail-on-grant exits 1 when it grants anything new.
 
 Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage or I/O error.
 `
@@ -69,7 +69,7 @@ func runValidate(ctx context.Context, env Env, args []string) int {
 			ref = ""
 		}
 		if ref != "" {
-			res, err := grantDiff(ctx, env, ref, paths, l)
+			res, err := grantDiff(ctx, env, ref, l)
 			switch {
 			case err != nil && explicit:
 				return fail(env.Stderr, "validate", err)
@@ -148,14 +148,14 @@ func baseRef(env Env, flagValue string) (string, bool) {
 // git and compares grants: a file deleted in the change still counts in the
 // base, a file missing at the base is new, and a base that does not load is
 // treated as empty, so every rule counts as new.
-func grantDiff(ctx context.Context, env Env, ref string, paths []string, l *loaded) (policydiff.Result, error) {
+func grantDiff(ctx context.Context, env Env, ref string, l *loaded) (policydiff.Result, error) {
 	if strings.HasPrefix(ref, "-") || strings.ContainsAny(ref, " \t\r\n:") {
 		return policydiff.Result{}, fmt.Errorf("base %q is not a git ref; give a branch, tag or commit", ref)
 	}
 	if err := git(ctx, env.Dir, "rev-parse", "--verify", "--quiet", ref+"^{commit}").Run(); err != nil {
 		return policydiff.Result{}, fmt.Errorf("base %q is not a commit here; fetch it first (git fetch origin <branch>) or pass another --base", ref)
 	}
-	roots := relPaths(env, paths)
+	roots := l.roots
 	fsys, err := baseFS(ctx, env.Dir, ref, roots)
 	if err != nil {
 		return policydiff.Result{}, err

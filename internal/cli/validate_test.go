@@ -72,7 +72,6 @@ func TestParseFlagsInterleaved(t *testing.T) {
 func TestRelPaths(t *testing.T) {
 	t.Parallel()
 	env := Env{Dir: "/repo"}
-	assert.Equal(t, []string{DefaultPolicyDir}, relPaths(env, nil))
 	assert.Equal(t, []string{"policies/a.cue", "x", "../out"}, relPaths(env, []string{"/repo/policies/a.cue", "./x/", "/out"}))
 }
 
