@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/token"
 )
 
 // filePolicy is one decoded policy file, with the positions the set-wide
@@ -35,7 +36,16 @@ type filePolicy struct {
 type decoder struct {
 	file  string
 	raw   cue.Value
+	cols  *columns // of the file, to count columns in characters
 	diags []Diagnostic
+}
+
+// posOf converts a position CUE gives (columns in bytes) into the file's
+// Pos (columns in characters).
+func (d *decoder) posOf(tp token.Pos) Pos {
+	p := toPos(d.file, tp)
+	p.Col = d.cols.of(p.Line, p.Col)
+	return p
 }
 
 // vpath is where a value lies in the file, from its root.
@@ -68,7 +78,7 @@ func (p vpath) String() string {
 func (d *decoder) pos(p vpath) Pos {
 	for n := len(p); n >= 0; n-- {
 		if tp := d.raw.LookupPath(cue.MakePath(p[:n]...)).Pos(); tp.IsValid() && tp.Filename() == d.file {
-			return toPos(d.file, tp)
+			return d.posOf(tp)
 		}
 	}
 	return Pos{File: d.file, Line: 1, Col: 1}
@@ -80,10 +90,10 @@ func (d *decoder) pos(p vpath) Pos {
 // file; else the nearest enclosing field's.
 func (d *decoder) at(v cue.Value, p vpath) Pos {
 	if tp := d.raw.LookupPath(cue.MakePath(p...)).Pos(); tp.IsValid() && tp.Filename() == d.file {
-		return toPos(d.file, tp)
+		return d.posOf(tp)
 	}
 	if tp := v.Pos(); tp.IsValid() && tp.Filename() == d.file {
-		return toPos(d.file, tp)
+		return d.posOf(tp)
 	}
 	return d.pos(p)
 }

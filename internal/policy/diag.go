@@ -33,9 +33,10 @@ const (
 )
 
 // Diagnostic is one finding, positioned in a policy file. Lines and
-// columns are 1-based (columns count bytes). EndLine and EndCol end the
-// syntax the finding is about, EndCol just after its last character
-// (exclusive, as in SARIF); both are 0 when unknown (syntax errors).
+// columns are 1-based; columns count characters, not bytes, as GitHub's
+// annotations and SARIF do. EndLine and EndCol end the syntax the finding
+// is about, EndCol just after its last character (exclusive, as in
+// SARIF); both are 0 when unknown (syntax errors).
 type Diagnostic struct {
 	File     string   `json:"file"`
 	Line     int      `json:"line"`

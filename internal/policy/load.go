@@ -232,10 +232,10 @@ func (sc *schema) file(name string, data []byte) fileResult {
 	}
 	raw, u, diags := sc.validate(name, data)
 	if diags != nil {
-		res.diags = diags
+		res.diags = runeColumns(data, diags)
 		return res
 	}
-	d := decoder{file: name, raw: raw}
+	d := decoder{file: name, raw: raw, cols: newColumns(data)}
 	if res.test {
 		res.tests = d.tests(u)
 	} else {
@@ -320,7 +320,7 @@ func invalidUTF8(name string, data []byte) Diagnostic {
 		if r == '\n' {
 			line, col = line+1, 1
 		} else {
-			col += size
+			col++ // columns count characters
 		}
 		data = data[size:]
 	}

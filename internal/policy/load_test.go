@@ -42,6 +42,8 @@ func TestLoadErrorPositions(t *testing.T) {
 		{"invalid pattern", head + rule("a", `ref: {pattern: "("}`, okGrant) + "}]\n", 4, 16, policy.CodePattern, "rules.0.match.ref.pattern: error parsing regexp"},
 		{"syntax", head + "\tname: \"a\"\n", 3, 12, policy.CodeSyntax, "expected '}'"},
 		{"not UTF-8", "apiVersion: \"jitkey.dev/v1\"\n// caf\xe9\n", 2, 7, policy.CodeSyntax, "not valid UTF-8"},
+		{"not UTF-8, columns in characters", "apiVersion: \"jitkey.dev/v1\"\n// çà \xe9\n", 2, 7, policy.CodeSyntax, "not valid UTF-8"},
+		{"columns in characters", head + rule("a", `actor: "jürgen", enviroment: "prod"`, okGrant) + "}]\n", 4, 27, policy.CodeSchema, "rules.0.match.enviroment: field not allowed"}, //nolint:misspell // the typo is what this case tests
 		{"empty file", "", 1, 1, policy.CodeSyntax, "the file is empty"},
 		{"blank file", " \n\t\n", 1, 1, policy.CodeSyntax, "the file is empty"},
 		{"huge file", strings.Repeat("// x\n", policy.MaxFileSize/5+1), 1, 1, policy.CodeSyntax, "larger than"},

@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"unicode/utf8"
+
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/parser"
 )
@@ -26,7 +28,7 @@ func fillEnds(results []fileResult, diags []Diagnostic) {
 		if err != nil {
 			continue
 		}
-		ends := nodeEnds(f)
+		ends := nodeEnds(f, newColumns(r.data))
 		for _, i := range idx {
 			if e, ok := ends[[2]int{diags[i].Line, diags[i].Col}]; ok {
 				diags[i].EndLine, diags[i].EndCol = e[0], e[1]
@@ -37,19 +39,69 @@ func fillEnds(results []fileResult, diags []Diagnostic) {
 }
 
 // nodeEnds maps the start (line, column) of each node to the end of the
-// outermost node starting there.
-func nodeEnds(f *ast.File) map[[2]int][2]int {
+// outermost node starting there, columns in characters.
+func nodeEnds(f *ast.File, c *columns) map[[2]int][2]int {
 	ends := map[[2]int][2]int{}
 	ast.Walk(f, func(n ast.Node) bool {
 		start, end := n.Pos(), n.End()
 		if !start.IsValid() || !end.IsValid() {
 			return true
 		}
-		k := [2]int{start.Line(), start.Column()}
+		k := [2]int{start.Line(), c.of(start.Line(), start.Column())}
 		if _, seen := ends[k]; !seen {
-			ends[k] = [2]int{end.Line(), end.Column()}
+			ends[k] = [2]int{end.Line(), c.of(end.Line(), end.Column())}
 		}
 		return true
 	}, nil)
 	return ends
+}
+
+// columns turns byte columns of one file into columns counted in
+// characters, as GitHub's annotations and SARIF (with its default
+// columnKind) count them. A file of ASCII keeps its columns.
+type columns struct {
+	src    []byte
+	ascii  bool
+	starts []int // offset of each line, built on first use
+}
+
+func newColumns(src []byte) *columns {
+	c := &columns{src: src, ascii: true}
+	for _, b := range src {
+		if b >= utf8.RuneSelf {
+			c.ascii = false
+			break
+		}
+	}
+	return c
+}
+
+// of converts a 1-based byte column on a 1-based line.
+func (c *columns) of(line, col int) int {
+	if c.ascii || line < 1 || col <= 1 {
+		return col
+	}
+	if c.starts == nil {
+		c.starts = []int{0}
+		for i, b := range c.src {
+			if b == '\n' {
+				c.starts = append(c.starts, i+1)
+			}
+		}
+	}
+	if line > len(c.starts) {
+		return col
+	}
+	start := c.starts[line-1]
+	end := min(start+col-1, len(c.src))
+	return utf8.RuneCount(c.src[start:end]) + 1 + (start + col - 1 - end)
+}
+
+// runeColumns converts the columns of diagnostics CUE positioned in src.
+func runeColumns(src []byte, diags []Diagnostic) []Diagnostic {
+	c := newColumns(src)
+	for i := range diags {
+		diags[i].Col = c.of(diags[i].Line, diags[i].Col)
+	}
+	return diags
 }

@@ -1,22 +1,18 @@
 // Package policyfile finds the CUE policy files and policy test files named
-// by command-line paths, inside one repository root, and refuses what a
-// policy file can never be: a symlink leading outside the root, a huge file,
-// text that is not UTF-8, or a directory without any policy.
+// by command-line paths, inside one repository root, and refuses paths that
+// can never name a policy: a symlink leading outside the root, a file that
+// does not end in .cue, or a directory without any policy. What is inside a
+// file (its size, its encoding) is the policy loader's to judge, so that a
+// bad file is reported at its position and the others are still checked.
 package policyfile
 
 import (
 	"errors"
-	"fmt"
-	"io"
 	"io/fs"
 	"path"
 	"sort"
 	"strings"
-	"unicode/utf8"
 )
-
-// MaxSize is the largest policy file accepted, in bytes.
-const MaxSize = 1 << 20
 
 // TestSuffix marks a policy test file.
 const TestSuffix = "_test.cue"
@@ -44,8 +40,8 @@ func (e *Error) Error() string { return e.Path + ": " + e.Msg }
 // Find walks paths (files or directories, slash-separated and relative to
 // the root of fsys) and returns every *.cue file under them. Hidden
 // directories (".git") and "testdata" directories are skipped when walking;
-// a file named explicitly is always taken. Every file is checked: within the
-// root, at most MaxSize bytes, valid UTF-8.
+// a file named explicitly is always taken. Every path is checked to stay
+// within the root.
 func Find(fsys fs.FS, paths []string) (Files, error) {
 	seen := map[string]bool{}
 	var out Files
@@ -87,9 +83,6 @@ func find(fsys fs.FS, p string) ([]string, error) {
 		if !strings.HasSuffix(name, ".cue") {
 			return nil, &Error{Path: name, Msg: "not a CUE file; policy files end in .cue"}
 		}
-		if err := checkFile(fsys, name, info); err != nil {
-			return nil, err
-		}
 		return []string{name}, nil
 	}
 	var found []string
@@ -114,9 +107,6 @@ func find(fsys fs.FS, p string) ([]string, error) {
 		}
 		if info.IsDir() {
 			return nil
-		}
-		if err := checkFile(fsys, f, info); err != nil {
-			return err
 		}
 		found = append(found, f)
 		return nil
@@ -170,40 +160,6 @@ func checkLink(fsys fs.FS, name string) error {
 		return &Error{Path: name, Msg: "symlink leads outside the repository (" + target + "); copy the policy into the repository instead"}
 	}
 	return nil
-}
-
-func checkFile(fsys fs.FS, name string, info fs.FileInfo) error {
-	if info.Size() > MaxSize {
-		return &Error{Path: name, Msg: fmt.Sprintf("file is %d bytes, more than the %d allowed for a policy file; split it", info.Size(), MaxSize)}
-	}
-	f, err := fsys.Open(name)
-	if err != nil {
-		return &Error{Path: name, Msg: describe(err)}
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
-	if err != nil {
-		return &Error{Path: name, Msg: describe(err)}
-	}
-	if len(data) > MaxSize {
-		return &Error{Path: name, Msg: fmt.Sprintf("file is more than the %d bytes allowed for a policy file; split it", MaxSize)}
-	}
-	if !utf8.Valid(data) {
-		line := 1 + strings.Count(string(data[:firstInvalid(data)]), "\n")
-		return &Error{Path: name, Msg: fmt.Sprintf("line %d is not valid UTF-8; save the file as UTF-8", line)}
-	}
-	return nil
-}
-
-func firstInvalid(b []byte) int {
-	for i := 0; i < len(b); {
-		r, size := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && size == 1 {
-			return i
-		}
-		i += size
-	}
-	return len(b)
 }
 
 func describe(err error) string {
