@@ -12,6 +12,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/jitkey/jitkey/internal/cli"
+	"github.com/jitkey/jitkey/internal/kmstest"
 	"github.com/jitkey/jitkey/internal/pgtest"
 )
 
@@ -23,20 +24,25 @@ var updateScripts = flag.Bool("update", false, "rewrite golden files and the exp
 // TestMain lets the test binary act as the jitkey binary inside scripts,
 // so testscript runs the real command line, exit codes included.
 func TestMain(m *testing.M) {
+	kmstest.Setenv()
 	testscript.Main(stopPostgres{m}, map[string]func(){
 		"jitkey": func() { os.Exit(cli.Main(os.Args[1:])) },
 	})
 }
 
 // pg is this test binary's private PostgreSQL cluster (jitkey serve's
-// replicas), stopped when the tests end.
-var pg = pgtest.New()
+// replicas) and kms its local-kms, stopped when the tests end.
+var (
+	pg  = pgtest.New()
+	kms = kmstest.New()
+)
 
 type stopPostgres struct{ m *testing.M }
 
 func (s stopPostgres) Run() int {
 	code := s.m.Run()
 	pg.Stop()
+	kms.Stop()
 	return code
 }
 
