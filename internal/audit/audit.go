@@ -34,9 +34,32 @@ type Record struct {
 	InstallationID int64             `json:"installation_id,omitempty"`
 	ExpiresAt      *time.Time        `json:"expires_at,omitempty"`
 	TokenSHA256    string            `json:"token_sha256,omitempty"` // the first 16 hex digits
-	PolicySHA      string            `json:"policy_sha,omitempty"`
-	ErrorClass     string            `json:"error_class,omitempty"`
-	Error          string            `json:"error,omitempty"`
+	PolicySHA      string            `json:"policy_sha,omitempty"`   // the organisation policy's commit
+	// PolicyRef is the ref the caller's policy was read at (the default
+	// branch's name unless policy-ref named another); Policies every policy
+	// directory read, with its commit; Consents which policy allowed each
+	// repository.
+	PolicyRef  string       `json:"policy_ref,omitempty"`
+	Policies   []PolicyRead `json:"policies,omitempty"`
+	Consents   []Consent    `json:"consents,omitempty"`
+	ErrorClass string       `json:"error_class,omitempty"`
+	Error      string       `json:"error,omitempty"`
+}
+
+// PolicyRead is one policy directory a decision read.
+type PolicyRead struct {
+	Repository string `json:"repository"` // "owner/name"
+	Path       string `json:"path"`
+	Ref        string `json:"ref"`    // the branch or ref read
+	Commit     string `json:"commit"` // its commit SHA
+	Files      int    `json:"files"`
+}
+
+// Consent names the policy and rule that allowed a repository.
+type Consent struct {
+	Repository string `json:"repository"`
+	Policy     string `json:"policy"` // "organization" or the "owner/name" whose policy it is
+	Rule       string `json:"rule"`
 }
 
 // Who is the identity a record speaks of: the job that asked.

@@ -70,31 +70,68 @@ func runExplain(_ context.Context, env Env, args []string) int {
 	if err != nil {
 		return fail(env.Stderr, "explain", err)
 	}
-	l, done, err := loadPolicies(env, policies)
+	set, decide, done, err := explainPolicies(env, policies)
 	if err != nil {
 		return fail(env.Stderr, "explain", err)
 	}
 	defer done()
-	if l.set == nil {
-		for _, d := range l.diags {
-			fmt.Fprintf(env.Stderr, "%s:%d:%d: %s: %s\n", d.File, d.Line, d.Col, d.Severity, d.Message)
-		}
-		return fail(env.Stderr, "explain", errors.New("the policies do not load; fix them (jitkey validate) first"))
-	}
-	d := policy.Decide(l.set, claims, req)
+	d := decide(claims, req)
 	if *format == "json" {
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(d); err != nil {
 			return fail(env.Stderr, "explain", err)
 		}
-	} else if _, err := io.WriteString(env.Stdout, explainText(l.set, d)+claimsNotes(derived, policytest.ThinRules(l.set.Rules, claims, d))); err != nil {
+	} else if _, err := io.WriteString(env.Stdout, explainText(set, d)+claimsNotes(derived, policytest.ThinRules(set.Rules, claims, d))); err != nil {
 		return fail(env.Stderr, "explain", err)
 	}
 	if !d.Allowed {
 		return ExitFindings
 	}
 	return ExitOK
+}
+
+// explainPolicies loads the policies to explain against: a policy tree
+// (decided with the organisation policy and each repository's consent, as
+// a mint is) or a flat set. set holds every rule, for positions.
+func explainPolicies(env Env, paths []string) (*policy.Set, func(policy.Claims, policy.Request) policy.Decision, func(), error) {
+	printDiags := func(diags []policy.Diagnostic) {
+		for _, d := range diags {
+			fmt.Fprintf(env.Stderr, "%s:%d:%d: %s: %s\n", d.File, d.Line, d.Col, d.Severity, d.Message)
+		}
+	}
+	notLoaded := errors.New("the policies do not load; fix them (jitkey validate) first")
+	t, err := treeArg(env, paths)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if t != nil {
+		lt, done, err := loadTree(env, t)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		p := lt.policies()
+		if p == nil || atOrAbove(lt.diags, "error") {
+			printDiags(lt.diags)
+			done()
+			return nil, nil, nil, notLoaded
+		}
+		all := &policy.Set{}
+		for _, s := range lt.loadedSets() {
+			all.Rules = append(all.Rules, s.Rules...)
+		}
+		return all, func(c policy.Claims, r policy.Request) policy.Decision { return policy.DecideScope(*p, c, r) }, done, nil
+	}
+	l, done, err := loadPolicies(env, paths)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if l.set == nil {
+		printDiags(l.diags)
+		done()
+		return nil, nil, nil, notLoaded
+	}
+	return l.set, func(c policy.Claims, r policy.Request) policy.Decision { return policy.Decide(l.set, c, r) }, done, nil
 }
 
 func readClaims(env Env, arg string) (policy.Claims, error) {
@@ -310,6 +347,16 @@ func explainText(s *policy.Set, d policy.Decision) string {
 		fmt.Fprintf(&b, "permissions: %s\n", strings.Join(perms, ", "))
 	} else {
 		b.WriteString("decision: deny\n")
+	}
+	for _, c := range d.Consents {
+		where := "policy of " + c.Policy
+		if c.Policy == policy.OrgPolicyName {
+			where = "organisation policy"
+		}
+		fmt.Fprintf(&b, "consent: %s by rule %s%s (%s)\n", c.Repository, c.Rule, at(c.Rule), where)
+	}
+	if d.Refused != "" {
+		fmt.Fprintf(&b, "refused by: %s\n", d.Refused)
 	}
 	if d.Reason != "" {
 		fmt.Fprintf(&b, "reason: %s\n", oneLine(d.Reason))

@@ -17,6 +17,7 @@ import (
 	"github.com/jitkey/jitkey/internal/mint"
 	"github.com/jitkey/jitkey/internal/policy"
 	"github.com/jitkey/jitkey/internal/runstep"
+	"github.com/jitkey/jitkey/internal/source"
 )
 
 // mintFlags mirror the action's inputs for use outside Actions.
@@ -27,8 +28,8 @@ var mintFlags = []struct{ name, usage string }{
 	{"owner", "account the repositories belong to (default: the calling repository's owner)"},
 	{"repositories", "repositories to ask for, comma-separated (default: the rule's grant)"},
 	{"permissions", "permissions to ask for, YAML map such as 'contents: read' (default: the rule's grant)"},
-	{"policy", "policy file in the calling repository (default " + action.DefaultPolicyPath + ")"},
-	{"policy-ref", "ref to read the policy at (default: the default branch)"},
+	{"policy", "unused: every repository's policy is its " + source.DefaultPath + "/ directory (kept for old workflows: a path inside it is accepted)"},
+	{"policy-ref", "ref to read the calling repository's policy at (default: the default branch; refused unless the organisation policy allows it)"},
 	{"audience", "OIDC audience (default " + action.DefaultAudience + ")"},
 	{"github-api-url", "GitHub API base URL (default $GITHUB_API_URL or https://api.github.com/)"},
 	{"require-oidc", "refuse to mint without a verified OIDC identity (true/false)"},
@@ -55,7 +56,7 @@ func runMint(ctx context.Context, env Env, args []string) int {
 		st.A.AddMask(s)
 	}
 	if err == nil {
-		err = checkGitHubToken(&in, getenv)
+		err = checkPolicyInput(in.Policy)
 	}
 	if err != nil {
 		st.fail("jitkey inputs invalid", err)
@@ -124,15 +125,15 @@ func overlay(getenv func(string) string, over map[string]string) func(string) st
 	}
 }
 
-// checkGitHubToken defaults github-token to $GITHUB_TOKEN outside the action.
-func checkGitHubToken(in *action.Inputs, getenv func(string) string) error {
-	if in.GitHubToken == "" {
-		in.GitHubToken = strings.TrimSpace(getenv("GITHUB_TOKEN"))
+// checkPolicyInput refuses a policy input outside the policy directory:
+// the policies that apply are the organisation's and each repository's
+// .github/jitkey/ directory at the default branch, never a file the job
+// chooses.
+func checkPolicyInput(p string) error {
+	if p == "" || p == source.DefaultPath || strings.HasPrefix(p, source.DefaultPath+"/") {
+		return nil
 	}
-	if in.GitHubToken == "" {
-		return errors.New("input github-token: empty; it reads the policy: keep the default ${{ github.token }} with 'permissions: contents: read', or set $GITHUB_TOKEN")
-	}
-	return nil
+	return fmt.Errorf("input policy: %q is outside %s/: a repository's policy is its whole %s/ directory at the default branch, and the organisation policy caps it; remove the policy input", p, source.DefaultPath, source.DefaultPath)
 }
 
 // step is one run of mint: the runner contract (package runstep) and the
@@ -163,17 +164,18 @@ func (st *step) mint(ctx context.Context, in action.Inputs, auditFile string) in
 		st.recordFailure(mint.WithError(mint.NewRecord(st.Env.Now(), "mint", claims), err), auditFile)
 		return ExitFindings
 	}
-	m, err := st.minter(in)
+	m, src, err := st.minter(in)
 	if err != nil {
 		st.fail("jitkey configuration invalid", err)
 		return ExitUsage
 	}
-	input := mint.Input{Claims: claims, PolicyPath: in.Policy, PolicyRef: in.PolicyRef, InstallationID: in.InstallationID,
+	input := mint.Input{Claims: claims, PolicyRef: in.PolicyRef, InstallationID: in.InstallationID,
 		Request: policy.Request{Repositories: qualify(in.Repositories, in.Owner), Permissions: in.Permissions}}
 	// The mint itself is not cut short by a cancellation: a token minted while
 	// the answer is abandoned could not be revoked. It gets runstep.CancelGrace.
 	mctx, stop := runstep.GraceContext(ctx, runstep.CancelGrace)
 	defer stop()
+	defer st.closeSource(ctx, src)
 	rec := mint.NewRecord(st.Env.Now(), "mint", claims)
 	g, err := m.Mint(mctx, input)
 	if err != nil {
@@ -313,9 +315,10 @@ func (st *step) whoAsks(ctx context.Context, in action.Inputs) (policy.Claims, e
 	return id.Claims, nil
 }
 
-// minter builds the Minter: the App client, the job-token client that reads
-// the policy, and the token clients that revoke.
-func (st *step) minter(in action.Inputs) (*mint.Minter, error) {
+// minter builds the Minter: the App client, the policy source (which
+// reads with a read-only installation token), and the token clients that
+// revoke.
+func (st *step) minter(in action.Inputs) (*mint.Minter, *source.GitHub, error) {
 	opts := st.ClientOptions(in.APIURL)
 	id := in.AppID
 	if id == "" {
@@ -323,14 +326,21 @@ func (st *step) minter(in action.Inputs) (*mint.Minter, error) {
 	}
 	app, err := github.NewAppClient(opts, github.AppCredentials{ID: id, PrivateKey: []byte(in.PrivateKey)})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	contents, err := github.NewTokenClient(opts, in.GitHubToken)
-	if err != nil {
-		return nil, err
+	src := source.NewGitHub(app, func(tok string) (source.TokenClient, error) { return github.NewTokenClient(opts, tok) }, st.Env.Now)
+	return mint.New(app, src, runstep.RevokeClients(opts), mint.WithClock(st.Env.Now), mint.WithLogger(st.Log),
+		mint.WithInFlight(st.recordInFlight)), src, nil
+}
+
+// closeSource revokes the policy-read token, even when the step was
+// cancelled.
+func (st *step) closeSource(ctx context.Context, src *source.GitHub) {
+	rctx, stop := runstep.GraceContext(context.WithoutCancel(ctx), 20*time.Second)
+	defer stop()
+	if err := src.Close(rctx); err != nil {
+		st.Annotate(action.Warning, "jitkey policy-read token left valid", "revoking the read-only token that read the policies failed: "+github.Redact(err.Error())+"; it can read the installation's repositories until it expires within the hour")
 	}
-	return mint.New(app, contents, runstep.RevokeClients(opts), mint.WithClock(st.Env.Now), mint.WithLogger(st.Log),
-		mint.WithInFlight(st.recordInFlight)), nil
 }
 
 func firstErr(fns ...func() error) error {

@@ -32,6 +32,29 @@ rules: [{
 }]
 `
 
+// mintOrgPolicy is acme's organisation policy: the ceiling.
+const mintOrgPolicy = `apiVersion: "jitkey.dev/v1"
+ceiling: permissions: {contents: "write", deployments: "write", packages: "write", statuses: "write"}
+`
+
+// mintInfraPolicy is acme/infra's: it consents to acme/api's production deploy.
+const mintInfraPolicy = `apiVersion: "jitkey.dev/v1"
+rules: [{
+	name:            "api-deploys"
+	requireVerified: true
+	match: {repository: "acme/api", ref: "refs/heads/main", environment: "production"}
+	grant: {repositories: ["acme/infra"], permissions: {contents: "read", deployments: "write"}}
+}]
+`
+
+// bombPolicy evaluates for minutes and hundreds of megabytes in CUE while
+// being a few bytes: jitkey must never evaluate it unbounded.
+const bombPolicy = `import "list"
+
+apiVersion: "jitkey.dev/v1"
+x: [for a in list.Range(0, 3000, 1) for b in list.Range(0, 3000, 1) {a * b}]
+`
+
 // mintWorld is a simulator with org acme, an App installed on api and infra,
 // and the policy committed on api's default branch.
 type mintWorld struct {
@@ -59,12 +82,14 @@ func newMintWorldWith(t testing.TB, opts ghsim.Options) *mintWorld {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = sim.Close() })
 	app := sim.AddApp(ghsim.AppSpec{Slug: "jitkey"})
-	for _, name := range []string{"api", "infra", "web"} {
+	for _, name := range []string{".github", "api", "infra", "web"} {
 		sim.AddRepo(ghsim.RepoSpec{Owner: "acme", Name: name, Private: true})
 	}
 	inst := sim.Install(app.ID, "acme", ghsim.InstallSpec{
-		Permissions: map[string]string{"contents": "write", "deployments": "write"}, Repositories: []string{"api", "infra"}})
+		Permissions: map[string]string{"contents": "write", "deployments": "write"}, Repositories: []string{".github", "api", "infra"}})
+	sim.PutFile("acme", ".github", "main", ".github/jitkey/org.cue", []byte(mintOrgPolicy))
 	sim.PutFile("acme", "api", "main", mintPolicyPath, []byte(mintPolicy))
+	sim.PutFile("acme", "infra", "main", ".github/jitkey/consent.cue", []byte(mintInfraPolicy))
 	return &mintWorld{sim: sim, clk: clk, app: app, inst: inst}
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,15 +22,29 @@ import (
 )
 
 const (
-	routeInstallation = "GET /repos/{owner}/{repo}/installation"
-	routeMint         = "POST /app/installations/{installation_id}/access_tokens"
-	routeContents     = "GET /repos/{owner}/{repo}/contents/{path}"
-	routeRevoke       = "DELETE /installation/token"
+	routeInstallation    = "GET /repos/{owner}/{repo}/installation"
+	routeAppInstallation = "GET /app/installations/{installation_id}"
+	routeMint            = "POST /app/installations/{installation_id}/access_tokens"
+	routeContents        = "GET /repos/{owner}/{repo}/contents/{path}"
+	routeGraphQL         = "POST /graphql"
+	routeRevoke          = "DELETE /installation/token"
 )
 
 func apiCalls(sim *ghsim.Sim) int {
 	c := sim.Calls()
-	return c[routeInstallation] + c[routeMint] + c[routeContents] + c[routeRevoke]
+	return c[routeInstallation] + c[routeAppInstallation] + c[routeMint] + c[routeContents] + c[routeGraphQL] + c[routeRevoke]
+}
+
+// jobTokens leaves out the policy-read tokens (contents: read on the whole
+// installation, acme/.github included): the tokens minted for the job.
+func jobTokens(recs []ghsim.TokenRecord) []ghsim.TokenRecord {
+	var out []ghsim.TokenRecord
+	for _, r := range recs {
+		if !slices.Contains(r.Repositories, ".github") {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // assertNoLeak checks every output of a step: the token may appear only in
@@ -117,7 +132,12 @@ func testMintThenRevokeInActions(t *testing.T, format ghsim.TokenFormat) {
 	assert.Equal(t, rec.SHA256, out["token-sha256"])
 	assert.Equal(t, "jitkey", out["app-slug"])
 	assert.NotEmpty(t, out["expires-at"])
-	assert.Equal(t, 3, apiCalls(w.sim), "a mint is three API calls: %v", w.sim.Calls())
+	// The lookup, the read token, the policies (organisation and acme/api,
+	// then acme/infra, which the rule names), the mint, and the read
+	// token's revocation.
+	assert.Equal(t, 6, apiCalls(w.sim), "API calls: %v", w.sim.Calls())
+	assert.Empty(t, jobTokens(w.sim.ValidTokens())[1:], "only the job's token is left valid")
+	assert.Len(t, w.sim.ValidTokens(), 1, "the policy-read token is revoked")
 
 	// The mask is the first thing printed after the mint.
 	stdout := j.stdout.String()
@@ -145,24 +165,51 @@ func testMintThenRevokeInActions(t *testing.T, format ghsim.TokenFormat) {
 	require.Equal(t, cli.ExitOK, post.run(context.Background(), "revoke"), "stderr: %s", &post.stderr)
 	rec, _ = w.sim.TokenByValue(tok)
 	assert.Equal(t, ghsim.StateRevoked, rec.State())
-	assert.Equal(t, 1, w.sim.Calls()[routeRevoke], "a revoke is one API call")
+	assert.Equal(t, 2, w.sim.Calls()[routeRevoke], "a revoke is one API call (and the mint step revoked its read token)")
 	assert.Contains(t, post.file("summary"), "revoked")
 	assertNoLeak(t, post, tok, w)
 	raw, err = os.ReadFile(audit)
 	require.NoError(t, err)
 	assert.Equal(t, 2, strings.Count(string(raw), "\n"))
 	assert.Contains(t, string(raw), `"outcome":"revoked"`)
-	assert.Equal(t, 2, strings.Count(string(raw), `"rule":"deploy-production"`), "the revoke record names the rule the token came from, as the mint record does")
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	require.Len(t, lines, 2)
+	for _, l := range lines {
+		assert.Contains(t, l, `"rule":"deploy-production"`, "the revoke record names the rule the token came from, as the mint record does")
+	}
 }
 
-func TestMintWithInstallationIDIsTwoCalls(t *testing.T) {
+// TestMintCallCounts counts the API calls of a mint on the simulator: the
+// installation lookup (or the read of a given installation-id), the
+// policy-read token, one query for every policy, the mint, and the read
+// token's revocation once the token is handed over.
+func TestMintCallCounts(t *testing.T) {
 	t.Parallel()
-	w := newMintWorld(t)
-	j := w.newJob(t, w.deployClaims())
-	j.vars["INPUT_INSTALLATION-ID"] = itoa(w.inst.ID)
-	require.Equal(t, cli.ExitOK, j.run(context.Background(), "mint"), "stderr: %s", &j.stderr)
-	assert.Equal(t, 2, apiCalls(w.sim), "%v", w.sim.Calls())
-	assert.Equal(t, 0, w.sim.Calls()[routeInstallation])
+	tests := []struct {
+		name        string
+		inputs      map[string]string
+		calls, read int
+	}{
+		{"one repository", map[string]string{"INPUT_REPOSITORIES": "api", "INPUT_PERMISSIONS": "contents: read"}, 5, 1},
+		{"one repository, installation-id given", map[string]string{"INPUT_REPOSITORIES": "api", "INPUT_PERMISSIONS": "contents: read", "INPUT_INSTALLATION-ID": "ID"}, 5, 1},
+		{"two repositories named", map[string]string{"INPUT_REPOSITORIES": "api,infra"}, 5, 1},
+		{"two repositories from the rule", map[string]string{}, 6, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := newMintWorld(t)
+			j := w.newJob(t, w.deployClaims())
+			for k, v := range tt.inputs {
+				j.vars[k] = strings.ReplaceAll(v, "ID", itoa(w.inst.ID))
+			}
+			require.Equal(t, cli.ExitOK, j.run(context.Background(), "mint"), "stdout: %s", &j.stdout)
+			assert.Equal(t, tt.calls, apiCalls(w.sim), "%v", w.sim.Calls())
+			assert.Equal(t, tt.read, w.sim.Calls()[routeGraphQL])
+			assert.Equal(t, 1, w.sim.Calls()[routeRevoke], "the read token is revoked")
+			t.Logf("%s: %d API calls, %d before the token is handed over", tt.name, tt.calls, tt.calls-1)
+		})
+	}
 }
 
 func TestMintOnGHESWithClientID(t *testing.T) {
@@ -192,17 +239,17 @@ func TestMintDeniedExplains(t *testing.T) {
 		claims map[string]any
 		want   []string
 	}{
-		{"unverified job cannot use a verified rule", nil, []string{"no rule matches", "deploy-production", "requireVerified"}},
+		{"unverified job cannot use a verified rule", nil, []string{"no rule in the policy of acme/api or the organisation policy matches", "deploy-production", "requireVerified"}},
 		{"verified job on another branch", func() map[string]any {
 			c := w.deployClaims()
 			c["ref"] = "refs/heads/feature"
 			return c
-		}(), []string{"no rule matches", `"refs/heads/feature"`}},
+		}(), []string{"no rule in the policy of acme/api or the organisation policy matches", `"refs/heads/feature"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			j := w.newJob(t, tt.claims)
-			before := len(w.sim.Ledger())
+			before := len(jobTokens(w.sim.Ledger()))
 			assert.Equal(t, cli.ExitFindings, j.run(context.Background(), "mint"))
 			all := j.stdout.String() + j.stderr.String()
 			for _, s := range tt.want {
@@ -210,7 +257,8 @@ func TestMintDeniedExplains(t *testing.T) {
 			}
 			assert.Contains(t, j.stdout.String(), "::error title=jitkey mint denied::")
 			assert.Contains(t, j.file("summary"), "denied")
-			assert.Equal(t, before, len(w.sim.Ledger()), "a denial mints nothing")
+			assert.Equal(t, before, len(jobTokens(w.sim.Ledger())), "a denial mints nothing")
+			assert.Empty(t, w.sim.ValidTokens(), "the read token is revoked")
 			assert.Empty(t, j.file("state"))
 			assert.Empty(t, j.file("output"))
 			assertNoLeak(t, j, "", w)
@@ -234,17 +282,19 @@ func TestMintErrorsSayTheFix(t *testing.T) {
 			cli.ExitFindings, "id-token: write"},
 		{"repository outside the installation", func(w *mintWorld, j *job) {
 			w.sim.PutFile("acme", "api", "main", mintPolicyPath, []byte(strings.Replace(mintPolicy, `"acme/infra"`, `"acme/web"`, 1)))
-		}, cli.ExitFindings, "repository_not_accessible"},
+		}, cli.ExitFindings, "mint failed (not installed)::read the policy of acme/web: the App cannot read acme/web"},
 		{"app not installed on the owner", func(w *mintWorld, j *job) {
 			w.sim.AddOrg("globex")
-			w.sim.AddRepo(ghsim.RepoSpec{Owner: "globex", Name: "site"})
-			w.sim.PutFile("acme", "api", "main", mintPolicyPath,
-				[]byte(strings.Replace(mintPolicy, `repositories: ["caller", "acme/infra"]`, `repositories: ["globex/site"]`, 1)))
-		}, cli.ExitFindings, "mint failed (not installed)::find the App installation for globex/site: the GitHub App is not installed on globex/site"},
+			w.sim.AddRepo(ghsim.RepoSpec{Owner: "globex", Name: "api"})
+			j.vars["GITHUB_REPOSITORY"], j.vars["GITHUB_REPOSITORY_OWNER"] = "globex/api", "globex"
+			delete(j.vars, "ACTIONS_ID_TOKEN_REQUEST_URL")
+		}, cli.ExitFindings, "mint failed (not installed)::find the App installation for globex/api: the GitHub App is not installed on globex/api"},
 		{"wrong app id", func(w *mintWorld, j *job) { j.vars["INPUT_APP-ID"] = "4242" }, cli.ExitFindings, "belong to the same GitHub App"},
 		{"garbage key", func(w *mintWorld, j *job) { j.vars["INPUT_PRIVATE-KEY"] = "not a key" }, cli.ExitUsage, "private"},
-		{"no github token", func(w *mintWorld, j *job) { delete(j.vars, "INPUT_GITHUB-TOKEN") }, cli.ExitUsage, "contents: read"},
-		{"policy missing", func(w *mintWorld, j *job) { j.vars["INPUT_POLICY"] = ".github/jitkey/nope.cue" }, cli.ExitFindings, "commit .github/jitkey/nope.cue"},
+		{"policy outside the policy directory", func(w *mintWorld, j *job) { j.vars["INPUT_POLICY"] = "ci/policy.cue" }, cli.ExitUsage, "remove the policy input"},
+		{"organisation policy missing", func(w *mintWorld, j *job) {
+			w.sim.RemoveFile("acme", ".github", "main", ".github/jitkey/org.cue")
+		}, cli.ExitFindings, "(policy unavailable)::read the organisation policy: the organisation policy at acme/.github:.github/jitkey has no policy files, so nothing is minted (jitkey fails closed)"},
 		{"GHES web URL", func(w *mintWorld, j *job) { j.vars["INPUT_GITHUB-API-URL"] = "https://ghes.example.com/" }, cli.ExitUsage, "api/v3"},
 		{"rate limited", func(w *mintWorld, j *job) {
 			w.sim.Fault(ghsim.FaultSpec{Kind: ghsim.FaultRateLimitPrimary, Path: "/repos/{owner}/{repo}/installation"})
@@ -258,7 +308,7 @@ func TestMintErrorsSayTheFix(t *testing.T) {
 			tt.setup(w, j)
 			assert.Equal(t, tt.code, j.run(context.Background(), "mint"))
 			assert.Contains(t, stripMaskCommands(t, j.stdout.String(), "")+j.stderr.String(), tt.want)
-			assert.Empty(t, w.sim.ValidTokens())
+			assert.Empty(t, w.sim.ValidTokens(), "nothing left valid, the read token included")
 			assertNoLeak(t, j, "", w)
 		})
 	}
@@ -270,8 +320,9 @@ func TestFailureAfterMintRevokes(t *testing.T) {
 	j := w.newJob(t, w.deployClaims())
 	require.NoError(t, os.Mkdir(filepath.Join(j.dir, "output"), 0o755)) // outputs cannot be written
 	assert.Equal(t, cli.ExitFindings, j.run(context.Background(), "mint"))
-	require.Len(t, w.sim.Ledger(), 1)
-	assert.Equal(t, ghsim.StateRevoked, w.sim.Ledger()[0].State())
+	require.Len(t, jobTokens(w.sim.Ledger()), 1)
+	assert.Equal(t, ghsim.StateRevoked, jobTokens(w.sim.Ledger())[0].State())
+	assert.Empty(t, w.sim.ValidTokens())
 	assert.Contains(t, j.stdout.String(), "was revoked")
 	tok := parseEnvFile(t, j.file("state"))["token"]
 	assertNoLeak(t, j, tok, w)
@@ -290,13 +341,14 @@ func TestCancelDuringMintRevokes(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		defer cancel() // SIGINT while the mint is in flight (or, on a failure, at the end)
-		for end := time.Now().Add(10 * time.Second); w.sim.Calls()[routeMint] == 0 && time.Now().Before(end); {
+		for end := time.Now().Add(10 * time.Second); w.sim.Calls()[routeMint] < 2 && time.Now().Before(end); {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}()
 	assert.Equal(t, cli.ExitFindings, j.run(ctx, "mint"))
-	require.Len(t, w.sim.Ledger(), 1)
-	assert.Equal(t, ghsim.StateRevoked, w.sim.Ledger()[0].State())
+	require.Len(t, jobTokens(w.sim.Ledger()), 1)
+	assert.Equal(t, ghsim.StateRevoked, jobTokens(w.sim.Ledger())[0].State())
+	assert.Empty(t, w.sim.ValidTokens(), "the read token too")
 	assert.Contains(t, j.stdout.String(), "interrupted")
 }
 
@@ -354,8 +406,9 @@ func TestMintOutsideActions(t *testing.T) {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // TestMintReadsPolicyFromTheDefaultBranch: a job cannot widen its own grant
-// by changing the policy in its branch or its workspace; only policy-ref,
-// set in the workflow, moves where the policy is read.
+// by changing the policy in its branch or its workspace; policy-ref moves
+// where the caller's policy is read only when the organisation policy
+// allows that ref.
 func TestMintReadsPolicyFromTheDefaultBranch(t *testing.T) {
 	t.Parallel()
 	wide := strings.Replace(mintPolicy, `match: {repository: "acme/api", ref: "refs/heads/main", environment: "production"}`,
@@ -369,16 +422,24 @@ func TestMintReadsPolicyFromTheDefaultBranch(t *testing.T) {
 	tests := []struct {
 		name      string
 		policyRef string
+		orgAllows bool
 		code      int
+		want      string
 	}{
-		{"the default branch decides", "", cli.ExitFindings},
-		{"policy-ref names the branch", "feature", cli.ExitOK},
+		{"the default branch decides", "", false, cli.ExitFindings, "no rule in the policy of acme/api"},
+		{"policy-ref names the branch, refused", "feature", false, cli.ExitFindings, `policy-ref \"feature\" is refused`},
+		{"policy-ref names a branch the organisation allows", "feature", true, cli.ExitOK, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			w := newMintWorld(t)
 			w.sim.PutFile("acme", "api", "feature", mintPolicyPath, []byte(wide))
+			w.sim.PutFile("acme", "api", "feature", ".github/jitkey/bomb.cue", []byte(bombPolicy))
+			if tt.orgAllows {
+				w.sim.PutFile("acme", ".github", "main", ".github/jitkey/refs.cue", []byte("apiVersion: \"jitkey.dev/v1\"\norganization: policy_refs: \"feature\"\n"))
+				w.sim.RemoveFile("acme", "api", "feature", ".github/jitkey/bomb.cue")
+			}
 			j := w.newJob(t, claims(w))
 			j.vars["GITHUB_REF"] = "refs/heads/feature"
 			// The job's checkout holds the wide policy too: never read.
@@ -387,12 +448,15 @@ func TestMintReadsPolicyFromTheDefaultBranch(t *testing.T) {
 			if tt.policyRef != "" {
 				j.vars["INPUT_POLICY-REF"] = tt.policyRef
 			}
+			j.vars["INPUT_REPOSITORIES"] = "api" // acme/infra consents to main's production deploys only
 			assert.Equal(t, tt.code, j.run(context.Background(), "mint"), "%s%s", &j.stdout, &j.stderr)
 			if tt.code != cli.ExitOK {
-				assert.Empty(t, w.sim.Ledger(), "a denial mints nothing")
+				assert.Empty(t, jobTokens(w.sim.Ledger()), "a denial mints nothing")
 				assert.Contains(t, j.stdout.String(), "denied")
+				assert.Contains(t, j.stdout.String(), tt.want)
 			} else {
-				assert.Len(t, w.sim.Ledger(), 1)
+				assert.Len(t, jobTokens(w.sim.Ledger()), 1)
+				assert.Contains(t, j.stdout.String(), `"policy_ref":"feature"`, "the audit record names the ref")
 			}
 			assertNoLeak(t, j, j.outputs()["token"], w)
 		})

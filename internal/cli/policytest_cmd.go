@@ -45,6 +45,12 @@ func runTest(_ context.Context, env Env, args []string) int {
 	if _, err := policytest.Select(&policy.Set{}, *run); err != nil {
 		return fail(env.Stderr, "test", err)
 	}
+	if t, err := treeArg(env, paths); err != nil || t != nil {
+		if err != nil {
+			return fail(env.Stderr, "test", err)
+		}
+		return testTree(env, t, *format, *minCov, *run)
+	}
 	l, done, err := loadPolicies(env, paths)
 	if err != nil {
 		return fail(env.Stderr, "test", err)
@@ -91,4 +97,28 @@ func prefixed(prefix, s string) string {
 		return ""
 	}
 	return prefix + s
+}
+
+// testTree is `jitkey test` of a policy tree (see policyTree): every case
+// of every directory decided as a mint would, with the organisation policy
+// and each repository's consent.
+func testTree(env Env, t *policyTree, format string, minCov float64, run string) int {
+	r, lt, err := treeReport(env, t, "test")
+	if err != nil {
+		return fail(env.Stderr, "test", err)
+	}
+	res, ok := runTreeTests(r, lt, minCov, run)
+	if err := output(env, format, r); err != nil {
+		return fail(env.Stderr, "test", err)
+	}
+	if !ok {
+		if malformed(r.Diagnostics) {
+			return ExitUsage
+		}
+		return ExitFindings
+	}
+	if _, failed := res.Counts(); failed > 0 || res.Coverage() < minCov {
+		return ExitFindings
+	}
+	return ExitOK
 }

@@ -24,9 +24,24 @@ import (
 	"github.com/jitkey/jitkey/policies"
 )
 
-// sandboxPolicy is the policy file of policies/ the sandbox commits to
-// acme/api as its .github/jitkey/policy.cue.
-const sandboxPolicy = "deploy.cue"
+// sandboxRepos are the repositories of the simulated acme, with the IDs
+// the example organisation policy binds their names to.
+var sandboxRepos = []ghsim.RepoSpec{
+	{Owner: "acme", Name: ".github", Private: true}, {Owner: "acme", Name: "api", ID: 100200301, Private: true},
+	{Owner: "acme", Name: "infra", ID: 100200302, Private: true}, {Owner: "acme", Name: "web", Private: true},
+	{Owner: "acme", Name: "docs", Private: true}, {Owner: "acme", Name: "design-system", Private: true},
+}
+
+// sandboxWebPolicy is acme/web's own policy: it grants its deploy job write
+// on acme/infra too, which acme/infra never agreed to.
+const sandboxWebPolicy = `apiVersion: "jitkey.dev/v1"
+rules: [{
+	name:            "web-deploys-infra"
+	requireVerified: true
+	match: {repository: "acme/web", ref: "refs/heads/main", environment: "production"}
+	grant: {repositories: ["caller", "acme/infra"], permissions: {contents: "read", deployments: "write"}}
+}]
+`
 
 // runSandbox is `jitkey sandbox`: the whole lifecycle against the built-in
 // simulator, narrated; or, with --serve, the simulator alone.
@@ -127,11 +142,12 @@ type sandboxStep struct {
 // (they need no minted token) or at the end.
 func sandboxSteps() []sandboxStep {
 	steps := []sandboxStep{
-		{title: "validate the policies in policies/ and run their tests", run: (*sandbox).validate, required: true},
-		{title: "a simulated GitHub: organisation acme, the jitkey App installed on acme/api and acme/infra", run: (*sandbox).world, required: true},
-		{title: "a production deploy job (OIDC verified by the simulator's issuer) runs `jitkey mint`", run: (*sandbox).mintAllowed, required: true},
+		{title: "validate the policy tree in policies/ (the organisation's and each repository's) and run its tests", run: (*sandbox).validate, required: true},
+		{title: "a simulated GitHub: organisation acme, each repository's policy committed to its .github/jitkey/, the jitkey App installed", run: (*sandbox).world, required: true},
+		{title: "acme/api's production deploy job (OIDC verified by the simulator's issuer) runs `jitkey mint`: acme/infra consents", run: (*sandbox).mintAllowed, required: true},
 		{title: "the job uses the token", run: (*sandbox).useToken},
 		{title: "a pull-request job asks for the same token and is denied", run: (*sandbox).mintDenied},
+		{title: "acme/web's own policy grants its deploy job acme/infra: acme/infra never consented, so it is denied", run: (*sandbox).mintNoConsent},
 	}
 	steps = append(steps, reviewSandboxSteps()...)
 	return append(steps,
@@ -145,7 +161,7 @@ type sandbox struct {
 	env   Env
 	out   io.Writer
 	dir   string
-	set   *policy.Set
+	tree  *policy.Policies
 	sim   *ghsim.Sim
 	app   *ghsim.App
 	inst  ghsim.Installation
@@ -205,24 +221,44 @@ func (sb *sandbox) sayf(format string, args ...any) {
 }
 
 func (sb *sandbox) validate(context.Context) error {
-	names, err := fs.Glob(policies.FS, "*.cue")
+	dirs, err := fs.ReadDir(policies.FS, "acme")
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
-	set, err := policy.Load(policies.FS, names)
-	if err != nil {
-		return fmt.Errorf("the policies do not validate:\n%w", err)
+	tree := &policy.Policies{Owner: "acme", Repos: map[string]*policy.Set{}}
+	var sets []*policy.Set
+	var tests []policy.TestCase
+	files := 0
+	for _, d := range dirs {
+		names, err := fs.Glob(policies.FS, "acme/"+d.Name()+"/*.cue")
+		if err != nil {
+			return err
+		}
+		sort.Strings(names)
+		set, err := policy.Load(policies.FS, names)
+		if err != nil {
+			return fmt.Errorf("the policies of acme/%s do not validate:\n%w", d.Name(), err)
+		}
+		files += len(names)
+		sets, tests = append(sets, set), append(tests, set.Tests...)
+		if d.Name() == ".github" {
+			tree.Org = set
+			sb.sayf("acme/.github (organisation policy): %d files, %d rules, ceiling %s", len(names), len(set.Rules), ceilingText(set.Ceiling))
+			continue
+		}
+		if err := policy.CheckRepositoryPolicy("acme/"+d.Name(), set); err != nil {
+			return err
+		}
+		tree.Repos["acme/"+d.Name()] = set
+		sb.sayf("acme/%s: %d files, %d rules", d.Name(), len(names), len(set.Rules))
 	}
-	res := policytest.Run(set)
+	res := policytest.RunScope(*tree, sets, tests)
 	passed, failed := res.Counts()
-	sb.sayf("%d files, %d rules, ceiling %s", len(names), len(set.Rules), ceilingText(set.Ceiling))
-	_, covered, total := policytest.ConditionPercent(policytest.Conditions(set))
-	sb.sayf("%d policy tests passed, %d failed; %d of %d rules covered, %d of %d conditions", passed, failed, len(res.Covered), len(res.Rules), covered, total)
+	sb.sayf("%d policy tests passed, %d failed; %d of %d rules covered", passed, failed, len(res.Covered), len(res.Rules))
 	if failed > 0 {
 		return fmt.Errorf("%d policy tests failed: run 'jitkey test policies/'", failed)
 	}
-	sb.set = set
+	sb.tree = tree
 	return nil
 }
 
@@ -234,25 +270,33 @@ func ceilingText(c *policy.Ceiling) string {
 }
 
 func (sb *sandbox) world(context.Context) error {
-	data, err := fs.ReadFile(policies.FS, sandboxPolicy)
-	if err != nil {
-		return err
-	}
 	sb.sim = ghsim.New(ghsim.Options{})
 	if _, err := sb.sim.Start(); err != nil {
 		return fmt.Errorf("start the simulator: %w", err)
 	}
 	sb.app = sb.sim.AddApp(ghsim.AppSpec{Slug: "jitkey", Name: "jitkey sandbox"})
-	for _, name := range []string{"api", "infra", "web"} {
-		sb.sim.AddRepo(ghsim.RepoSpec{Owner: "acme", Name: name, Private: true})
+	for _, r := range sandboxRepos {
+		sb.sim.AddRepo(r)
 	}
-	sb.inst = sb.sim.Install(sb.app.ID, "acme", ghsim.InstallSpec{Repositories: []string{"api", "infra"},
+	sb.inst = sb.sim.Install(sb.app.ID, "acme", ghsim.InstallSpec{Repositories: []string{".github", "api", "infra", "web"},
 		Permissions: map[string]string{"contents": "write", "deployments": "write", "statuses": "write"}})
-	sb.sim.PutFile("acme", "api", "main", ".github/jitkey/policy.cue", data)
+	files, err := fs.Glob(policies.FS, "acme/*/*.cue")
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		data, err := fs.ReadFile(policies.FS, f)
+		if err != nil {
+			return err
+		}
+		parts := strings.Split(f, "/")
+		sb.sim.PutFile("acme", parts[1], "main", ".github/jitkey/"+parts[2], data)
+	}
+	sb.sim.PutFile("acme", "web", "main", ".github/jitkey/deploy.cue", []byte(sandboxWebPolicy))
 	sb.sim.PutFile("acme", "infra", "main", "README.md", []byte("# acme/infra\n\nDeployment manifests.\n"))
 	sb.sayf("API %s, OIDC issuer %s", sb.sim.URL(), sb.sim.OIDCIssuer())
-	sb.sayf("App jitkey (id %d) installation %d: contents:write, deployments:write, statuses:write on api, infra", sb.app.ID, sb.inst.ID)
-	sb.sayf("policies/%s committed to acme/api's default branch as .github/jitkey/policy.cue", sandboxPolicy)
+	sb.sayf("App jitkey (id %d) installation %d: contents:write, deployments:write, statuses:write on .github, api, infra, web", sb.app.ID, sb.inst.ID)
+	sb.sayf("policies/acme/REPO/*.cue committed to each acme/REPO's default branch under .github/jitkey/ (%d files); acme/web's own policy asks for acme/infra", len(files))
 	return nil
 }
 
@@ -334,7 +378,7 @@ func (sb *sandbox) mintAllowed(ctx context.Context) error {
 	sb.sayf("%s", log)
 	sb.sayf("outputs: rule=%s repositories=%s expires-at=%s token-sha256=%s… (the token itself is masked)",
 		out["rule"], out["repositories"], out["expires-at"], mint.ShortSHA(out["token-sha256"]))
-	sb.sayf("API calls: %d (installation lookup, policy read at the default branch, mint)", apiCallsSince(sb.sim, before))
+	sb.sayf("API calls: %d (installation lookup, policy-read token, policies of acme/.github and acme/api, of acme/infra, which the rule names, mint, read token revoked)", apiCallsSince(sb.sim, before))
 	if out["rule"] != "deploy-production" || sb.token == "" {
 		return fmt.Errorf("expected the deploy-production grant, got rule %q", out["rule"])
 	}
@@ -373,16 +417,38 @@ func (sb *sandbox) mintDenied(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	before := len(sb.sim.Ledger())
+	before := len(sb.sim.ValidTokens())
 	code, log := sb.step(ctx, vars, runMint)
 	sb.sayf("%s", log)
 	if code != ExitFindings || !strings.Contains(log, "denied") {
 		return fmt.Errorf("expected a denial (exit %d), got exit %d", ExitFindings, code)
 	}
-	if n := len(sb.sim.Ledger()) - before; n != 0 {
-		return fmt.Errorf("a denied job minted %d tokens", n)
+	if n := len(sb.sim.ValidTokens()) - before; n != 0 {
+		return fmt.Errorf("a denied job left %d tokens valid", n)
 	}
-	sb.sayf("nothing was minted: the simulator's ledger holds the same %d token(s)", before)
+	sb.sayf("nothing was minted: the simulator still holds %d valid token(s) (the policy-read token was revoked)", before)
+	return nil
+}
+
+func (sb *sandbox) mintNoConsent(ctx context.Context) error {
+	c := sb.sim.JobClaims("acme/web")
+	c["environment"] = "production"
+	delete(c, "sub")
+	vars, err := sb.runnerEnv("web-deploy", c)
+	if err != nil {
+		return err
+	}
+	vars["GITHUB_REPOSITORY"] = "acme/web"
+	before := len(sb.sim.ValidTokens())
+	code, log := sb.step(ctx, vars, runMint)
+	sb.sayf("%s", log)
+	if code != ExitFindings || !strings.Contains(log, "acme/infra refuses") {
+		return fmt.Errorf("expected acme/infra to refuse (exit %d), got exit %d", ExitFindings, code)
+	}
+	if n := len(sb.sim.ValidTokens()) - before; n != 0 {
+		return fmt.Errorf("a refused job left %d tokens valid", n)
+	}
+	sb.sayf("nothing was minted for acme/web: its own policy cannot grant on acme/infra")
 	return nil
 }
 

@@ -58,7 +58,6 @@ func (rs *reviewSandbox) seed(_ context.Context, sb *sandbox) error {
 	ago := func(d int) time.Time { return now.AddDate(0, 0, -d) }
 	used := ago(200)
 	recent := ago(1)
-	s.AddRepo(ghsim.RepoSpec{Owner: "acme", Name: ".github"})
 	s.AddDeployKey(ghsim.DeployKeySpec{Owner: "acme", Repo: "api", Title: "legacy-deploy", ReadOnly: true, CreatedAt: ago(400), LastUsed: &used, AddedBy: "octocat"})
 	s.AddDeployKey(ghsim.DeployKeySpec{Owner: "acme", Repo: "infra", Title: "terraform", CreatedAt: ago(30), LastUsed: &recent})
 	rs.hookID = s.AddWebhook(ghsim.WebhookSpec{Owner: "acme", Repo: "web", URL: "https://chat.example.com/hooks/T0/B0/c2VjcmV0"})

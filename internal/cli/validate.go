@@ -50,6 +50,12 @@ func runValidate(ctx context.Context, env Env, args []string) int {
 	if _, err := report.New(*format); err != nil {
 		return fail(env.Stderr, "validate", err)
 	}
+	if t, err := treeArg(env, paths); err != nil || t != nil {
+		if err != nil {
+			return fail(env.Stderr, "validate", err)
+		}
+		return validateTree(env, t, *format, min)
+	}
 	l, done, err := loadPolicies(env, paths)
 	if err != nil {
 		return fail(env.Stderr, "validate", err)
@@ -125,6 +131,7 @@ func checkRules() []report.Rule {
 		report.Rule{ID: policy.CodeDuplicateName, Description: "two rules share a name", Severity: "error"},
 		report.Rule{ID: policy.CodeAboveCeiling, Description: "a rule grants more than the organisation ceiling", Severity: "error"},
 		report.Rule{ID: policy.CodeDuplicateSection, Description: "a ceiling or review section is defined twice", Severity: "error"},
+		report.Rule{ID: policy.CodeRepositoryCeiling, Description: "a repository policy declares a ceiling or an organization section, which only the organisation policy may", Severity: "error"},
 		report.Rule{ID: policytest.CodeFailed, Description: "a policy test case did not get the decision it expects", Severity: "error"},
 		report.Rule{ID: policytest.CodeUncovered, Description: "no policy test case exercises the rule", Severity: "notice"},
 		report.Rule{ID: policytest.CodeConditionUncovered, Description: "no policy test fails when a condition of the rule is removed", Severity: "notice"},
@@ -257,4 +264,22 @@ func git(ctx context.Context, dir string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...) //nolint:gosec // G204: see above
 	cmd.Env = append(cmd.Environ(), "GIT_TERMINAL_PROMPT=0")
 	return cmd
+}
+
+// validateTree is `jitkey validate` of a policy tree (see policyTree).
+func validateTree(env Env, t *policyTree, format string, min policy.Severity) int {
+	r, _, err := treeReport(env, t, "validate")
+	if err != nil {
+		return fail(env.Stderr, "validate", err)
+	}
+	if err := output(env, format, r); err != nil {
+		return fail(env.Stderr, "validate", err)
+	}
+	switch {
+	case malformed(r.Diagnostics):
+		return ExitUsage
+	case atOrAbove(r.Diagnostics, min):
+		return ExitFindings
+	}
+	return ExitOK
 }

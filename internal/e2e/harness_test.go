@@ -178,6 +178,11 @@ rules: [{
 }]
 `
 
+// e2eOrgPolicy is acme's organisation policy (acme/.github): the ceiling.
+const e2eOrgPolicy = `apiVersion: "jitkey.dev/v1"
+ceiling: permissions: {contents: "write"}
+`
+
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	sim := ghsim.New(ghsim.Options{})
@@ -187,11 +192,13 @@ func newWorld(t *testing.T) *world {
 
 	app := sim.AddApp(ghsim.AppSpec{Slug: "jitkey"})
 	sim.AddOrg("acme")
+	sim.AddRepo(ghsim.RepoSpec{Owner: "acme", Name: ".github", DefaultBranch: "main", Private: true})
 	sim.AddRepo(ghsim.RepoSpec{Owner: "acme", Name: "api", DefaultBranch: "main", Private: true})
 	sim.AddRepo(ghsim.RepoSpec{Owner: "acme", Name: "infra", DefaultBranch: "main", Private: true})
 	sim.Install(app.ID, "acme", ghsim.InstallSpec{
 		Permissions: map[string]string{"contents": "write", "issues": "write", "metadata": "read", "actions": "read"},
 	})
+	sim.PutFile("acme", ".github", "main", ".github/jitkey/org.cue", []byte(e2eOrgPolicy))
 	sim.PutFile("acme", "api", "main", ".github/jitkey/policy.cue", []byte(e2ePolicy))
 
 	// The simulator's own address stays its web root and OIDC issuer.

@@ -243,6 +243,14 @@ func (s *Sim) PutFile(owner, repoName, ref, path string, data []byte) {
 	r.Files[ref][strings.TrimPrefix(path, "/")] = append([]byte(nil), data...)
 }
 
+// RemoveFile deletes a file at ref of a repository (a commit deleting it).
+func (s *Sim) RemoveFile(owner, repoName, ref, path string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.mustRepo(owner, repoName)
+	delete(r.Files[ref], strings.TrimPrefix(path, "/"))
+}
+
 func (s *Sim) mustRepo(owner, name string) *repo {
 	r := s.repoByName(owner, name)
 	if r == nil {

@@ -8,5 +8,6 @@ func (s *Sim) routes() {
 	s.issueRoutes()
 	s.oidcRoutes()
 	s.actionsRoutes()
+	s.graphqlRoutes()
 	s.mux.HandleFunc("/", s.notFoundHandler)
 }

@@ -18,6 +18,7 @@ type Installation struct {
 	AppSlug string `json:"app_slug"`
 	Account struct {
 		Login string `json:"login"`
+		ID    int64  `json:"id"`
 		Type  string `json:"type"`
 	} `json:"account"`
 	RepositorySelection string            `json:"repository_selection"`
@@ -57,8 +58,13 @@ type InstallationToken struct {
 	Permissions         map[string]string `json:"permissions"`
 	RepositorySelection string            `json:"repository_selection"`
 	Repositories        []struct {
+		ID       int64  `json:"id"`
 		Name     string `json:"name"`
 		FullName string `json:"full_name"`
+		Owner    struct {
+			Login string `json:"login"`
+			ID    int64  `json:"id"`
+		} `json:"owner"`
 	} `json:"repositories"`
 }
 

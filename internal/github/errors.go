@@ -18,21 +18,23 @@ type Class string
 
 // The classes of failure.
 const (
-	ClassNotInstalled            Class = "not_installed"             // the App is not installed on the owner or repository
-	ClassPermissionNotGranted    Class = "permission_not_granted"    // asked for a permission the installation lacks
-	ClassRepositoryNotAccessible Class = "repository_not_accessible" // asked for a repository the installation does not cover
-	ClassBadKey                  Class = "bad_key"                   // App ID/client ID and private key do not match, or no such App
-	ClassClockSkew               Class = "clock_skew"                // the App JWT's iat/exp were refused: the clock is off
-	ClassBadCredentials          Class = "bad_credentials"           // a token that is invalid, expired or revoked
-	ClassForbidden               Class = "forbidden"                 // the credential lacks the permission for the call
-	ClassSuspended               Class = "suspended"                 // the installation is suspended
-	ClassRateLimited             Class = "rate_limited"              // primary or secondary rate limit
-	ClassWrongAPIURL             Class = "wrong_api_url"             // the base URL does not serve GitHub's REST API
-	ClassNotFound                Class = "not_found"                 // the resource does not exist or is hidden from the credential
-	ClassValidation              Class = "validation"                // another 422
-	ClassServer                  Class = "server"                    // 5xx after the retries
-	ClassNetwork                 Class = "network"                   // no answer after the retries
-	ClassInvalidAnswer           Class = "invalid_answer"            // an answer that could not be read
+	ClassNotInstalled            Class = "not_installed"               // the App is not installed on the owner or repository
+	ClassPermissionNotGranted    Class = "permission_not_granted"      // asked for a permission the installation lacks
+	ClassRepositoryNotAccessible Class = "repository_not_accessible"   // asked for a repository the installation does not cover
+	ClassBadKey                  Class = "bad_key"                     // App ID/client ID and private key do not match, or no such App
+	ClassClockSkew               Class = "clock_skew"                  // the App JWT's iat/exp were refused: the clock is off
+	ClassBadCredentials          Class = "bad_credentials"             // a token that is invalid, expired or revoked
+	ClassForbidden               Class = "forbidden"                   // the credential lacks the permission for the call
+	ClassSuspended               Class = "suspended"                   // the installation is suspended
+	ClassRateLimited             Class = "rate_limited"                // primary or secondary rate limit
+	ClassWrongAPIURL             Class = "wrong_api_url"               // the base URL does not serve GitHub's REST API
+	ClassNotFound                Class = "not_found"                   // the resource does not exist or is hidden from the credential
+	ClassValidation              Class = "validation"                  // another 422
+	ClassServer                  Class = "server"                      // 5xx after the retries
+	ClassNetwork                 Class = "network"                     // no answer after the retries
+	ClassInvalidAnswer           Class = "invalid_answer"              // an answer that could not be read
+	ClassOwnerMismatch           Class = "installation_owner_mismatch" // the installation, or the token minted, belongs to another owner than the grant
+	ClassPolicyUnavailable       Class = "policy_unavailable"          // the organisation policy is missing or unreadable: nothing is minted
 	ClassOther                   Class = "other"
 )
 
@@ -106,6 +108,8 @@ var fixes = map[Class]string{
 	ClassServer:                  "GitHub is failing; retry later (see https://www.githubstatus.com)",
 	ClassNetwork:                 "check the network path to the GitHub API and github-api-url",
 	ClassInvalidAnswer:           "retry; if it persists, check that github-api-url points at GitHub's REST API",
+	ClassOwnerMismatch:           "installation-id must be the App's installation on the owner of the repositories granted: leave installation-id empty to look it up",
+	ClassPolicyUnavailable:       "commit the organisation policy (ORG/.github, directory .github/jitkey/, default branch) and install the App on that repository with contents: read",
 }
 
 // FixFor returns the generic fix for a class.

@@ -1,6 +1,7 @@
 package mint
 
 import (
+	"strings"
 	"time"
 
 	"github.com/jitkey/jitkey/internal/audit"
@@ -25,13 +26,31 @@ func WithGrant(r Record, g *Grant) Record {
 	exp := g.ExpiresAt.UTC()
 	r.ExpiresAt = &exp
 	r.TokenSHA256 = ShortSHA(g.SHA256)
-	r.PolicySHA = g.PolicySHA
+	return withPolicies(r, g.Decision, g.Policies, g.PolicyRef)
+}
+
+// withPolicies records the policies read, the ref and the consents.
+func withPolicies(r Record, d policy.Decision, pols []PolicyRead, ref string) Record {
+	r.Policies = pols
+	if len(pols) > 0 {
+		r.PolicySHA = pols[0].Commit
+	}
+	r.PolicyRef = ref
+	for _, p := range pols[min(1, len(pols)):] {
+		if ref == "" && strings.EqualFold(p.Repository, r.Repository) {
+			r.PolicyRef = p.Ref
+		}
+	}
+	for _, c := range d.Consents {
+		r.Consents = append(r.Consents, audit.Consent{Repository: c.Repository, Policy: c.Policy, Rule: c.Rule})
+	}
 	return r
 }
 
 // WithError fills the record from a failure; a denial keeps its decision.
 func WithError(r Record, err error) Record {
 	if d, ok := err.(*DeniedError); ok {
+		r = withPolicies(r, d.Decision, d.Policies, "")
 		r.Outcome, r.Rule, r.Reason = "denied", d.Decision.Rule, d.Decision.Reason
 		return r
 	}

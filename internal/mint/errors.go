@@ -5,11 +5,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jitkey/jitkey/internal/github"
 	"github.com/jitkey/jitkey/internal/policy"
 )
 
-// DeniedError is a policy denial; Decision carries the reason and the near misses.
-type DeniedError struct{ Decision policy.Decision }
+// DeniedError is a policy denial; Decision carries the reason, the
+// repository that refused and the near misses; Policies the policies read.
+type DeniedError struct {
+	Decision policy.Decision
+	Policies []PolicyRead
+}
 
 func (e *DeniedError) Error() string {
 	return "denied by policy: " + lowerFirst(e.Decision.Reason)
@@ -82,8 +87,11 @@ func (e *LostTokenError) Error() string {
 }
 func (e *LostTokenError) Unwrap() error { return e.Err }
 
-// ScopeMismatchError is a token GitHub minted wider than asked; it was revoked.
+// ScopeMismatchError is a token GitHub minted wider than asked, or on
+// another owner's repositories (Class github.ClassOwnerMismatch); it was
+// revoked.
 type ScopeMismatchError struct {
+	Class     github.Class
 	Detail    string
 	SHA256    string
 	ExpiresAt time.Time
@@ -95,6 +103,14 @@ func (e *ScopeMismatchError) Error() string {
 		return fmt.Sprintf("refusing the token (sha256 %s): %s; revoking it failed (%v), it expires at %s", ShortSHA(e.SHA256), e.Detail, e.RevokeErr, e.ExpiresAt.UTC().Format(time.RFC3339))
 	}
 	return fmt.Sprintf("refusing the token (sha256 %s): %s; it was revoked", ShortSHA(e.SHA256), e.Detail)
+}
+
+// Unwrap makes the class visible to github.ClassOf.
+func (e *ScopeMismatchError) Unwrap() error {
+	if e.Class == "" {
+		return nil
+	}
+	return &github.Error{Class: e.Class, Message: e.Detail, Fix: github.FixFor(e.Class)}
 }
 
 func lowerFirst(s string) string {

@@ -12,10 +12,17 @@ import (
 	"github.com/jitkey/jitkey/internal/github"
 	"github.com/jitkey/jitkey/internal/mint"
 	"github.com/jitkey/jitkey/internal/policy"
+	"github.com/jitkey/jitkey/internal/source"
 )
 
 const policyPath = ".github/jitkey/policy.cue"
 
+// orgPolicy is acme's organisation policy: the ceiling, and nothing else.
+const orgPolicy = `apiVersion: "jitkey.dev/v1"
+ceiling: permissions: {contents: "write", deployments: "write", packages: "write", statuses: "write"}
+`
+
+// testPolicy is acme/api's own policy.
 const testPolicy = `apiVersion: "jitkey.dev/v1"
 rules: [{
 	name:            "deploy"
@@ -37,12 +44,32 @@ rules: [{
 }]
 `
 
+// infraPolicy is acme/infra's: it consents to acme/api's production deploy.
+const infraPolicy = `apiVersion: "jitkey.dev/v1"
+rules: [{
+	name:            "api-deploys"
+	requireVerified: true
+	match: {repository: "acme/api", ref: "refs/heads/main", environment: "production"}
+	grant: {repositories: ["acme/infra"], permissions: {contents: "read", deployments: "write"}}
+}]
+`
+
+// libPolicy is acme/lib's: it consents to acme/api's release job reading it.
+const libPolicy = `apiVersion: "jitkey.dev/v1"
+rules: [{
+	name: "api-release"
+	match: {repository: "acme/api", event_name: "release"}
+	grant: {repositories: ["acme/lib"], permissions: {contents: "read"}}
+}]
+`
+
 type fixture struct {
 	sim  *ghsim.Sim
 	clk  *ghsim.ManualClock
 	app  *ghsim.App
 	inst ghsim.Installation
 	m    *mint.Minter
+	src  *source.GitHub
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -53,13 +80,16 @@ func newFixture(t testing.TB) *fixture {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = sim.Close() })
 	app := sim.AddApp(ghsim.AppSpec{Slug: "jitkey"})
-	for _, name := range []string{"api", "infra", "lib"} {
+	for _, name := range []string{".github", "api", "infra", "lib", "web"} {
 		sim.AddRepo(ghsim.RepoSpec{Owner: "acme", Name: name, Private: true})
 	}
 	inst := sim.Install(app.ID, "acme", ghsim.InstallSpec{
 		Permissions:  map[string]string{"contents": "write", "deployments": "write"},
-		Repositories: []string{"api", "infra"}})
+		Repositories: []string{".github", "api", "infra", "web"}})
+	sim.PutFile("acme", ".github", "main", ".github/jitkey/org.cue", []byte(orgPolicy))
 	sim.PutFile("acme", "api", "main", policyPath, []byte(testPolicy))
+	sim.PutFile("acme", "infra", "main", ".github/jitkey/consent.cue", []byte(infraPolicy))
+	sim.PutFile("acme", "lib", "main", ".github/jitkey/consent.cue", []byte(libPolicy))
 	f := &fixture{sim: sim, clk: clk, app: app, inst: inst}
 	f.m = f.minter(t)
 	return f
@@ -74,10 +104,26 @@ func (f *fixture) minter(t testing.TB) *mint.Minter {
 	t.Helper()
 	app, err := github.NewAppClient(f.opts(), github.AppCredentials{ID: strconv.FormatInt(f.app.ID, 10), PrivateKey: f.app.PrivateKeyPEM})
 	require.NoError(t, err)
-	contents, err := github.NewTokenClient(f.opts(), f.sim.JobToken("acme/api"))
-	require.NoError(t, err)
 	tokens := func(tok github.Secret) (mint.TokenAPI, error) { return github.NewTokenClient(f.opts(), tok.Reveal()) }
-	return mint.New(app, contents, tokens, mint.WithClock(f.clk.Now))
+	f.src = source.NewGitHub(app, func(tok string) (source.TokenClient, error) { return github.NewTokenClient(f.opts(), tok) }, f.clk.Now)
+	t.Cleanup(func() { _ = f.src.Close(context.Background()) })
+	return mint.New(app, f.src, tokens, mint.WithClock(f.clk.Now))
+}
+
+// validMinted lists the valid tokens once the policy-read token is revoked
+// (as the edges do when a mint is over).
+func (f *fixture) validMinted(t testing.TB) []ghsim.TokenRecord {
+	t.Helper()
+	require.NoError(t, f.src.Close(context.Background()))
+	return f.sim.ValidTokens()
+}
+
+// warm reads the policies once, so that the read token is held and a
+// fault on POST meets the mint itself.
+func (f *fixture) warm(t testing.TB) {
+	t.Helper()
+	_, err := f.m.Decide(context.Background(), deployInput())
+	require.NoError(t, err)
 }
 
 func deployClaims() policy.Claims {
@@ -86,7 +132,7 @@ func deployClaims() policy.Claims {
 }
 
 func deployInput() mint.Input {
-	return mint.Input{Claims: deployClaims(), PolicyPath: policyPath}
+	return mint.Input{Claims: deployClaims()}
 }
 
 func (f *fixture) mint(t testing.TB) *mint.Grant {
@@ -99,7 +145,7 @@ func (f *fixture) mint(t testing.TB) *mint.Grant {
 // appCalls counts the calls to App-authenticated and token endpoints.
 func appCalls(sim *ghsim.Sim) int {
 	c := sim.Calls()
-	return c["GET /repos/{owner}/{repo}/installation"] + c["POST /app/installations/{installation_id}/access_tokens"]
+	return c["GET /repos/{owner}/{repo}/installation"] + c["GET /app/installations/{installation_id}"] + c["POST /app/installations/{installation_id}/access_tokens"]
 }
 
 func totalCalls(sim *ghsim.Sim) int {

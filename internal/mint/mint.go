@@ -13,17 +13,14 @@ import (
 	"github.com/jitkey/jitkey/internal/github"
 	"github.com/jitkey/jitkey/internal/policy"
 	"github.com/jitkey/jitkey/internal/revocation"
+	"github.com/jitkey/jitkey/internal/source"
 )
 
 // AppAPI is what the Minter needs from a client authenticated as the App.
 type AppAPI interface {
 	RepoInstallation(ctx context.Context, owner, repo string) (*github.Installation, error)
+	AppInstallation(ctx context.Context, id int64) (*github.Installation, error)
 	CreateInstallationToken(ctx context.Context, installationID int64, req github.TokenRequest) (*github.InstallationToken, error)
-}
-
-// ContentsAPI reads the policy file; jitkey gives it the job's github-token.
-type ContentsAPI interface {
-	FileContents(ctx context.Context, owner, repo, path, ref string) ([]byte, string, error)
 }
 
 // TokenAPI is a client authenticated with the minted token itself.
@@ -32,10 +29,12 @@ type TokenAPI = revocation.TokenAPI
 // TokenClientFunc builds a TokenAPI for a token.
 type TokenClientFunc = revocation.ClientFunc
 
-// Minter mints and revokes policy-scoped installation tokens.
+// Minter decides and mints policy-scoped installation tokens, and revokes
+// them. The action's mint step and the broker both call Mint.
 type Minter struct {
 	app      AppAPI
-	contents ContentsAPI
+	src      source.Reader
+	eval     Evaluator
 	tokens   TokenClientFunc
 	now      func() time.Time
 	log      *slog.Logger
@@ -51,10 +50,14 @@ func WithClock(now func() time.Time) Option { return func(m *Minter) { m.now = n
 // WithLogger sets the logger for diagnostics (never credentials).
 func WithLogger(l *slog.Logger) Option { return func(m *Minter) { m.log = l } }
 
-// New returns a Minter. app may be nil for a Minter that only revokes;
-// contents may be nil when the policy is passed in.
-func New(app AppAPI, contents ContentsAPI, tokens TokenClientFunc, opts ...Option) *Minter {
-	m := &Minter{app: app, contents: contents, tokens: tokens, now: time.Now, log: slog.New(slog.DiscardHandler)}
+// WithEvaluator sets how policy files are evaluated (default InProcess).
+func WithEvaluator(e Evaluator) Option { return func(m *Minter) { m.eval = e } }
+
+// New returns a Minter: app finds installations and mints, src reads the
+// policies (source.GitHub, or a source.Cache around it), tokens revoke.
+// app and src may be nil for a Minter that only revokes.
+func New(app AppAPI, src source.Reader, tokens TokenClientFunc, opts ...Option) *Minter {
+	m := &Minter{app: app, src: src, eval: InProcess{}, tokens: tokens, now: time.Now, log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(m)
 	}
@@ -65,12 +68,16 @@ func New(app AppAPI, contents ContentsAPI, tokens TokenClientFunc, opts ...Optio
 type Input struct {
 	Claims  policy.Claims
 	Request policy.Request
-	// PolicyPath is the policy file in the calling repository (Claims.Repository);
-	// PolicyRef the ref to read it at, "" for the default branch.
-	PolicyPath string
-	PolicyRef  string
-	// InstallationID skips the installation lookup when not zero.
+	// PolicyRef is the ref to read the caller's policy at, "" for the
+	// default branch; any other ref is refused unless the organisation
+	// policy allows it (organization.policy_refs).
+	PolicyRef string
+	// InstallationID, when not zero, is checked (GET /app/installations/{id})
+	// to be the App's installation on the caller's owner.
 	InstallationID int64
+	// OrgPolicy is where the organisation policy lives; zero:
+	// OWNER/.github, directory .github/jitkey (source.OrgLocation).
+	OrgPolicy source.Location
 }
 
 // Grant is a minted token and what it may do.
@@ -79,70 +86,50 @@ type Grant struct {
 	SHA256         string // hex SHA-256 of the token
 	ExpiresAt      time.Time
 	InstallationID int64
-	AppSlug        string // empty when the installation ID was given
+	AppSlug        string
 	Owner          string
 	Repositories   []string // "owner/name", sorted
 	Permissions    map[string]string
 	Decision       policy.Decision
-	PolicySHA      string // blob SHA of the policy file read
+	// Policies lists the policy directories read (the organisation's
+	// first), each with its ref and commit; PolicyRef the ref asked for.
+	Policies  []PolicyRead
+	PolicyRef string
 }
 
-// Decided is a policy decision with the facts it was made on.
-type Decided struct {
-	Decision  policy.Decision
-	PolicySHA string
-}
+// PolicySHA is the organisation policy's commit.
+func (g *Grant) PolicySHA() string { return Decided{Policies: g.Policies}.PolicySHA() }
 
-// Decide reads the policy from the calling repository at the policy ref
-// through the contents API and decides the request: one API call.
-func (m *Minter) Decide(ctx context.Context, in Input) (Decided, error) {
-	owner, repo, ok := strings.Cut(in.Claims.Repository, "/")
-	if !ok || owner == "" || repo == "" || strings.Contains(repo, "/") {
-		return Decided{}, fmt.Errorf("the job's repository %q is not owner/name: run inside GitHub Actions or pass --repository", in.Claims.Repository)
-	}
-	if in.PolicyPath == "" {
-		return Decided{}, errors.New("no policy path: set the policy input")
-	}
-	data, sha, err := m.contents.FileContents(ctx, owner, repo, in.PolicyPath, in.PolicyRef)
-	if err != nil {
-		return Decided{}, &PolicyReadError{Path: in.PolicyPath, Ref: in.PolicyRef, Err: err}
-	}
-	set, err := policy.LoadBytes(in.PolicyPath, data)
-	if err != nil {
-		return Decided{}, &PolicyInvalidError{Path: in.PolicyPath, Ref: in.PolicyRef, Err: err}
-	}
-	return Decided{Decision: policy.Decide(set, in.Claims, in.Request), PolicySHA: sha}, nil
-}
-
-// Mint decides and, when allowed, mints: the policy read, the installation
-// lookup (skipped when in.InstallationID is set) and the mint itself, so three
-// API calls, or two. A denial is a *DeniedError and calls no App endpoint.
+// Mint decides and, when allowed, mints: the installation lookup, the
+// policies read (a read token and one query), and the mint. A denial is a
+// *DeniedError and mints nothing.
 func (m *Minter) Mint(ctx context.Context, in Input) (*Grant, error) {
 	d, err := m.Decide(ctx, in)
 	if err != nil {
 		return nil, err
 	}
 	if !d.Decision.Allowed {
-		return nil, &DeniedError{Decision: d.Decision}
+		return nil, &DeniedError{Decision: d.Decision, Policies: d.Policies}
 	}
-	return m.MintDecided(ctx, in, d)
+	return m.MintDecided(ctx, d)
 }
 
-// MintDecided mints what an allowed decision grants.
-func (m *Minter) MintDecided(ctx context.Context, in Input, d Decided) (*Grant, error) {
+// MintDecided mints what an allowed decision grants, on the installation
+// the decision checked, and checks GitHub's answer before returning it: a
+// token wider than asked, or on repositories of another owner or with
+// other IDs than the policies read, is revoked and refused.
+func (m *Minter) MintDecided(ctx context.Context, d Decided) (*Grant, error) {
 	owner, req, err := tokenRequest(d.Decision)
 	if err != nil {
 		return nil, err
 	}
-	g := &Grant{InstallationID: in.InstallationID, Owner: owner, Decision: d.Decision, PolicySHA: d.PolicySHA,
-		Permissions: req.Permissions}
-	if g.InstallationID == 0 {
-		inst, err := m.app.RepoInstallation(ctx, owner, req.Repositories[0])
-		if err != nil {
-			return nil, err
-		}
-		g.InstallationID, g.AppSlug = inst.ID, inst.AppSlug
+	if !strings.EqualFold(owner, d.Owner) {
+		return nil, &github.Error{Class: github.ClassOwnerMismatch, Op: "mint",
+			Message: fmt.Sprintf("the grant is on %s's repositories, but the installation checked is %s's; nothing was minted", owner, d.Owner),
+			Fix:     github.FixFor(github.ClassOwnerMismatch)}
 	}
+	g := &Grant{InstallationID: d.InstallationID, AppSlug: d.AppSlug, Owner: owner, Decision: d.Decision,
+		Policies: d.Policies, PolicyRef: d.PolicyRef, Permissions: req.Permissions}
 	ctx, cancel, err := m.beginMint(ctx, g.InstallationID, owner, req)
 	if err != nil {
 		return nil, err
@@ -160,7 +147,29 @@ func (m *Minter) MintDecided(ctx context.Context, in Input, d Decided) (*Grant, 
 		rerr := m.revokeQuietly(ctx, g.Token)
 		return nil, &ScopeMismatchError{Detail: wider, SHA256: g.SHA256, ExpiresAt: g.ExpiresAt, RevokeErr: rerr}
 	}
+	if other := otherOwner(owner, d.IDs, tok); other != "" {
+		rerr := m.revokeQuietly(ctx, g.Token)
+		return nil, &ScopeMismatchError{Class: github.ClassOwnerMismatch, Detail: other, SHA256: g.SHA256, ExpiresAt: g.ExpiresAt, RevokeErr: rerr}
+	}
 	return g, nil
+}
+
+// otherOwner reports a token on a repository of another owner than the
+// grant's, or with another ID than the repository whose policy was read.
+func otherOwner(owner string, ids map[string]int64, tok *github.InstallationToken) string {
+	for _, r := range tok.Repositories {
+		o, _, _ := strings.Cut(r.FullName, "/")
+		if r.Owner.Login != "" {
+			o = r.Owner.Login
+		}
+		if !strings.EqualFold(o, owner) {
+			return fmt.Sprintf("GitHub minted the token on %s, of owner %s, but the grant is on %s's repositories (installation_owner_mismatch)", r.FullName, o, owner)
+		}
+		if want := ids[strings.ToLower(owner+"/"+r.Name)]; want != 0 && r.ID != 0 && r.ID != want {
+			return fmt.Sprintf("GitHub minted the token on %s with repository ID %d, but the policies read were for ID %d (renamed or re-created meanwhile)", r.FullName, r.ID, want)
+		}
+	}
+	return ""
 }
 
 // tokenRequest turns an allowed decision into an explicit token request.

@@ -15,6 +15,7 @@ import (
 	"github.com/jitkey/jitkey/internal/github"
 	"github.com/jitkey/jitkey/internal/mint"
 	"github.com/jitkey/jitkey/internal/policy"
+	"github.com/jitkey/jitkey/internal/source"
 )
 
 func TestMintAllowed(t *testing.T) {
@@ -29,17 +30,20 @@ func TestMintAllowed(t *testing.T) {
 		givenInst bool
 	}{
 		{name: "whole grant", in: func(i mint.Input) mint.Input { return i }, rule: "deploy",
-			repos: []string{"acme/api", "acme/infra"}, perms: map[string]string{"contents": "read", "deployments": "write"}, calls: 3},
+			repos: []string{"acme/api", "acme/infra"}, perms: map[string]string{"contents": "read", "deployments": "write"}, calls: 5},
 		{name: "narrower request", in: func(i mint.Input) mint.Input {
 			i.Request = policy.Request{Repositories: []string{"infra"}, Permissions: map[string]string{"deployments": "read"}}
 			return i
-		}, rule: "deploy", repos: []string{"acme/infra"}, perms: map[string]string{"deployments": "read"}, calls: 3},
-		{name: "installation id given", in: func(i mint.Input) mint.Input { return i }, givenInst: true, rule: "deploy",
-			repos: []string{"acme/api", "acme/infra"}, perms: map[string]string{"contents": "read", "deployments": "write"}, calls: 2},
+		}, rule: "api-deploys", repos: []string{"acme/infra"}, perms: map[string]string{"deployments": "read"}, calls: 4},
+		{name: "installation id given", in: func(i mint.Input) mint.Input {
+			i.Request = policy.Request{Repositories: []string{"api", "infra"}}
+			return i
+		}, givenInst: true, rule: "deploy",
+			repos: []string{"acme/api", "acme/infra"}, perms: map[string]string{"contents": "read", "deployments": "write"}, calls: 4},
 		{name: "unverified job on an open rule", in: func(i mint.Input) mint.Input {
 			i.Claims = policy.Claims{Repository: "acme/api", RepositoryOwner: "acme", EventName: "pull_request"}
 			return i
-		}, rule: "ci-read", repos: []string{"acme/api"}, perms: map[string]string{"contents": "read"}, calls: 3},
+		}, rule: "ci-read", repos: []string{"acme/api"}, perms: map[string]string{"contents": "read"}, calls: 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,9 +60,10 @@ func TestMintAllowed(t *testing.T) {
 			assert.Equal(t, tt.perms, g.Permissions)
 			assert.Equal(t, f.inst.ID, g.InstallationID)
 			assert.Equal(t, tt.calls, totalCalls(f.sim), "API calls: %v", f.sim.Calls())
-			if !tt.givenInst {
-				assert.Equal(t, "jitkey", g.AppSlug)
-			}
+			assert.Equal(t, "jitkey", g.AppSlug)
+			require.NotEmpty(t, g.Policies)
+			assert.Equal(t, "acme/.github", g.Policies[0].Repository, "the organisation policy is read first")
+			assert.Len(t, g.Policies[0].Commit, 40)
 			rec, ok := f.sim.TokenByValue(g.Token.Reveal())
 			require.True(t, ok)
 			assert.Equal(t, g.SHA256, rec.SHA256)
@@ -84,13 +89,13 @@ func TestMintDenied(t *testing.T) {
 		reasonHas string
 	}{
 		{name: "unverified cannot use a verified rule", claims: func() policy.Claims { c := deployClaims(); c.Verified = false; return c }(),
-			nearMiss: "deploy", reasonHas: "no rule matches"},
+			nearMiss: "deploy", reasonHas: "no rule in the policy of acme/api or the organisation policy matches"},
 		{name: "wrong ref", claims: func() policy.Claims { c := deployClaims(); c.Ref = "refs/heads/dev"; return c }(),
-			nearMiss: "deploy", reasonHas: "no rule matches"},
+			nearMiss: "deploy", reasonHas: "no rule in the policy of acme/api or the organisation policy matches"},
 		{name: "more than granted", claims: deployClaims(), req: policy.Request{Permissions: map[string]string{"contents": "write"}},
-			reasonHas: "grants contents: read"},
-		{name: "repository not granted", claims: deployClaims(), req: policy.Request{Repositories: []string{"acme/lib"}},
-			reasonHas: "does not grant repository acme/lib"},
+			reasonHas: "refuses: rule \"api-deploys\" (policy of acme/infra) matches, but it grants contents: read, not write"},
+		{name: "repository not consenting", claims: deployClaims(), req: policy.Request{Repositories: []string{"acme/web"}},
+			reasonHas: "acme/web refuses"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,9 +113,11 @@ func TestMintDenied(t *testing.T) {
 				require.NotEmpty(t, denied.Decision.NearMisses)
 				assert.Contains(t, mint.Explain(denied.Decision), tt.nearMiss)
 			}
-			assert.Equal(t, 0, appCalls(f.sim), "a denial calls no App endpoint")
-			assert.Equal(t, 1, totalCalls(f.sim), "a denial costs the policy read only")
-			assert.Empty(t, f.sim.Ledger(), "a denial mints nothing")
+			assert.Equal(t, 2, appCalls(f.sim), "a denial costs the installation lookup and the read token")
+			assert.LessOrEqual(t, totalCalls(f.sim), 4, "and one or two reads")
+			for _, rec := range f.sim.Ledger() {
+				assert.Equal(t, map[string]string{"contents": "read", "metadata": "read"}, rec.Permissions, "a denial mints nothing but the read token")
+			}
 		})
 	}
 }
@@ -123,16 +130,11 @@ func TestMintErrors(t *testing.T) {
 		class github.Class
 		check func(t *testing.T, err error)
 	}{
-		{name: "policy missing", setup: func(f *fixture) mint.Input {
+		{name: "organisation policy missing", setup: func(f *fixture) mint.Input {
 			in := deployInput()
-			in.PolicyPath = "nope.cue"
+			in.OrgPolicy = source.Location{Repository: "acme/api", Path: "nope"}
 			return in
-		}, class: github.ClassNotFound},
-		{name: "policy ref missing", setup: func(f *fixture) mint.Input {
-			in := deployInput()
-			in.PolicyRef = "no-such-branch"
-			return in
-		}, class: github.ClassNotFound},
+		}, class: github.ClassPolicyUnavailable},
 		{name: "policy invalid", setup: func(f *fixture) mint.Input {
 			f.sim.PutFile("acme", "api", "main", policyPath, []byte("apiVersion: \"jitkey.dev/v1\"\nrules: [{name: 1}]\n"))
 			return deployInput()
@@ -141,6 +143,7 @@ func TestMintErrors(t *testing.T) {
 			require.True(t, errors.As(err, &pe), "%v", err)
 			var diags policy.Errors
 			require.True(t, errors.As(err, &diags))
+			assert.Contains(t, err.Error(), "acme/api:.github/jitkey")
 			assert.Contains(t, err.Error(), policyPath+":")
 		}},
 		{name: "permission not granted to the installation", setup: func(f *fixture) mint.Input {
@@ -176,7 +179,7 @@ func TestMintErrors(t *testing.T) {
 			if tt.check != nil {
 				tt.check(t, err)
 			}
-			assert.Empty(t, f.sim.ValidTokens())
+			assert.Empty(t, f.validMinted(t))
 		})
 	}
 }
@@ -215,7 +218,7 @@ func TestRevokeThroughFaults(t *testing.T) {
 			out, err := f.m.Revoke(context.Background(), g.Token)
 			require.NoError(t, err)
 			assert.Contains(t, []mint.RevokeOutcome{mint.Revoked, mint.AlreadyRevoked}, out)
-			assert.Empty(t, f.sim.ValidTokens())
+			assert.Empty(t, f.validMinted(t))
 		})
 	}
 }
@@ -249,7 +252,8 @@ func TestLostMintAnswer(t *testing.T) {
 		t.Run(string(tt.kind), func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
-			f.sim.Fault(ghsim.FaultSpec{Method: "POST", Kind: tt.kind, Count: 1})
+			f.warm(t)
+			f.sim.Fault(ghsim.FaultSpec{Method: "POST", Path: "/app/installations/{installation_id}/access_tokens", Kind: tt.kind, Count: 1})
 			_, err := f.m.Mint(context.Background(), deployInput())
 			require.Error(t, err)
 			var lost *mint.LostTokenError
@@ -258,7 +262,7 @@ func TestLostMintAnswer(t *testing.T) {
 			assert.Equal(t, tt.recovered, lost.Recovered, "%v", err)
 			if tt.recovered {
 				assert.NoError(t, lost.RevokeErr)
-				assert.Empty(t, f.sim.ValidTokens(), "the recovered token is revoked")
+				assert.Empty(t, f.validMinted(t), "the recovered token is revoked")
 				assert.Contains(t, err.Error(), "was revoked")
 			} else {
 				assert.Contains(t, err.Error(), "expires by")
@@ -283,7 +287,7 @@ func TestRecoverTokenFromBrokenAnswer(t *testing.T) {
 	assert.True(t, lost.Recovered)
 	assert.NoError(t, lost.RevokeErr)
 	assert.Equal(t, g.SHA256, lost.SHA256)
-	assert.Empty(t, f.sim.ValidTokens())
+	assert.Empty(t, f.validMinted(t))
 	assert.NotContains(t, err.Error(), g.Token.Reveal())
 }
 
@@ -301,10 +305,14 @@ func TestAuditRecord(t *testing.T) {
 	assert.Equal(t, true, m["verified"])
 	assert.Equal(t, "octocat", m["actor"])
 	assert.Equal(t, g.SHA256[:16], m["token_sha256"])
+	assert.Equal(t, "main", m["policy_ref"], "the ref the caller's policy was read at")
+	assert.Len(t, m["policy_sha"], 40, "the organisation policy's commit")
+	assert.Len(t, m["policies"], 3, "organisation, acme/api and acme/infra")
 	assert.NotEmpty(t, m["expires_at"])
 
-	_, err := f.m.Mint(context.Background(), mint.Input{Claims: policy.Claims{Repository: "acme/api"}, PolicyPath: policyPath})
+	_, err := f.m.Mint(context.Background(), mint.Input{Claims: policy.Claims{Repository: "acme/api"}})
 	denied := mint.WithError(mint.NewRecord(f.clk.Now(), "mint", policy.Claims{Repository: "acme/api"}), err)
 	assert.Equal(t, "denied", denied.Outcome)
-	assert.True(t, strings.HasPrefix(denied.Reason, "no rule matches"))
+	assert.True(t, strings.HasPrefix(denied.Reason, "no rule in the policy of acme/api"), denied.Reason)
+	assert.Len(t, denied.Policies, 2, "a denial records the policies read too")
 }

@@ -30,6 +30,13 @@ func assemble(results []fileResult) (*Set, error) {
 				s.Ceiling, ceilingAt = c, &c.Pos
 			}
 		}
+		if o := r.pol.org; o != nil {
+			if s.Organization != nil {
+				diags = append(diags, o.Pos.diag(CodeDuplicateSection, "", "an organization section is already defined at %s; keep one per policy set", s.Organization.Pos))
+			} else {
+				s.Organization = o
+			}
+		}
 		if rv := r.pol.review; rv != nil {
 			p := r.pol.reviewAt
 			if reviewAt != nil {

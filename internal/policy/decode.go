@@ -26,6 +26,7 @@ type filePolicy struct {
 	reviewAt Pos
 	namePos  []Pos
 	waivers  []Waiver
+	org      *Organization
 }
 
 // decoder reads the value CUE evaluates (the file unified with the schema,
@@ -223,6 +224,9 @@ func (d *decoder) policy(u cue.Value) *filePolicy {
 	if w, ok := lookup(u, "waivers"); ok {
 		fp.waivers = d.waivers(w, vpath{cue.Str("waivers")})
 	}
+	if o, ok := lookup(u, "organization"); ok {
+		fp.org = d.organization(o, vpath{cue.Str("organization")})
+	}
 	return fp
 }
 
@@ -322,6 +326,9 @@ func (d *decoder) ceiling(v cue.Value, at vpath) *Ceiling {
 	c.Permissions = d.stringMap(p, at.field("permissions"))
 	if r, ok := lookup(v, "repositories"); ok {
 		c.Repositories = d.strings(r, at.field("repositories"))
+	}
+	if r, ok := lookup(v, "per_repository"); ok {
+		c.PerRepository = d.perRepository(r, at.field("per_repository"))
 	}
 	return c
 }

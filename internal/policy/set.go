@@ -16,6 +16,9 @@ type Set struct {
 	Review     *Review    `json:"review,omitempty"`
 	Tests      []TestCase `json:"tests,omitempty"`
 	Waivers    []Waiver   `json:"waivers,omitempty"`
+	// Organization holds the organisation-only settings (organisation
+	// policy only).
+	Organization *Organization `json:"organization,omitempty"`
 }
 
 // Rule grants a scope to the jobs whose claims satisfy every condition.
@@ -56,7 +59,9 @@ type Grant struct {
 type Ceiling struct {
 	Permissions  map[string]string `json:"permissions"`
 	Repositories []string          `json:"repositories,omitempty"`
-	Pos          Pos               `json:"pos"`
+	// PerRepository caps the repositories each entry names further.
+	PerRepository []RepositoryCeiling `json:"per_repository,omitempty"`
+	Pos           Pos                 `json:"pos"`
 }
 
 // TestCase is one policy unit test: claims and request in, expectation out.

@@ -53,6 +53,10 @@ type Decision struct {
 	Permissions     map[string]string `json:"permissions,omitempty"`
 	Reason          string            `json:"reason"`                // one sentence for humans
 	NearMisses      []NearMiss        `json:"near_misses,omitempty"` // closest rules that did not match, closest first
+	// Consents (DecideScope): for each repository of the token, the policy
+	// and rule that allow it. Refused: the repository that did not.
+	Consents []Consent `json:"consents,omitempty"`
+	Refused  string    `json:"refused,omitempty"` // "owner/name" that refused
 }
 
 // NearMiss is a rule that did not match, with the conditions that failed.

@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"strings"
+
+	"github.com/jitkey/jitkey/internal/lint"
+	"github.com/jitkey/jitkey/internal/policy"
+	"github.com/jitkey/jitkey/internal/policytest"
+	"github.com/jitkey/jitkey/internal/report"
+)
+
+// treeReport validates a policy tree: each directory loaded and linted as
+// its own set, and the checks between them.
+func treeReport(env Env, t *policyTree, command string) (*report.Report, *loadedTree, error) {
+	lt, done, err := loadTree(env, t)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer done()
+	r := &report.Report{Command: command, Files: lt.files, Diagnostics: lt.diags, Rules: checkRules()}
+	for _, s := range lt.loadedSets() {
+		r.Diagnostics = append(r.Diagnostics, lint.Lint(s)...)
+	}
+	lint.Sort(r.Diagnostics)
+	return r, lt, nil
+}
+
+// runTreeTests runs a tree's cases (those whose name matches run, when
+// given) through the consent decision.
+func runTreeTests(r *report.Report, lt *loadedTree, minCov float64, run string) (policytest.Result, bool) {
+	p := lt.policies()
+	if p == nil {
+		return policytest.Result{}, false
+	}
+	sets := lt.loadedSets()
+	selected, err := policytest.Select(&policy.Set{Tests: lt.tests()}, run)
+	if err != nil {
+		return policytest.Result{}, false
+	}
+	res := policytest.RunScope(*p, sets, selected.Tests)
+	all := &policy.Set{}
+	for _, s := range sets {
+		all.Rules = append(all.Rules, s.Rules...)
+	}
+	r.Diagnostics = append(r.Diagnostics, policytest.Diagnostics(all, res)...)
+	lint.Sort(r.Diagnostics)
+	passed, failed := res.Counts()
+	r.Tests = &report.Tests{Passed: passed, Failed: failed, Rules: len(res.Rules), Uncovered: res.Uncovered,
+		Coverage: res.Coverage(), MinCoverage: minCov}
+	for _, c := range res.Cases {
+		rc := report.Case{Name: c.Name, File: c.Pos.File, Line: c.Pos.Line}
+		if !c.Passed() {
+			rc.Failure = strings.Join(c.Failures, "; ")
+		}
+		r.Tests.Cases = append(r.Tests.Cases, rc)
+	}
+	return res, true
+}
