@@ -10,6 +10,7 @@ import (
 
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/validator/rules"
 )
 
 // graphqlSchema is the part of GitHub's GraphQL schema the simulator
@@ -71,7 +72,7 @@ func (s *Sim) graphql(c *call) {
 	if !c.decode(&req) {
 		return
 	}
-	doc, errs := gqlparser.LoadQuery(gqlSchema, req.Query)
+	doc, errs := gqlparser.LoadQueryWithRules(gqlSchema, req.Query, rules.NewDefaultRules())
 	if len(errs) > 0 {
 		list := make([]obj, len(errs))
 		for i, e := range errs {
