@@ -93,21 +93,35 @@ func TestDocsLinksResolve(t *testing.T) {
 }
 
 // TestDocsCUEExamplesLoad loads each CUE example with jitkey's loader; an
-// example of test cases runs against the rules in policies/.
+// example of test cases runs against the policy tree in policies/, with the
+// organisation policy and each repository's consent, as a mint decides.
 func TestDocsCUEExamplesLoad(t *testing.T) {
 	t.Parallel()
-	rules := fstest.MapFS{}
-	var names []string
-	paths, err := filepath.Glob(filepath.Join(repoRoot, "policies", "*.cue"))
+	tree := policy.Policies{Owner: "acme", Repos: map[string]*policy.Set{}}
+	var sets []*policy.Set
+	dirs, err := filepath.Glob(filepath.Join(repoRoot, "policies", "acme", "*"))
 	require.NoError(t, err)
-	for _, p := range paths {
-		if strings.HasSuffix(p, policy.TestSuffix) {
-			continue
-		}
-		data, err := os.ReadFile(p)
+	for _, dir := range dirs {
+		paths, err := filepath.Glob(filepath.Join(dir, "*.cue"))
 		require.NoError(t, err)
-		rules[filepath.Base(p)] = &fstest.MapFile{Data: data}
-		names = append(names, filepath.Base(p))
+		fsys, names := fstest.MapFS{}, []string(nil)
+		for _, p := range paths {
+			if strings.HasSuffix(p, policy.TestSuffix) {
+				continue
+			}
+			data, err := os.ReadFile(p)
+			require.NoError(t, err)
+			fsys[filepath.Base(p)] = &fstest.MapFile{Data: data}
+			names = append(names, filepath.Base(p))
+		}
+		set, err := policy.Load(fsys, names)
+		require.NoError(t, err, dir)
+		sets = append(sets, set)
+		if repo := "acme/" + filepath.Base(dir); repo == "acme/.github" {
+			tree.Org = set
+		} else {
+			tree.Repos[repo] = set
+		}
 	}
 	n := 0
 	for _, p := range docPages(t) {
@@ -134,15 +148,11 @@ func TestDocsCUEExamplesLoad(t *testing.T) {
 				assert.NoError(t, err, "the CUE example at %s does not load", where)
 				continue
 			}
-			fsys := fstest.MapFS{"example" + policy.TestSuffix: {Data: []byte(text)}}
-			for k, v := range rules {
-				fsys[k] = v
-			}
-			set, err := policy.Load(fsys, append(append([]string{}, names...), "example"+policy.TestSuffix))
-			if !assert.NoError(t, err, "the CUE test example at %s does not load beside policies/", where) {
+			set, err := policy.LoadBytes("example"+policy.TestSuffix, []byte(text))
+			if !assert.NoError(t, err, "the CUE test example at %s does not load", where) {
 				continue
 			}
-			res := policytest.Run(set)
+			res := policytest.RunScope(tree, sets, set.Tests)
 			require.NotEmpty(t, res.Cases)
 			_, failed := res.Counts()
 			assert.Zero(t, failed, "the CUE test example at %s fails against policies/: %+v", where, res.Cases)
