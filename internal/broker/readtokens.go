@@ -98,9 +98,11 @@ func (rc *ReadClients) Close(ctx context.Context) {
 	}
 }
 
-// TokenMinter mints installation tokens (the App's client).
+// TokenMinter mints installation tokens and reads an installation (the
+// App's client).
 type TokenMinter interface {
 	CreateInstallationToken(ctx context.Context, installationID int64, req github.TokenRequest) (*github.InstallationToken, error)
+	AppInstallation(ctx context.Context, id int64) (*github.Installation, error)
 }
 
 // MintingApp is the App API of the in-job mint (mint.AppAPI) with the
@@ -116,6 +118,11 @@ type MintingApp struct {
 // RepoInstallation is the cached lookup.
 func (a *MintingApp) RepoInstallation(ctx context.Context, owner, repo string) (*github.Installation, error) {
 	return a.rc.RepoInstallation(ctx, owner, repo)
+}
+
+// AppInstallation reads an installation by ID (a given installation-id).
+func (a *MintingApp) AppInstallation(ctx context.Context, id int64) (*github.Installation, error) {
+	return a.m.AppInstallation(ctx, id)
 }
 
 // CreateInstallationToken mints.

@@ -23,7 +23,7 @@ import (
 // (checking GitHub's answer), and revoke. *mint.Minter is one.
 type Domain interface {
 	Decide(ctx context.Context, in mint.Input) (mint.Decided, error)
-	MintDecided(ctx context.Context, in mint.Input, d mint.Decided) (*mint.Grant, error)
+	MintDecided(ctx context.Context, d mint.Decided) (*mint.Grant, error)
 	Revoke(ctx context.Context, tok github.Secret) (revocation.Outcome, error)
 }
 
@@ -51,8 +51,9 @@ type Options struct {
 	OIDCClient *http.Client
 	Domain     Domain
 	Ledger     ledger.Ledger
-	// PolicyPath is the policy file read in the calling repository.
-	PolicyPath string
+	// OrgRepository is the name of the organisation policy's repository in
+	// each organisation ("" : .github); its .github/jitkey/ holds it.
+	OrgRepository string
 	// PolicyPaths are path prefixes whose change, pushed to a default
 	// branch, invalidates that repository's cached policies.
 	PolicyPaths   []string

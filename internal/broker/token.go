@@ -15,6 +15,7 @@ import (
 	"github.com/jitkey/jitkey/internal/ledger"
 	"github.com/jitkey/jitkey/internal/mint"
 	"github.com/jitkey/jitkey/internal/policy"
+	"github.com/jitkey/jitkey/internal/source"
 )
 
 // mintBound is how long a mint may take once GitHub is asked, whatever
@@ -44,14 +45,17 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, rec, p)
 		return
 	}
-	in := mint.Input{Claims: id.Claims, PolicyPath: s.o.PolicyPath, Request: policy.Request{Repositories: req.Repositories, Permissions: req.Permissions}}
+	in := mint.Input{Claims: id.Claims, Request: policy.Request{Repositories: req.Repositories, Permissions: req.Permissions}}
+	if s.o.OrgRepository != "" {
+		in.OrgPolicy = source.Location{Repository: id.Claims.RepositoryOwner + "/" + s.o.OrgRepository, Path: source.DefaultPath}
+	}
 	d, err := s.o.Domain.Decide(ctx, in)
 	if err != nil {
 		s.refuse(w, rec, policyProblem(err))
 		return
 	}
 	if !d.Decision.Allowed {
-		s.refuse(w, mint.WithError(rec, &mint.DeniedError{Decision: d.Decision}), denialProblem(d.Decision))
+		s.refuse(w, mint.WithError(rec, &mint.DeniedError{Decision: d.Decision, Policies: d.Policies}), denialProblem(d.Decision))
 		return
 	}
 	s.exchange(w, r, id, in, d, rec)
@@ -125,13 +129,13 @@ func (s *Server) exchange(w http.ResponseWriter, r *http.Request, id identity.Id
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), mintBound)
 	defer cancel()
 	claims, _ := json.Marshal(claimsRecord(id))
-	iid, err := s.o.Ledger.RecordIntent(mctx, ledger.Intent{Job: jobOf(id), Claims: claims, Rule: d.Decision.Rule, PolicyRef: d.PolicySHA,
-		Installation: in.InstallationID, Repositories: d.Decision.Repositories, Permissions: d.Decision.Permissions, RequestedAt: s.o.Now()})
+	iid, err := s.o.Ledger.RecordIntent(mctx, ledger.Intent{Job: jobOf(id), Claims: claims, Rule: d.Decision.Rule, PolicyRef: d.PolicySHA(),
+		Installation: d.InstallationID, Repositories: d.Decision.Repositories, Permissions: d.Decision.Permissions, RequestedAt: s.o.Now()})
 	if err != nil {
 		s.refuse(w, rec.WithError(err), ledgerProblem(err))
 		return
 	}
-	g, err := s.o.Domain.MintDecided(mctx, in, d)
+	g, err := s.o.Domain.MintDecided(mctx, d)
 	if err != nil {
 		s.mintFailed(mctx, iid, err)
 		s.refuse(w, mint.WithError(rec, err), mintProblem(err))
@@ -157,7 +161,7 @@ func (s *Server) exchange(w http.ResponseWriter, r *http.Request, id identity.Id
 func (s *Server) answer(w http.ResponseWriter, g *mint.Grant) error {
 	return writeJSON(w, http.StatusOK, TokenAnswer{Token: g.Token.Reveal(), ExpiresAt: g.ExpiresAt.UTC(), InstallationID: g.InstallationID,
 		AppSlug: g.AppSlug, Repositories: g.Repositories, Permissions: g.Permissions, Rule: g.Decision.Rule,
-		TokenSHA256: g.SHA256, PolicySHA: g.PolicySHA})
+		TokenSHA256: g.SHA256, PolicySHA: g.PolicySHA()})
 }
 
 // undelivered revokes a token whose answer could not reach the job.

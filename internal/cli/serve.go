@@ -23,6 +23,7 @@ import (
 	"github.com/jitkey/jitkey/internal/revocation"
 	"github.com/jitkey/jitkey/internal/runstep"
 	"github.com/jitkey/jitkey/internal/signer"
+	"github.com/jitkey/jitkey/internal/source"
 	"github.com/jitkey/jitkey/internal/sweep"
 )
 
@@ -104,15 +105,23 @@ func serve(ctx context.Context, env Env, cfg *serveConfig, log *slog.Logger, rea
 		return fmt.Errorf("open the ledger: %w", err)
 	}
 	defer led.Close()
-	contents := &broker.CachedContents{Clients: rc, MaxAge: cfg.policyMaxAge(), Now: env.Now}
+	// The policies: read with the source's own read token, one query for
+	// every directory a decision needs, cached until max_age or a push.
+	reader := source.NewGitHub(app, func(tok string) (source.TokenClient, error) { return github.NewTokenClient(opts, tok) }, env.Now, broker.ReadPermissions)
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = reader.Close(cctx)
+	}()
+	policies := source.NewCache(reader, cfg.policyMaxAge(), env.Now)
 	revokeOpts := opts
 	revokeOpts.Retry = github.RetryPolicy{Attempts: 4, BaseDelay: 200 * time.Millisecond, MaxDelay: 2 * time.Second, MaxWait: 10 * time.Second}
-	minter := mint.New(rc.MintingApp(app), contents, func(tok github.Secret) (revocation.TokenAPI, error) {
+	minter := mint.New(rc.MintingApp(app), policies, func(tok github.Secret) (revocation.TokenAPI, error) {
 		return github.NewTokenClient(revokeOpts, tok.Reveal())
 	}, mint.WithClock(env.Now), mint.WithLogger(log))
 	srv, err := broker.New(broker.Options{Audience: cfg.audience(), Issuers: cfg.Issuers,
 		OIDCClient: &http.Client{Transport: github.NewNetTransport(), Timeout: 10 * time.Second},
-		Domain:     minter, Ledger: led, PolicyPath: cfg.Policy.Path, Policies: contents,
+		Domain:     minter, Ledger: led, OrgRepository: cfg.Policy.OrgRepository, Policies: policies,
 		PolicyPaths:   []string{strings.TrimSuffix(cfg.Policy.Path, "/"), ".github/jitkey/"},
 		WebhookSecret: cfg.secrets.webhook, Now: env.Now, Log: log, Metrics: m,
 		Limits: broker.Limits{GlobalRate: cfg.Limits.GlobalRate, RepositoryRate: cfg.Limits.RepositoryRate,

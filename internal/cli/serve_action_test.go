@@ -120,12 +120,13 @@ func TestActionBrokerDenied(t *testing.T) {
 	assert.Contains(t, out, `event_name: "workflow_dispatch"`)
 	assert.Empty(t, j.outputs()["token"])
 
-	// A repository without a policy: a clear error at once, not retried.
+	// A repository without a policy of its own (and no organisation rule
+	// for it): a clear denial at once, not retried.
 	j = w.brokerJob(t, w.sim.JobClaims("acme/web"))
 	start := time.Now()
 	assert.Equal(t, 1, j.runStep(context.Background(), true))
 	assert.Less(t, time.Since(start), time.Second, "a refusal is not retried")
-	assert.Contains(t, j.stdout.String(), "not found")
+	assert.Contains(t, j.stdout.String(), "no rule in the policy of acme/web or the organisation policy matches")
 	assert.Empty(t, w.jobTokens())
 	j.vars["ACTIONS_ID_TOKEN_REQUEST_URL"] = ""
 	assert.Equal(t, 1, j.runStep(context.Background(), true))

@@ -35,6 +35,11 @@ rules: [{
 }]
 `
 
+// brokerOrgPolicy is acme's organisation policy: the ceiling.
+const brokerOrgPolicy = `apiVersion: "jitkey.dev/v1"
+ceiling: permissions: {contents: "write", issues: "write"}
+`
+
 // brokerWorld is a simulator (org acme, repos api and web, the App
 // installed on both) and a jitkey serve on a fresh ledger in front of it.
 type brokerWorld struct {
@@ -73,6 +78,7 @@ func newBrokerWorld(t testing.TB, o brokerOpt) *brokerWorld {
 		sim.AddRepo(ghsim.RepoSpec{Owner: "acme", Name: name, Private: true})
 	}
 	sim.Install(app.ID, "acme", ghsim.InstallSpec{Permissions: map[string]string{"contents": "write", "issues": "write", "actions": "read"}})
+	sim.PutFile("acme", ".github", "main", ".github/jitkey/org.cue", []byte(brokerOrgPolicy))
 	sim.PutFile("acme", "api", "main", mintPolicyPath, []byte(brokerPolicy))
 	w := &brokerWorld{t: t, sim: sim, app: app, secret: []byte(randomB64(t, 24)), logBuf: &bytes.Buffer{},
 		hc: &http.Client{Timeout: 30 * time.Second}}

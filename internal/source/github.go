@@ -40,6 +40,7 @@ type GitHub struct {
 	app    AppAPI
 	client ClientFunc
 	now    func() time.Time
+	perms  map[string]string
 
 	mu     sync.Mutex
 	tokens map[int64]*readToken
@@ -52,11 +53,17 @@ type readToken struct {
 }
 
 // NewGitHub returns a GitHub reader; now is the clock (nil: time.Now).
-func NewGitHub(app AppAPI, client ClientFunc, now func() time.Time) *GitHub {
+// perms are the read token's permissions (default contents: read; a
+// broker asks for actions: read too, to share one kind of read token).
+func NewGitHub(app AppAPI, client ClientFunc, now func() time.Time, perms ...map[string]string) *GitHub {
 	if now == nil {
 		now = time.Now
 	}
-	return &GitHub{app: app, client: client, now: now, tokens: map[int64]*readToken{}}
+	g := &GitHub{app: app, client: client, now: now, perms: readPermissions, tokens: map[int64]*readToken{}}
+	if len(perms) > 0 {
+		g.perms = perms[0]
+	}
+	return g
 }
 
 // readPermissions is all a read token may do: read files (GitHub adds
@@ -103,7 +110,7 @@ func (g *GitHub) token(ctx context.Context, id int64) (*readToken, error) {
 	if rt != nil && g.now().Add(readTokenMargin).Before(rt.expires) {
 		return rt, nil
 	}
-	tok, err := g.app.CreateReadToken(ctx, id, readPermissions)
+	tok, err := g.app.CreateReadToken(ctx, id, g.perms)
 	if err != nil {
 		return nil, &TokenMintError{InstallationID: id, Err: err}
 	}
