@@ -35,11 +35,11 @@ func TestMintInFlightIsRecordedForPost(t *testing.T) {
 		wantPost string // what the post step says
 		warns    bool
 	}{
-		{name: "killed while the answer is held", fault: ghsim.FaultSpec{Method: "POST", Path: accessTokensPath, Kind: ghsim.FaultHold, Latency: 2 * time.Second},
+		{name: "killed while the answer is held", fault: ghsim.FaultSpec{Method: "POST", Path: accessTokensPath, After: 1, Kind: ghsim.FaultHold, Latency: 2 * time.Second},
 			snapshot: true, code: cli.ExitOK, wantPost: "::warning title=jitkey token may be live::a mint was in flight (installation ", warns: true},
-		{name: "connection reset: GitHub may have acted", fault: ghsim.FaultSpec{Method: "POST", Path: accessTokensPath, Kind: ghsim.FaultReset},
+		{name: "connection reset: GitHub may have acted", fault: ghsim.FaultSpec{Method: "POST", Path: accessTokensPath, After: 1, Kind: ghsim.FaultReset},
 			code: cli.ExitFindings, wantPost: "::warning title=jitkey token may be live::a mint was in flight (installation ", warns: true},
-		{name: "refused: no token exists", fault: ghsim.FaultSpec{Method: "POST", Path: accessTokensPath, Kind: ghsim.FaultStatus500, Status: 403},
+		{name: "refused: no token exists", fault: ghsim.FaultSpec{Method: "POST", Path: accessTokensPath, After: 1, Kind: ghsim.FaultStatus500, Status: 403},
 			code: cli.ExitFindings, wantPost: "nothing to revoke (no token was minted)"},
 	}
 	for _, tt := range tests {
@@ -53,7 +53,7 @@ func TestMintInFlightIsRecordedForPost(t *testing.T) {
 			if tt.snapshot {
 				go func() {
 					defer close(done)
-					for end := time.Now().Add(20 * time.Second); len(w.sim.Ledger()) == 0 && time.Now().Before(end); {
+					for end := time.Now().Add(20 * time.Second); len(jobTokens(w.sim.Ledger())) == 0 && time.Now().Before(end); {
 						time.Sleep(2 * time.Millisecond)
 					}
 					held, _ = os.ReadFile(filepath.Join(j.dir, "state"))

@@ -45,7 +45,10 @@ type FaultSpec struct {
 	// drawn from the seeded generator; 0 means every matching request.
 	Probability float64
 	// Count limits the fault to that many injections; 0 means no limit.
-	Count      int
+	Count int
+	// After lets that many matching requests through before the fault
+	// applies (a mint's policy-read token before the mint itself).
+	After      int
 	Status     int           // FaultStatus500 and FaultRateLimitSecondary
 	Latency    time.Duration // FaultSlow, FaultHold
 	RetryAfter time.Duration // FaultRateLimitSecondary, default 60 s
@@ -55,7 +58,7 @@ type FaultSpec struct {
 
 type fault struct {
 	FaultSpec
-	used int
+	used, passed int
 }
 
 type faults struct {
@@ -87,6 +90,10 @@ func (f *faults) pick(method, route string) *fault {
 			continue
 		}
 		if ft.Count > 0 && ft.used >= ft.Count {
+			continue
+		}
+		if ft.passed < ft.After {
+			ft.passed++
 			continue
 		}
 		if ft.Probability > 0 && f.rnd.Float64() >= ft.Probability {
