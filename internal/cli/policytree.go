@@ -191,7 +191,7 @@ func treeArg(env Env, paths []string) (*policyTree, error) {
 	if len(rel) != 1 {
 		return nil, nil
 	}
-	fsys, done, err := repoFS(env)
+	fsys, done, err := repoFS(env.Dir)
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,7 @@ func TestValidatePathOutsideTheRepository(t *testing.T) {
 	other := filepath.Join(base, "elsewhere", "policies")
 	require.NoError(t, os.MkdirAll(repo, 0o755))
 	require.NoError(t, os.MkdirAll(other, 0o755))
-	good, err := os.ReadFile(filepath.Join(repoRoot, "policies", "deploy.cue"))
+	good, err := os.ReadFile(filepath.Join(repoRoot, "policies", "acme", "api", "deploy.cue"))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(other, "deploy.cue"), good, 0o600))
 	bad := filepath.Join(base, "elsewhere", "bad", "policy.cue")
