@@ -78,11 +78,7 @@ func BenchmarkActionCycle(b *testing.B) {
 }
 
 func distName(cmd string) string {
-	exe := ""
-	if runtime.GOOS == "windows" {
-		exe = ".exe"
-	}
-	return fmt.Sprintf("%s-%s-%s%s", cmd, runtime.GOOS, runtime.GOARCH, exe)
+	return fmt.Sprintf("%s-%s-%s", cmd, runtime.GOOS, runtime.GOARCH)
 }
 
 // actionRoot lays out the action as a release tag holds it: action.yml,

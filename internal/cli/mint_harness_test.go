@@ -145,7 +145,6 @@ func (j *job) run(ctx context.Context, args ...string) int {
 }
 
 // post turns this job's saved state into the post step's environment.
-// post is the post step of j, started from the state file as it is now.
 func (j *job) post() *job { return postWithState(j, j.file("state")) }
 
 func (j *job) file(name string) string {
