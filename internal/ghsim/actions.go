@@ -245,36 +245,42 @@ func (s *Sim) getRun(c *call) {
 	c.json(http.StatusOK, c.runJSON(wr, wr.attempt))
 }
 
-func (s *Sim) getRunAttempt(c *call) {
+// findAttempt is findRun and the path's attempt, which must have run.
+func (c *call) findAttempt() (*workflowRun, int, bool) {
 	wr, ok := c.findRun()
+	if !ok {
+		return nil, 0, false
+	}
+	n, ok := c.pathInt("attempt_number")
+	c.s.mu.Lock()
+	ran := ok && wr.jobs[int(n)] != nil
+	c.s.mu.Unlock()
+	if !ran {
+		c.notFound()
+		return nil, 0, false
+	}
+	return wr, int(n), true
+}
+
+func (s *Sim) getRunAttempt(c *call) {
+	wr, n, ok := c.findAttempt()
 	if !ok {
 		return
 	}
-	n, ok := c.pathInt("attempt_number")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !ok || wr.jobs[int(n)] == nil {
-		c.notFound()
-		return
-	}
-	c.json(http.StatusOK, c.runJSON(wr, int(n)))
+	c.json(http.StatusOK, c.runJSON(wr, n))
 }
 
 func (s *Sim) listAttemptJobs(c *call) {
-	wr, ok := c.findRun()
+	wr, n, ok := c.findAttempt()
 	if !ok {
 		return
 	}
-	n, ok := c.pathInt("attempt_number")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	jobs := wr.jobs[int(n)]
-	if !ok || jobs == nil {
-		c.notFound()
-		return
-	}
-	list := make([]obj, 0, len(jobs))
-	for _, j := range jobs {
+	list := make([]obj, 0, len(wr.jobs[n]))
+	for _, j := range wr.jobs[n] {
 		list = append(list, c.jobJSON(j))
 	}
 	c.json(http.StatusOK, obj{"total_count": len(list), "jobs": list})
