@@ -96,21 +96,22 @@ func (c *Cluster) start() {
 		c.skip = "PostgreSQL tests skipped: JITKEY_TEST_POSTGRES=off"
 		return
 	}
-	c.bin, c.err = serverBin()
+	c.bin, c.err = serverBin("/usr/lib/postgresql/*/bin/initdb", exec.LookPath)
 	if c.err != nil {
 		return
 	}
 	c.err = c.boot()
 }
 
-// serverBin finds the newest Debian PostgreSQL server, or one on PATH.
-func serverBin() (string, error) {
-	found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+// serverBin finds the newest Debian PostgreSQL server (debian is the glob of
+// its initdb binaries), or one on PATH.
+func serverBin(debian string, lookPath func(string) (string, error)) (string, error) {
+	found, _ := filepath.Glob(debian)
 	sort.Slice(found, func(i, j int) bool { return version(found[i]) > version(found[j]) })
 	if len(found) > 0 {
 		return filepath.Dir(found[0]), nil
 	}
-	if p, err := exec.LookPath("initdb"); err == nil {
+	if p, err := lookPath("initdb"); err == nil {
 		return filepath.Dir(p), nil
 	}
 	return "", errors.New("pgtest: the PostgreSQL server binaries (initdb, pg_ctl, postgres) are not installed: " +
