@@ -76,13 +76,14 @@ func runExplain(_ context.Context, env Env, args []string) int {
 	}
 	defer done()
 	d := decide(claims, req)
+	thin := policytest.ThinRules(set.Rules, claims, d)
 	if *format == "json" {
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(d); err != nil {
+		if err := enc.Encode(explainJSON(d, derived, thin)); err != nil {
 			return fail(env.Stderr, "explain", err)
 		}
-	} else if _, err := io.WriteString(env.Stdout, explainText(set, d)+claimsNotes(derived, policytest.ThinRules(set.Rules, claims, d))); err != nil {
+	} else if _, err := io.WriteString(env.Stdout, explainText(set, d)+claimsNotes(derived, thin)); err != nil {
 		return fail(env.Stderr, "explain", err)
 	}
 	if !d.Allowed {
@@ -371,6 +372,24 @@ func explainText(s *policy.Set, d policy.Decision) string {
 		}
 	}
 	return b.String()
+}
+
+// explainJSON is the decision with the claims that were derived and the
+// rules the claims cannot rule out.
+func explainJSON(d policy.Decision, derived []string, thin []policytest.Thin) any {
+	type thinRule struct {
+		Rule   string   `json:"rule"`
+		Claims []string `json:"omitted_claims"`
+	}
+	out := struct {
+		policy.Decision
+		Derived []string   `json:"derived_claims,omitempty"`
+		Thin    []thinRule `json:"thin_claims,omitempty"`
+	}{Decision: d, Derived: derived}
+	for _, th := range thin {
+		out.Thin = append(out.Thin, thinRule{Rule: th.Rule, Claims: th.Claims})
+	}
+	return out
 }
 
 // claimsNotes says which claims were derived from the others, and which
