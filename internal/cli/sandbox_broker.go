@@ -31,6 +31,12 @@ rules: [{
 }]
 `
 
+// sandboxBrokerOrgPolicy is acme's organisation policy (acme/.github): the
+// ceiling every repository's grants stay under.
+const sandboxBrokerOrgPolicy = `apiVersion: "jitkey.dev/v1"
+ceiling: permissions: {contents: "read", deployments: "write"}
+`
+
 // brokerSandboxSteps is the broker tour (jitkey sandbox --broker).
 func brokerSandboxSteps() []sandboxStep {
 	return []sandboxStep{
@@ -78,6 +84,8 @@ func (sb *sandbox) brokerWorld(ctx context.Context) error {
 	}
 	sb.app = sb.sim.AddApp(ghsim.AppSpec{Slug: "jitkey", Name: "jitkey sandbox"})
 	sb.sim.AddRepo(ghsim.RepoSpec{Owner: "acme", Name: "api", Private: true})
+	sb.sim.AddRepo(ghsim.RepoSpec{Owner: "acme", Name: ".github", Private: true})
+	sb.sim.PutFile("acme", ".github", "main", ".github/jitkey/org.cue", []byte(sandboxBrokerOrgPolicy))
 	sb.inst = sb.sim.Install(sb.app.ID, "acme", ghsim.InstallSpec{
 		Permissions: map[string]string{"contents": "read", "deployments": "write", "actions": "read"}})
 	sb.sim.PutFile("acme", "api", "main", ".github/jitkey/policy.cue", []byte(sandboxBrokerPolicy))
@@ -124,6 +132,7 @@ webhook_secret: env: "JITKEY_WEBHOOK_SECRET"
 	sb.broker = bt
 	sb.sim.SetAppWebhook(sb.app.ID, url+"/v1/webhook", []byte(secrets["JITKEY_WEBHOOK_SECRET"]))
 	sb.sayf("API %s, OIDC issuer %s", sb.sim.URL(), sb.sim.OIDCIssuer())
+	sb.sayf("acme/.github holds the organisation policy (the ceiling); acme/api's policy lets its deploy workflow on main deploy acme/api")
 	sb.sayf("jitkey serve on %s: the App key, the ledger (SQLite, tokens sealed with AES-256-GCM), the webhook secret", url)
 	sb.sayf("the App's webhook (workflow_job, workflow_run, push) points at %s/v1/webhook", url)
 	return nil
