@@ -72,6 +72,9 @@ func cueDiagnostics(name string, raw, u cue.Value, err error) []Diagnostic {
 		if g.disj {
 			msg = "no allowed form matches: " + msg
 		}
+		if strings.Contains(msg, "field not allowed") {
+			msg += didYouMean(u, g.path)
+		}
 		out = append(out, g.pos.diag(CodeSchema, ruleName(raw, g.path), "%s", explain(g.path, msg)))
 	}
 	return dedupe(out)
@@ -257,7 +260,7 @@ func explain(path []string, msg string) string {
 	var hint string
 	last := ""
 	if len(path) > 0 {
-		last = path[len(path)-1]
+		last = unquote(path[len(path)-1])
 	}
 	inPerms := len(path) >= 2 && strings.HasSuffix(path[len(path)-2], "permissions")
 	switch {
@@ -265,9 +268,9 @@ func explain(path []string, msg string) string {
 		msg = "the map is empty"
 		hint = "grant at least one permission, e.g. contents: \"read\""
 	case strings.Contains(msg, "field not allowed") && inPerms:
-		hint = fmt.Sprintf("%q is not a GitHub App permission; use one of the names in schemas/permissions.cue", last)
+		hint = fmt.Sprintf("%q is not a GitHub App permission; the names are GitHub's, with underscores (see the permissions of jitkey's docs/policy.md)", last)
 	case strings.Contains(msg, "field not allowed"):
-		hint = "remove the field or fix its spelling; see the schema in schemas/policy.cue"
+		hint = "remove the field or fix its spelling; the fields are listed in jitkey's docs/policy.md"
 	case inPerms && len(permissionLevels[last]) > 0:
 		hint = fmt.Sprintf("%s accepts %s", last, strings.Join(permissionLevels[last], ", "))
 	case slices.Contains(path, "repositories") && len(path) >= 2 && path[len(path)-2] != "request":
@@ -306,4 +309,80 @@ func dedupe(ds []Diagnostic) []Diagnostic {
 		}
 	}
 	return out
+}
+
+// didYouMean names the field the schema allows at path's parent that is
+// closest to the unknown field at path ("pull-requests" -> "pull_requests",
+// "event_nmae" -> "event_name"), or returns "".
+func didYouMean(u cue.Value, path []string) string {
+	if len(path) == 0 || !u.Exists() {
+		return ""
+	}
+	unknown := unquote(path[len(path)-1])
+	var names []string
+	if len(path) >= 2 && strings.HasSuffix(path[len(path)-2], "permissions") {
+		for name := range permissionLevels {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+	} else {
+		it, err := u.LookupPath(cuePath(path[:len(path)-1])).Fields(cue.Optional(true))
+		if err != nil {
+			return ""
+		}
+		for it.Next() {
+			names = append(names, it.Selector().Unquoted())
+		}
+	}
+	best, bestD := "", 0
+	norm := func(s string) string { return strings.ReplaceAll(strings.ToLower(s), "-", "_") }
+	for _, name := range names {
+		if name == unknown {
+			continue
+		}
+		d := editDistance(norm(unknown), norm(name))
+		if best == "" || d < bestD {
+			best, bestD = name, d
+		}
+	}
+	if best == "" || bestD > max(2, len(unknown)/3) {
+		return ""
+	}
+	return fmt.Sprintf("; did you mean %s?", best)
+}
+
+// editDistance is the Levenshtein distance between a and b, with a swap of
+// two neighbouring letters counted as one edit.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range rb {
+		d[0][j+1] = j + 1
+	}
+	for i := 1; i <= len(ra); i++ {
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(ra)][len(rb)]
+}
+
+// unquote returns a path element without the quotes CUE puts around a
+// label that is not an identifier ("pull-requests").
+func unquote(e string) string {
+	if u, err := strconv.Unquote(e); err == nil {
+		return u
+	}
+	return e
 }

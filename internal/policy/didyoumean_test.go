@@ -1,0 +1,36 @@
+package policy_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/jitkey/jitkey/internal/policy"
+)
+
+// TestDidYouMean: an unknown field or permission name is answered with the
+// closest name the schema allows there, and the hint names a file the
+// author can read, not a schema file inside jitkey.
+func TestDidYouMean(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, src, want string }{
+		{"claim", head + rule("a", `event_nmae: "push"`, okGrant) + "}]\n", "rules.0.match.event_nmae: field not allowed; did you mean event_name?"}, //nolint:misspell // the typo is the test
+		{"permission", head + rule("a", "", `repositories: ["caller"], permissions: {"pull-requests": "read"}`) + "}]\n", "field not allowed; did you mean pull_requests?"},
+		{"rule field", head + rule("a", "", okGrant) + "\trequireVerifed: true\n}]\n", "rules.0.requireVerifed: field not allowed; did you mean requireVerified?"},
+		{"top-level field", "apiVersion: \"jitkey.dev/v1\"\nceilling: permissions: contents: \"read\"\n", "ceilling: field not allowed; did you mean ceiling?"},
+		{"review kind", "apiVersion: \"jitkey.dev/v1\"\nreview: kinds: deploy_keys: dormant_days: 30\n", "did you mean deploy_key?"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := policy.LoadBytes("p.cue", []byte(tt.src))
+			var errs policy.Errors
+			require.ErrorAs(t, err, &errs)
+			assert.Contains(t, errs[0].Message, tt.want)
+			assert.NotContains(t, errs[0].Message, "schemas/")
+		})
+	}
+	_, err := policy.LoadBytes("p.cue", []byte(head+rule("a", `zzzzzz: "x"`, okGrant)+"}]\n"))
+	assert.NotContains(t, err.Error(), "did you mean", "no suggestion when nothing is close")
+}
