@@ -219,7 +219,9 @@ func (sb *sandbox) ledgerShows(ctx context.Context) error {
 	bt := sb.broker
 	defer func() {
 		bt.stop()
-		<-bt.done
+		if err := <-bt.done; err != nil {
+			sb.sayf("jitkey serve stopped: %v", err)
+		}
 	}()
 	e, err := bt.served.Ledger.Get(ctx, bt.sha)
 	if err != nil {

@@ -27,10 +27,8 @@ import (
 // replica is one `jitkey serve` process: this test binary acting as jitkey
 // (see TestMain), so that it can be killed like a real one.
 type replica struct {
-	cmd  *exec.Cmd
-	url  string
-	logs *syncBuf
-	buf  *strings.Builder
+	cmd *exec.Cmd
+	url string
 }
 
 func (w *brokerWorld) startReplica(t testing.TB, env map[string]string) *replica {
