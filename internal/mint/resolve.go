@@ -79,11 +79,11 @@ func (m *Minter) Decide(ctx context.Context, in Input) (Decided, error) {
 		return Decided{}, err
 	}
 	d.InstallationID, d.AppSlug = inst.ID, inst.AppSlug
-	pols := policy.Policies{Owner: owner, Repos: map[string]*policy.Set{}, IDs: d.IDs}
 	orgLoc := in.OrgPolicy
 	if orgLoc.Repository == "" {
 		orgLoc = source.OrgLocation(owner)
 	}
+	pols := policy.Policies{Owner: owner, Repos: map[string]*policy.Set{}, IDs: d.IDs, OrgRepository: orgLoc.Repository}
 	if err := sameOwner(orgLoc.Repository, owner); err != nil {
 		return Decided{}, fmt.Errorf("organisation policy: %w", err)
 	}
@@ -93,7 +93,11 @@ func (m *Minter) Decide(ctx context.Context, in Input) (Decided, error) {
 		want = append(want, callerLoc)
 	}
 	for _, r := range in.Request.Repositories {
-		if full := qualifyRepo(r, owner); !strings.EqualFold(full, in.Claims.Repository) {
+		// Another owner's repository is refused by the decision, unread; the
+		// organisation policy's repository has that policy as its own.
+		full := qualifyRepo(r, owner)
+		o, _, _ := strings.Cut(full, "/")
+		if strings.EqualFold(o, owner) && !strings.EqualFold(full, in.Claims.Repository) && !strings.EqualFold(full, orgLoc.Repository) {
 			want = append(want, source.Location{Repository: full, Path: source.DefaultPath})
 		}
 	}

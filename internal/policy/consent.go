@@ -36,7 +36,15 @@ type Policies struct {
 	IDs map[string]int64
 	// OwnerID is the owner's account ID as read from GitHub (0: not known).
 	OwnerID int64
+	// OrgRepository is the organisation policy's repository ("owner/name"):
+	// no token ever writes to it (default OWNER/.github).
+	OrgRepository string
 }
+
+// policyWrite are the permissions that can change a repository's policy
+// files or who may: write on them to the organisation policy's repository
+// is never granted.
+var policyWrite = []string{"administration", "contents", "workflows"}
 
 // RepoPolicy returns the policy of repository "owner/name", nil if none.
 func (p Policies) RepoPolicy(repo string) *Set { return p.Repos[lowerASCII(repo)] }
@@ -91,6 +99,9 @@ func DecideScope(p Policies, c Claims, r Request) Decision {
 	}
 	out := Decision{Allowed: true, Permissions: perms}
 	for _, repo := range repos {
+		if reason := writesOrgPolicy(p, owner, repo, perms); reason != "" {
+			return Decision{Refused: repo, Reason: reason}
+		}
 		cons, refusal := consentOf(p, c, repo, perms)
 		if refusal.Reason != "" {
 			return refusal
@@ -102,6 +113,24 @@ func DecideScope(p Policies, c Claims, r Request) Decision {
 	out.Rule = mainRule(out.Consents, caller, scope)
 	out.Reason = fmt.Sprintf("%s allowed on %s: %s", describePerms(perms), strings.Join(out.Repositories, ", "), describeConsents(out.Consents))
 	return out
+}
+
+// writesOrgPolicy refuses write on the organisation policy's repository:
+// whoever could write there could grant themselves anything.
+func writesOrgPolicy(p Policies, owner, repo string, perms map[string]string) string {
+	orgRepo := p.OrgRepository
+	if orgRepo == "" {
+		orgRepo = owner + "/.github"
+	}
+	if !strings.EqualFold(repo, orgRepo) {
+		return ""
+	}
+	for _, name := range policyWrite {
+		if LevelAtMost("write", perms[name]) {
+			return fmt.Sprintf("%s refuses: it holds the organisation policy, and jitkey never grants %s: %s on it (whoever could write there could grant themselves anything); change it through reviewed pull requests", repo, name, perms[name])
+		}
+	}
+	return ""
 }
 
 // callerBound denies claims whose repository_id is not the ID bound to the
