@@ -185,17 +185,22 @@ func (lt *loadedTree) loadedSets() []*policy.Set {
 }
 
 // treeArg returns the tree when paths name exactly one directory that is
-// a policy tree.
+// a policy tree (no path: the default directory, as the commands look it up).
 func treeArg(env Env, paths []string) (*policyTree, error) {
-	rel := relPaths(env, paths)
-	if len(rel) != 1 {
-		return nil, nil
-	}
 	fsys, done, err := repoFS(env.Dir)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
+	if len(paths) == 0 {
+		if paths, err = defaultPaths(fsys, env.Dir); err != nil {
+			return nil, nil // the command says where it looked
+		}
+	}
+	rel := relPaths(env, paths)
+	if len(rel) != 1 {
+		return nil, nil
+	}
 	t, ok, err := findTree(fsys, rel[0])
 	if err != nil || !ok {
 		return nil, err
