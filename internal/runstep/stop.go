@@ -34,6 +34,10 @@ func StopContext(parent context.Context) (context.Context, context.CancelFunc) {
 		select {
 		case s := <-sigs:
 			cancel(fmt.Errorf("signal %v", s))
+			// The first signal is a stop: what is under way (a mint's
+			// revocation) finishes within its grace. A second one takes the
+			// signal's default action and ends the process at once.
+			signal.Stop(sigs)
 		case <-done:
 		}
 	}()

@@ -41,6 +41,29 @@ func TestStopHelper(t *testing.T) {
 		what = "parent gone"
 	}
 	require.NoError(t, os.WriteFile(out, []byte(what), 0o600))
+	if os.Getenv("JITKEY_STOP_HELPER_HANG") != "" {
+		time.Sleep(30 * time.Second) // a revocation that does not end
+	}
+}
+
+// TestSecondSignalExitsAtOnce: after a first SIGINT the process winds down
+// (within its grace); a second ends it at once, however long that takes.
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	t.Parallel()
+	out := filepath.Join(t.TempDir(), "stopped")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStopHelper$")
+	cmd.Env = append(os.Environ(), "JITKEY_STOP_HELPER="+out, "JITKEY_STOP_HELPER_HANG=1")
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	require.Eventually(t, func() bool { _, err := os.Stat(out + ".ready"); return err == nil }, 20*time.Second, 10*time.Millisecond)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	require.Eventually(t, func() bool { _, err := os.Stat(out); return err == nil }, 10*time.Second, 10*time.Millisecond)
+	start := time.Now()
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "the second SIGINT ends the process")
+	assert.Less(t, time.Since(start), 5*time.Second, "at once, not after the 30 s the process was still busy")
 }
 
 // TestStopContext stops a process each way a step can be stopped and checks
