@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -254,6 +255,13 @@ func ruleName(raw cue.Value, path []string) string {
 	return s
 }
 
+var (
+	refNotFound = regexp.MustCompile(`reference "([^"]+)" not found`)
+	wantList    = regexp.MustCompile(`conflicting values ("(?:[^"\\]|\\.)*"|[0-9.]+|true|false) and \[.*\(mismatched types \w+ and list\)`)
+	// longPattern is a schema regular expression too long to help anyone.
+	longPattern = regexp.MustCompile(`=~"(?:[^"\\]|\\.){60,}"`)
+)
+
 // explain prefixes the message with its path and says what to do next.
 func explain(path []string, msg string) string {
 	where := strings.Join(path, ".")
@@ -263,7 +271,22 @@ func explain(path []string, msg string) string {
 		last = unquote(path[len(path)-1])
 	}
 	inPerms := len(path) >= 2 && strings.HasSuffix(path[len(path)-2], "permissions")
+	if m := refNotFound.FindStringSubmatch(msg); m != nil {
+		msg = fmt.Sprintf("%s is read as a reference to a field, and the file defines none of that name; if you meant the text, quote it: %q", m[1], m[1])
+	}
+	if m := wantList.FindStringSubmatch(msg); m != nil {
+		msg = fmt.Sprintf("a single value where a list is needed; use a list: [%s]", m[1])
+	} else if strings.Contains(msg, "mismatched types list and struct") {
+		msg = "a list where a map of name: value is needed"
+		if strings.HasSuffix(last, "permissions") {
+			hint = `write a map, e.g. {contents: "read", deployments: "write"}`
+		} else {
+			hint = "write a map {name: value, ...}"
+		}
+	}
+	msg = longPattern.ReplaceAllString(msg, `=~"…"`)
 	switch {
+	case hint != "":
 	case strings.Contains(msg, "struct.MinFields(1)"):
 		msg = "the map is empty"
 		hint = "grant at least one permission, e.g. contents: \"read\""

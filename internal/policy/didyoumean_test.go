@@ -34,3 +34,32 @@ func TestDidYouMean(t *testing.T) {
 	_, err := policy.LoadBytes("p.cue", []byte(head+rule("a", `zzzzzz: "x"`, okGrant)+"}]\n"))
 	assert.NotContains(t, err.Error(), "did you mean", "no suggestion when nothing is close")
 }
+
+// TestMessagesForPeople: what a newcomer writes wrong is answered in their
+// terms, without the schema's regular expressions.
+func TestMessagesForPeople(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, src, want string }{
+		{"bare word", head + rule("a", `environment: production`, okGrant) + "}]\n",
+			`production is read as a reference to a field, and the file defines none of that name; if you meant the text, quote it: "production"`},
+		{"bare yes", head + "\tname: \"a\"\n\trequireVerified: yes\n\tmatch: {}\n\tgrant: {" + okGrant + "}\n}]\n",
+			`if you meant the text, quote it: "yes"`},
+		{"value where a list is needed", "apiVersion: \"jitkey.dev/v1\"\nreview: owners: \"@acme/security\"\n",
+			`review.owners: a single value where a list is needed; use a list: ["@acme/security"]`},
+		{"list where a map is needed", head + rule("a", "", `repositories: ["caller"], permissions: ["contents"]`) + "}]\n",
+			`rules.0.grant.permissions: a list where a map of name: value is needed (write a map, e.g. {contents: "read", deployments: "write"})`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := policy.LoadBytes("p.cue", []byte(tt.src))
+			var errs policy.Errors
+			require.ErrorAs(t, err, &errs)
+			assert.Contains(t, errs[0].Message, tt.want)
+			for _, d := range errs {
+				assert.Less(t, len(d.Message), 400, "no schema pattern in a message: %s", d.Message)
+				assert.NotContains(t, d.Message, "=~\"^(actions|")
+			}
+		})
+	}
+}
