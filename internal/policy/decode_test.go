@@ -117,11 +117,7 @@ func TestDecodeNotConcrete(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := policy.LoadBytes("p.cue", []byte(tt.src))
-			var errs policy.Errors
-			require.ErrorAs(t, err, &errs)
-			require.NotEmpty(t, errs)
-			d := errs[0]
+			d := loadErrors(t, "p.cue", tt.src)[0]
 			assert.Equal(t, [2]int{tt.line, tt.col}, [2]int{d.Line, d.Col}, d.Message)
 			assert.Contains(t, d.Message, tt.contains)
 		})

@@ -24,9 +24,7 @@ func TestDidYouMean(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := policy.LoadBytes("p.cue", []byte(tt.src))
-			var errs policy.Errors
-			require.ErrorAs(t, err, &errs)
+			errs := loadErrors(t, "p.cue", tt.src)
 			assert.Contains(t, errs[0].Message, tt.want)
 			assert.NotContains(t, errs[0].Message, "schemas/")
 		})
@@ -52,9 +50,7 @@ func TestMessagesForPeople(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := policy.LoadBytes("p.cue", []byte(tt.src))
-			var errs policy.Errors
-			require.ErrorAs(t, err, &errs)
+			errs := loadErrors(t, "p.cue", tt.src)
 			assert.Contains(t, errs[0].Message, tt.want)
 			for _, d := range errs {
 				assert.Less(t, len(d.Message), 400, "no schema pattern in a message: %s", d.Message)
@@ -62,4 +58,14 @@ func TestMessagesForPeople(t *testing.T) {
 			}
 		})
 	}
+}
+
+// loadErrors loads src, which must fail, and returns its diagnostics.
+func loadErrors(t *testing.T, name, src string) policy.Errors {
+	t.Helper()
+	_, err := policy.LoadBytes(name, []byte(src))
+	var errs policy.Errors
+	require.ErrorAs(t, err, &errs)
+	require.NotEmpty(t, errs)
+	return errs
 }

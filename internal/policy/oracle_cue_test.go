@@ -132,13 +132,7 @@ func (o *cueOracle) run(t *testing.T) []verdict {
 			alone = append(alone, k)
 		}
 	}
-	const size = 40
-	var chunks [][]int
-	for len(batch) > 0 {
-		n := min(size, len(batch))
-		chunks = append(chunks, batch[:n])
-		batch = batch[n:]
-	}
+	chunks := chunked(batch)
 	var mu sync.Mutex
 	parallel(2, len(chunks), func(i int) {
 		res, unsettled := o.vetBatch(t, chunks[i])
@@ -168,6 +162,18 @@ func (o *cueOracle) run(t *testing.T) []verdict {
 		}
 	}
 	o.exportAll(t, valid, out)
+	return out
+}
+
+// chunked splits ks into batches for one cue process each.
+func chunked(ks []int) [][]int {
+	const size = 160
+	var out [][]int
+	for len(ks) > 0 {
+		n := min(size, len(ks))
+		out = append(out, ks[:n])
+		ks = ks[n:]
+	}
 	return out
 }
 
@@ -305,13 +311,7 @@ func (o *cueOracle) vetOne(t *testing.T, k int) verdict {
 // exportAll exports the unified value of every valid file: in batches,
 // one JSON document per package, and alone when a batch fails.
 func (o *cueOracle) exportAll(t *testing.T, ks []int, out []verdict) {
-	const size = 40
-	var chunks [][]int
-	for len(ks) > 0 {
-		n := min(size, len(ks))
-		chunks = append(chunks, ks[:n])
-		ks = ks[n:]
-	}
+	chunks := chunked(ks)
 	var mu sync.Mutex
 	parallel(2, len(chunks), func(i int) {
 		docs := o.export(t, chunks[i])

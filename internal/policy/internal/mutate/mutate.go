@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,7 +32,12 @@ type Mutant struct {
 	Data   []byte
 }
 
-// Generate returns the mutants of files (name -> content), in a
+// Limit is how many mutants Generate returns at most: a seeded sample of
+// all it can make, so that the oracle's cost stays bounded as policies/
+// grows (each cue evaluation costs about 20 ms).
+const Limit = 700
+
+// Generate returns at most Limit mutants of files (name -> content), in a
 // deterministic order for a given seed.
 func Generate(seed uint64, files map[string][]byte) ([]Mutant, error) {
 	names := make([]string, 0, len(files))
@@ -49,6 +53,15 @@ func Generate(seed uint64, files map[string][]byte) ([]Mutant, error) {
 			return nil, fmt.Errorf("mutate %s: %w", name, err)
 		}
 		out = append(out, ms...)
+	}
+	if len(out) > Limit {
+		keep := rng.Perm(len(out))[:Limit]
+		slices.Sort(keep)
+		sample := make([]Mutant, len(keep))
+		for i, k := range keep {
+			sample[i] = out[k]
+		}
+		out = sample
 	}
 	return out, nil
 }
@@ -72,7 +85,10 @@ func generateFile(rng *rand.Rand, name string, data []byte) ([]Mutant, error) {
 	for i, s := range slots(f) {
 		changes = append(changes, slotChanges(rng, i, s)...)
 	}
-	base := strings.TrimSuffix(path.Base(name), ".cue")
+	// policies/acme/api/deploy.cue -> acme-api-deploy, so that files of
+	// one name in two directories make distinct mutants.
+	base := strings.TrimSuffix(strings.ReplaceAll(strings.TrimPrefix(name, "policies/"), "/", "-"), ".cue")
+	base = strings.TrimPrefix(base, ".")
 	suffix := ".cue"
 	if stem, ok := strings.CutSuffix(base, "_test"); ok {
 		base, suffix = stem, "_test.cue"
@@ -437,21 +453,22 @@ func scalarChanges(i int, p string, lit *ast.BasicLit) []change {
 	return append(out, extra...)
 }
 
-// Sources reads the *.cue files at the root of fsys, the files to mutate.
+// Sources reads the *.cue files under fsys (jitkey's policies/), the
+// files to mutate, named policies/PATH.
 func Sources(fsys fs.FS) (map[string][]byte, error) {
-	names, err := fs.Glob(fsys, "*.cue")
-	if err != nil {
-		return nil, err
-	}
 	out := map[string][]byte{}
-	for _, n := range names {
-		b, err := fs.ReadFile(fsys, n)
-		if err != nil {
-			return nil, err
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".cue") {
+			return err
 		}
-		out["policies/"+n] = b
-	}
-	return out, nil
+		b, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		out["policies/"+p] = b
+		return nil
+	})
+	return out, err
 }
 
 // File is the mutant as the corpus stores it: a comment naming the source
