@@ -67,9 +67,10 @@ func TestLifecycle(t *testing.T) {
 		name: "answer lost after minting",
 		job:  "answer-lost",
 		setup: func(w *world) {
-			// GitHub mints the token, then its answer breaks off half way:
+			// GitHub mints the job's token (the first mint is the
+			// policy-read token), then its answer breaks off half way:
 			// the token exists but main never gets a whole answer.
-			w.sim.Fault(ghsim.FaultSpec{Method: "POST", Path: accessTokensRoute, Kind: ghsim.FaultTruncated})
+			w.sim.Fault(ghsim.FaultSpec{Method: "POST", Path: accessTokensRoute, After: 1, Kind: ghsim.FaultTruncated})
 		},
 		check: func(t *testing.T, w *world, res actResult) {
 			assert.NotZero(t, res.ExitCode, "the job should fail")
@@ -180,11 +181,11 @@ func TestLifecycle(t *testing.T) {
 	}
 }
 
-// holdMintAnswer has the simulator mint the token, then hold its answer for
-// 3 s: less than the grace jitkey gives a mint after a stop, so the token
-// arrives and can be revoked.
+// holdMintAnswer has the simulator mint the job's token (after the
+// policy-read token), then hold its answer for 3 s: less than the grace
+// jitkey gives a mint after a stop, so the token arrives and can be revoked.
 func holdMintAnswer(w *world) {
-	w.sim.Fault(ghsim.FaultSpec{Method: "POST", Path: accessTokensRoute, Kind: ghsim.FaultHold, Latency: 3 * time.Second})
+	w.sim.Fault(ghsim.FaultSpec{Method: "POST", Path: accessTokensRoute, After: 1, Kind: ghsim.FaultHold, Latency: 3 * time.Second})
 }
 
 // mintHeld holds once GitHub has minted (its answer held) and the main
