@@ -260,6 +260,9 @@ var (
 	wantList    = regexp.MustCompile(`conflicting values ("(?:[^"\\]|\\.)*"|[0-9.]+|true|false) and \[.*\(mismatched types \w+ and list\)`)
 	// longPattern is a schema regular expression too long to help anyone.
 	longPattern = regexp.MustCompile(`=~"(?:[^"\\]|\\.){60,}"`)
+	// badValue is CUE's refusal of a string outside a schema pattern or format.
+	badValue   = regexp.MustCompile(`invalid value ("(?:[^"\\]|\\.)*") \((?:out of bound =~|does not satisfy )`)
+	ruleNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 )
 
 // explain prefixes the message with its path and says what to do next.
@@ -284,6 +287,7 @@ func explain(path []string, msg string) string {
 			hint = "write a map {name: value, ...}"
 		}
 	}
+	msg = plainValue(path, last, msg)
 	msg = longPattern.ReplaceAllString(msg, `=~"…"`)
 	switch {
 	case hint != "":
@@ -295,6 +299,9 @@ func explain(path []string, msg string) string {
 	case strings.Contains(msg, "field not allowed"):
 		hint = "remove the field or fix its spelling; the fields are listed in jitkey's docs/policy.md"
 	case inPerms && len(permissionLevels[last]) > 0:
+		if m := badValue.FindStringSubmatch(msg); m != nil {
+			msg = levelMessage(last, m[1])
+		}
 		hint = fmt.Sprintf("%s accepts %s", last, strings.Join(permissionLevels[last], ", "))
 	case slices.Contains(path, "repositories") && len(path) >= 2 && path[len(path)-2] != "request":
 		hint = `write "owner/name" or "caller" in a list, or "*" for every repository`
@@ -303,6 +310,8 @@ func explain(path []string, msg string) string {
 		hint = "give at least one element, or leave the field out"
 	case strings.Contains(msg, "required but not present"):
 		hint = "add this field"
+	case strings.HasPrefix(msg, "incomplete value =~"):
+		hint = `=~ is a CUE constraint, not a value: for a regular expression write {pattern: "..."}`
 	case strings.Contains(msg, "incomplete value"):
 		hint = "give this field a concrete value"
 	}
@@ -311,6 +320,37 @@ func explain(path []string, msg string) string {
 	}
 	if hint != "" {
 		msg += " (" + hint + ")"
+	}
+	return msg
+}
+
+// plainValue rewrites CUE's refusal of a string the schema constrains by a
+// pattern or a format into what the author should write, without the
+// schema's regular expression.
+func plainValue(path []string, last, msg string) string {
+	if last == "apiVersion" && strings.Contains(msg, "conflicting values") {
+		return fmt.Sprintf("this jitkey reads apiVersion %q only; write apiVersion: %q", APIVersion, APIVersion)
+	}
+	m := badValue.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	v, err := strconv.Unquote(m[1])
+	if err != nil {
+		v = m[1]
+	}
+	switch {
+	case last == "name" && len(path) == 3 && path[0] == "rules":
+		msg = fmt.Sprintf("%q is not a rule name: use lower-case letters, digits, '.', '_' and '-', starting with a letter or digit, at most 63 characters", v)
+		if slug := strings.ReplaceAll(strings.ToLower(strings.TrimSpace(v)), " ", "-"); ruleNameRe.MatchString(slug) {
+			msg += fmt.Sprintf(", e.g. %q", slug)
+		}
+	case last == "expires":
+		msg = fmt.Sprintf("%q is not a date; write YYYY-MM-DD, e.g. \"2027-06-30\"", v)
+	case len(path) >= 2 && path[len(path)-2] == "repositories":
+		msg = fmt.Sprintf("%q is not a repository name", v)
+	case strings.HasSuffix(last, "repository") || len(path) >= 2 && path[len(path)-2] == "repository_ids":
+		msg = fmt.Sprintf("%q is not a repository name; write \"owner/name\"", v)
 	}
 	return msg
 }
@@ -332,73 +372,6 @@ func dedupe(ds []Diagnostic) []Diagnostic {
 		}
 	}
 	return out
-}
-
-// didYouMean names the field the schema allows at path's parent that is
-// closest to the unknown field at path ("pull-requests" -> "pull_requests",
-// "event_nmae" -> "event_name"), or returns "".
-func didYouMean(u cue.Value, path []string) string {
-	if len(path) == 0 || !u.Exists() {
-		return ""
-	}
-	unknown := unquote(path[len(path)-1])
-	var names []string
-	if len(path) >= 2 && strings.HasSuffix(path[len(path)-2], "permissions") {
-		for name := range permissionLevels {
-			names = append(names, name)
-		}
-		slices.Sort(names)
-	} else {
-		it, err := u.LookupPath(cuePath(path[:len(path)-1])).Fields(cue.Optional(true))
-		if err != nil {
-			return ""
-		}
-		for it.Next() {
-			names = append(names, it.Selector().Unquoted())
-		}
-	}
-	best, bestD := "", 0
-	norm := func(s string) string { return strings.ReplaceAll(strings.ToLower(s), "-", "_") }
-	for _, name := range names {
-		if name == unknown {
-			continue
-		}
-		d := editDistance(norm(unknown), norm(name))
-		if best == "" || d < bestD {
-			best, bestD = name, d
-		}
-	}
-	if best == "" || bestD > max(2, len(unknown)/3) {
-		return ""
-	}
-	return fmt.Sprintf("; did you mean %s?", best)
-}
-
-// editDistance is the Levenshtein distance between a and b, with a swap of
-// two neighbouring letters counted as one edit.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	d := make([][]int, len(ra)+1)
-	for i := range d {
-		d[i] = make([]int, len(rb)+1)
-		d[i][0] = i
-	}
-	for j := range rb {
-		d[0][j+1] = j + 1
-	}
-	for i := 1; i <= len(ra); i++ {
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(ra)][len(rb)]
 }
 
 // unquote returns a path element without the quotes CUE puts around a

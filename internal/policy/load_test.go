@@ -35,7 +35,7 @@ func TestLoadErrorPositions(t *testing.T) {
 		{"level not accepted", head + rule("a", "", `repositories: ["caller"], permissions: {contents: "admin"}`) + "}]\n", 5, 60, policy.CodeSchema, "contents accepts read, write"},
 		{"missing grant, reported against the schema", head + "\tname: \"a\"\n\tmatch: {}\n}]\n", 2, 9, policy.CodeSchema, "rules.0.grant: field is required but not present"},
 		{"missing apiVersion", "rules: [{\n" + rule("a", "", okGrant) + "}]\n", 1, 1, policy.CodeSchema, "apiVersion: field is required"},
-		{"wrong apiVersion", "apiVersion: \"jitkey.dev/v2\"\n", 1, 13, policy.CodeSchema, "apiVersion: conflicting values"},
+		{"wrong apiVersion", "apiVersion: \"jitkey.dev/v2\"\n", 1, 13, policy.CodeSchema, `apiVersion: this jitkey reads apiVersion "jitkey.dev/v1" only; write apiVersion: "jitkey.dev/v1"`},
 		{"empty permissions", head + rule("a", "", `repositories: ["caller"], permissions: {}`) + "}]\n", 5, 49, policy.CodeSchema, "grant at least one permission"},
 		{"empty rule list", "apiVersion: \"jitkey.dev/v1\"\nrules: []\n", 2, 1, policy.CodeSchema, "rules: the list is empty"},
 		{"bad date", "apiVersion: \"jitkey.dev/v1\"\nreview: exemptions: [{kind: \"deploy_key\", credential: \"1\", finding: \"*\", reason: \"r\", approver: \"bob\", expires: \"2026-02-30\"}]\n", 2, 113, policy.CodeSchema, "expires"},
@@ -52,7 +52,7 @@ func TestLoadErrorPositions(t *testing.T) {
 		{"repository outside ceiling", head + rule("a", "", `repositories: ["other/y"], permissions: {contents: "read"}`) + "}]\nceiling: {permissions: contents: \"read\", repositories: [\"acme/*\"]}\n", 5, 25, policy.CodeAboveCeiling, "does not list"},
 		{"all repositories under a ceiling", head + rule("a", "", `repositories: "*", permissions: {contents: "read"}`) + "}]\nceiling: {permissions: contents: \"read\", repositories: [\"acme/*\"]}\n", 5, 10, policy.CodeAboveCeiling, "grants every repository"},
 		{"duplicate names", head + rule("a", "", okGrant) + "}, {\n" + rule("a", "", okGrant) + "}]\n", 7, 2, policy.CodeDuplicateName, `rule name "a" is already used at dup.cue:3:2`},
-		{"bad repository name", head + rule("a", "", `repositories: ["acme"], permissions: {contents: "read"}`) + "}]\n", 5, 25, policy.CodeSchema, `rules.0.grant.repositories.0: no allowed form matches: conflicting values "caller" and "acme"; invalid value "acme" (out of bound =~`},
+		{"bad repository name", head + rule("a", "", `repositories: ["acme"], permissions: {contents: "read"}`) + "}]\n", 5, 25, policy.CodeSchema, `rules.0.grant.repositories.0: "acme" is not a repository name (write "owner/name"`},
 		{"bad ref_type", head + rule("a", `ref_type: "branches"`, okGrant) + "}]\n", 4, 20, policy.CodeSchema, `rules.0.match.ref_type: no allowed form matches: conflicting values "branch" and "branches"; conflicting values "tag" and "branches"`},
 	}
 	for _, tt := range tests {
