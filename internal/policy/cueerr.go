@@ -262,6 +262,7 @@ var (
 	longPattern = regexp.MustCompile(`=~"(?:[^"\\]|\\.){60,}"`)
 	// badValue is CUE's refusal of a string outside a schema pattern or format.
 	badValue   = regexp.MustCompile(`invalid value ("(?:[^"\\]|\\.)*") \((?:out of bound =~|does not satisfy )`)
+	conflict   = regexp.MustCompile(`conflicting values ("(?:[^"\\]|\\.)*") and ("(?:[^"\\]|\\.)*")`)
 	ruleNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 )
 
@@ -331,6 +332,9 @@ func plainValue(path []string, last, msg string) string {
 	if last == "apiVersion" && strings.Contains(msg, "conflicting values") {
 		return fmt.Sprintf("this jitkey reads apiVersion %q only; write apiVersion: %q", APIVersion, APIVersion)
 	}
+	if enum := oneOf(msg); enum != "" {
+		return enum
+	}
 	m := badValue.FindStringSubmatch(msg)
 	if m == nil {
 		return msg
@@ -353,6 +357,34 @@ func plainValue(path []string, last, msg string) string {
 		msg = fmt.Sprintf("%q is not a repository name; write \"owner/name\"", v)
 	}
 	return msg
+}
+
+// oneOf rewrites a failed choice between fixed strings (ref_type: "branches"
+// against "branch" | "tag") as the choices and the closest of them, or
+// returns "" when msg is not only such conflicts.
+func oneOf(msg string) string {
+	ms := conflict.FindAllStringSubmatch(msg, -1)
+	if len(ms) < 2 || len(conflict.ReplaceAllString(msg, "")) != len("no allowed form matches: ")+2*(len(ms)-1) {
+		return ""
+	}
+	given := ms[0][2]
+	var choices []string
+	for _, m := range ms {
+		if m[2] != given {
+			return ""
+		}
+		choices = append(choices, m[1])
+	}
+	v, _ := strconv.Unquote(given)
+	out := fmt.Sprintf("%s is not one of %s", given, strings.Join(choices, ", "))
+	plain := make([]string, len(choices))
+	for i, c := range choices {
+		plain[i], _ = strconv.Unquote(c)
+	}
+	if near := Nearest(v, plain); near != "" {
+		out += fmt.Sprintf("; did you mean %q?", near)
+	}
+	return out
 }
 
 func dedupe(ds []Diagnostic) []Diagnostic {

@@ -69,3 +69,26 @@ func loadErrors(t *testing.T, name, src string) policy.Errors {
 	require.NotEmpty(t, errs)
 	return errs
 }
+
+// TestDidYouMeanNearest: the one spelling suggestion ignores case and "-"
+// against "_", counts a swap as one edit, and stays silent when nothing
+// is close (a short word needs a one-edit typo).
+func TestDidYouMeanNearest(t *testing.T) {
+	t.Parallel()
+	levels := []string{"read", "write", "admin"}
+	tests := []struct{ in, want string }{
+		{"wrtie", "write"},
+		{"Read", "read"},
+		{"READ", "read"},
+		{"admn", "admin"},
+		{"delete", ""},
+		{"pull-requests", "pull_requests"},
+		{"repo", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tt.want, policy.Nearest(tt.in, append(levels, "pull_requests", "ref")))
+		})
+	}
+}

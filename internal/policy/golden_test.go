@@ -38,6 +38,8 @@ var messageCases = []struct{ kind, name, src string }{
 	{"capitalised level", "p.cue", grant(`contents: "Read"`)},
 	{"admin where not a level", "p.cue", grant(`contents: "admin"`)},
 	{"empty permissions", "p.cue", grant(``)},
+	{"misspelt choice", "p.cue", head + rule("a", `ref_type: "branches"`, okGrant) + "}]\n"},
+	{"misspelt exemption finding", "p.cue", "apiVersion: \"jitkey.dev/v1\"\nreview: exemptions: [{kind: \"deploy_key\", credential: \"k\", finding: \"dormnat\", reason: \"r\", approver: \"@acme\", expires: \"2027-06-30\"}]\n"},
 	{"bare word needing quotes", "p.cue", head + rule("a", `environment: production`, okGrant) + "}]\n"},
 	{"single value where a list is needed", "p.cue", "apiVersion: \"jitkey.dev/v1\"\nreview: owners: \"@acme/security\"\n"},
 	{"list where a map is needed", "p.cue", head + rule("a", "", `repositories: ["caller"], permissions: ["contents"]`) + "}]\n"},

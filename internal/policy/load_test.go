@@ -53,7 +53,7 @@ func TestLoadErrorPositions(t *testing.T) {
 		{"all repositories under a ceiling", head + rule("a", "", `repositories: "*", permissions: {contents: "read"}`) + "}]\nceiling: {permissions: contents: \"read\", repositories: [\"acme/*\"]}\n", 5, 10, policy.CodeAboveCeiling, "grants every repository"},
 		{"duplicate names", head + rule("a", "", okGrant) + "}, {\n" + rule("a", "", okGrant) + "}]\n", 7, 2, policy.CodeDuplicateName, `rule name "a" is already used at dup.cue:3:2`},
 		{"bad repository name", head + rule("a", "", `repositories: ["acme"], permissions: {contents: "read"}`) + "}]\n", 5, 25, policy.CodeSchema, `rules.0.grant.repositories.0: "acme" is not a repository name (write "owner/name"`},
-		{"bad ref_type", head + rule("a", `ref_type: "branches"`, okGrant) + "}]\n", 4, 20, policy.CodeSchema, `rules.0.match.ref_type: no allowed form matches: conflicting values "branch" and "branches"; conflicting values "tag" and "branches"`},
+		{"bad ref_type", head + rule("a", `ref_type: "branches"`, okGrant) + "}]\n", 4, 20, policy.CodeSchema, `rules.0.match.ref_type: "branches" is not one of "branch", "tag"; did you mean "branch"?`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
