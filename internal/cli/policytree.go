@@ -162,6 +162,18 @@ func (lt *loadedTree) policies() *policy.Policies {
 	return p
 }
 
+// orgRepository is the organisation policy's repository: the location its
+// organization section configures, else OWNER/.github.
+func (lt *loadedTree) orgRepository() string {
+	if org := lt.sets[0].l.set; org != nil && org.Organization != nil && org.Organization.PolicyRepository != "" {
+		if repo := org.Organization.PolicyRepository; strings.Contains(repo, "/") {
+			return repo
+		}
+		return lt.t.owner + "/" + org.Organization.PolicyRepository
+	}
+	return lt.t.owner + "/" + source.DefaultOrgRepository
+}
+
 // tests are the test cases of every directory, in directory order.
 func (lt *loadedTree) tests() []policy.TestCase {
 	var out []policy.TestCase

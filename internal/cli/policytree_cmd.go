@@ -18,8 +18,12 @@ func treeReport(env Env, t *policyTree, command string) (*report.Report, *loaded
 	}
 	defer done()
 	r := &report.Report{Command: command, Files: lt.files, Diagnostics: lt.diags, Rules: checkRules()}
-	for _, s := range lt.loadedSets() {
-		r.Diagnostics = append(r.Diagnostics, lint.Lint(s)...)
+	orgRepo := lt.orgRepository()
+	for i, ts := range lt.sets {
+		if s := ts.l.set; s != nil {
+			h := lint.Holder{Repository: ts.repo, OrgRepository: orgRepo, Org: i == 0}
+			r.Diagnostics = append(r.Diagnostics, lint.Waive(lint.LintHeld(s, h), s, env.Now())...)
+		}
 	}
 	lint.Sort(r.Diagnostics)
 	return r, lt, nil

@@ -49,7 +49,7 @@ func Checks() []CheckInfo {
 		{CodeWriteUnverified, policy.Severity("warning"), "write or admin granted to claims that were not verified through OIDC"},
 		{CodeAllRepositories, policy.Severity("error"), "a grant to every repository of the installation"},
 		{CodeAdminLevel, policy.Severity("warning"), "an admin permission level"},
-	}, append(claimChecks(), waiverChecks()...)...)
+	}, slices.Concat(claimChecks(), guardChecks(), waiverChecks())...)
 }
 
 func severity(code string) policy.Severity {
