@@ -21,11 +21,12 @@ type Evaluator interface {
 	Evaluate(ctx context.Context, files []source.File) (*policy.Set, error)
 }
 
-// InProcess evaluates in this process; it checks ctx only before and
-// after, so a policy that evaluates for long holds it up.
+// InProcess evaluates in this process under policy.DefaultLimits; when ctx
+// ends it returns at once, leaving the evaluation to finish in the
+// background (see policy.Limits).
 type InProcess struct{}
 
-// Evaluate loads the files with policy.Load.
+// Evaluate loads the files with policy.LoadContext.
 func (InProcess) Evaluate(ctx context.Context, files []source.File) (*policy.Set, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -36,7 +37,7 @@ func (InProcess) Evaluate(ctx context.Context, files []source.File) (*policy.Set
 		fsys[f.Name] = &fstest.MapFile{Data: f.Data}
 		names[i] = f.Name
 	}
-	return policy.Load(fsys, names)
+	return policy.LoadContext(ctx, fsys, names)
 }
 
 // PolicyRead is one policy directory a decision read.

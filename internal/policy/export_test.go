@@ -1,5 +1,7 @@
 package policy
 
+import "context"
+
 // SchemaCheck returns the schema's verdict on one file: the diagnostics of
 // compiling and unifying it with the schema, without the checks Load adds
 // in Go (patterns, duplicate names, ceiling). The oracle test compares it
@@ -24,4 +26,9 @@ func Compiles(name string, data []byte) bool {
 	defer schemaPool.Put(sc)
 	_, diags := sc.compile(name, data)
 	return diags == nil
+}
+
+// LoadBytesLimits is LoadBytes under lim and ctx.
+func LoadBytesLimits(ctx context.Context, lim Limits, name string, data []byte) (*Set, error) {
+	return loadSources(ctx, lim, []source{{name: name, data: data}})
 }

@@ -3,6 +3,7 @@ package policy
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"fmt"
 	"io/fs"
 	"path"
@@ -29,8 +30,15 @@ const TestSuffix = "_test.cue"
 // Load reads the CUE policy files and *_test.cue test files at paths in
 // fsys, validates each against the schema and returns the Set. When any
 // file is invalid it returns a nil Set and an Errors value positioned in
-// the policy files; any other error is an I/O error.
+// the policy files; a *BoundError when evaluating crossed DefaultLimits;
+// any other error is an I/O error.
 func Load(fsys fs.FS, paths []string) (*Set, error) {
+	return LoadContext(context.Background(), fsys, paths)
+}
+
+// LoadContext is Load that also returns at once, with ctx's error, when
+// ctx ends (the evaluation itself goes on in the background; see Limits).
+func LoadContext(ctx context.Context, fsys fs.FS, paths []string) (*Set, error) {
 	srcs := make([]source, len(paths))
 	for i, p := range paths {
 		data, err := readFile(fsys, p)
@@ -39,13 +47,13 @@ func Load(fsys fs.FS, paths []string) (*Set, error) {
 		}
 		srcs[i] = source{name: p, data: data}
 	}
-	return loadSources(srcs)
+	return loadSources(ctx, DefaultLimits, srcs)
 }
 
 // LoadBytes validates one file, named name (a *_test.cue name makes it a
 // test file), and returns its Set.
 func LoadBytes(name string, data []byte) (*Set, error) {
-	return loadSources([]source{{name: name, data: data}})
+	return loadSources(context.Background(), DefaultLimits, []source{{name: name, data: data}})
 }
 
 func readFile(fsys fs.FS, name string) ([]byte, error) {
@@ -162,19 +170,21 @@ type fileResult struct {
 // context keeps everything it built, and evaluation slows as it grows.
 const filesPerContext = 64
 
-func loadSources(srcs []source) (*Set, error) {
+func loadSources(ctx context.Context, lim Limits, srcs []source) (*Set, error) {
 	key := memoKey(srcs)
 	if s := memoGet(key); s != nil {
 		return s, nil
 	}
-	s, err := loadFresh(srcs)
+	fl := &inFlight{files: map[int]flight{}}
+	s, err := bounded(ctx, lim, fl, func() (*Set, error) { return loadFresh(fl, srcs) })
 	if err == nil {
 		memoPut(key, s)
 	}
 	return s, err
 }
 
-func loadFresh(srcs []source) (*Set, error) {
+// loadFresh evaluates srcs, telling fl which file each worker is on.
+func loadFresh(fl *inFlight, srcs []source) (*Set, error) {
 	if _, err := schemaInstance(); err != nil {
 		return nil, err
 	}
@@ -186,7 +196,7 @@ func loadFresh(srcs []source) (*Set, error) {
 		mu       sync.Mutex
 		firstErr error
 	)
-	for range workers {
+	for w := range workers {
 		wg.Go(func() {
 			var sc *schema
 			var failed bool
@@ -204,7 +214,12 @@ func loadFresh(srcs []source) (*Set, error) {
 						continue
 					}
 				}
+				if !fl.begin(w, srcs[i].name) {
+					failed = true // the caller gave up
+					continue
+				}
 				results[i] = sc.file(srcs[i].name, srcs[i].data)
+				fl.end(w)
 				sc.used++
 			}
 			if sc != nil && sc.used < filesPerContext {
