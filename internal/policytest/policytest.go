@@ -83,8 +83,13 @@ func Run(s *policy.Set) Result {
 		}
 		res.Cases = append(res.Cases, c)
 	}
-	seen := map[string]bool{}
-	for _, r := range s.Rules {
+	res.tally(s.Rules, hit, map[string]bool{})
+	return res
+}
+
+// tally records each rule not yet seen as covered when hit, else uncovered.
+func (res *Result) tally(rules []policy.Rule, hit, seen map[string]bool) {
+	for _, r := range rules {
 		if seen[r.Name] {
 			continue
 		}
@@ -96,7 +101,6 @@ func Run(s *policy.Set) Result {
 			res.Uncovered = append(res.Uncovered, r.Name)
 		}
 	}
-	return res
 }
 
 // runCase decides one test case as the real job would be decided: the

@@ -21,18 +21,7 @@ func RunScope(p policy.Policies, sets []*policy.Set, tests []policy.TestCase) Re
 	}
 	seen := map[string]bool{}
 	for _, s := range sets {
-		for _, r := range s.Rules {
-			if seen[r.Name] {
-				continue
-			}
-			seen[r.Name] = true
-			res.Rules = append(res.Rules, r.Name)
-			if hit[r.Name] {
-				res.Covered = append(res.Covered, r.Name)
-			} else {
-				res.Uncovered = append(res.Uncovered, r.Name)
-			}
-		}
+		res.tally(s.Rules, hit, seen)
 	}
 	return res
 }
