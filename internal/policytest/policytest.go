@@ -88,17 +88,17 @@ func Run(s *policy.Set) Result {
 }
 
 // tally records each rule not yet seen as covered when hit, else uncovered.
-func (res *Result) tally(rules []policy.Rule, hit, seen map[string]bool) {
-	for _, r := range rules {
-		if seen[r.Name] {
+func (r *Result) tally(rules []policy.Rule, hit, seen map[string]bool) {
+	for _, rule := range rules {
+		if seen[rule.Name] {
 			continue
 		}
-		seen[r.Name] = true
-		res.Rules = append(res.Rules, r.Name)
-		if hit[r.Name] {
-			res.Covered = append(res.Covered, r.Name)
+		seen[rule.Name] = true
+		r.Rules = append(r.Rules, rule.Name)
+		if hit[rule.Name] {
+			r.Covered = append(r.Covered, rule.Name)
 		} else {
-			res.Uncovered = append(res.Uncovered, r.Name)
+			r.Uncovered = append(r.Uncovered, rule.Name)
 		}
 	}
 }
