@@ -19,6 +19,7 @@ import (
 
 const explainUsage = `
 Usage: jitkey explain --claims FILE|- [--request JSON|@FILE] [--policy PATH]... [--unverified] [--format text|json]
+        [--eval-timeout DURATION] [--eval-memory MIB]
 
 Shows the decision the policies make for a job: the rule that matches and
 what it grants, or, for a denial, the closest rules and the condition of
@@ -27,7 +28,9 @@ payload of its token; "-" reads standard input). The request is the scope
 the job asks for, {"repositories": [...], "permissions": {...}}; without it
 the job asks for what the matching rule grants. The claims count as
 verified unless --unverified is given. --policy defaults to .github/jitkey
-when it exists, else policies.
+when it exists, else policies. Evaluating each policy directory may take at
+most --eval-timeout (default 10s) and grow the heap by at most --eval-memory
+MiB (default 512); beyond them it is an error naming the file.
 
 Exit status: 0 allowed, 1 denied, 2 usage or I/O error.
 `
@@ -48,9 +51,14 @@ func runExplain(_ context.Context, env Env, args []string) int {
 	format := fset.String("format", "text", "output format: text or json")
 	var policies multiFlag
 	fset.Var(&policies, "policy", "policy file or directory (repeatable; default .github/jitkey, else policies)")
+	limits := limitFlags(fset)
 	rest, err := parseFlags(fset, args)
 	if err != nil {
 		return flagExit(err)
+	}
+	lim, err := limits()
+	if err != nil {
+		return fail(env.Stderr, "explain", err)
 	}
 	switch {
 	case len(rest) > 0:
@@ -70,7 +78,7 @@ func runExplain(_ context.Context, env Env, args []string) int {
 	if err != nil {
 		return fail(env.Stderr, "explain", err)
 	}
-	set, decide, done, err := explainPolicies(env, policies)
+	set, decide, done, err := explainPolicies(env, lim, policies)
 	if err != nil {
 		return fail(env.Stderr, "explain", err)
 	}
@@ -95,7 +103,7 @@ func runExplain(_ context.Context, env Env, args []string) int {
 // explainPolicies loads the policies to explain against: a policy tree
 // (decided with the organisation policy and each repository's consent, as
 // a mint is) or a flat set. set holds every rule, for positions.
-func explainPolicies(env Env, paths []string) (*policy.Set, func(policy.Claims, policy.Request) policy.Decision, func(), error) {
+func explainPolicies(env Env, lim policy.Limits, paths []string) (*policy.Set, func(policy.Claims, policy.Request) policy.Decision, func(), error) {
 	printDiags := func(diags []policy.Diagnostic) {
 		for _, d := range diags {
 			fmt.Fprintf(env.Stderr, "%s:%d:%d: %s: %s\n", d.File, d.Line, d.Col, d.Severity, d.Message)
@@ -107,7 +115,7 @@ func explainPolicies(env Env, paths []string) (*policy.Set, func(policy.Claims, 
 		return nil, nil, nil, err
 	}
 	if t != nil {
-		lt, done, err := loadTree(env, t)
+		lt, done, err := loadTree(env, lim, t)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -123,7 +131,7 @@ func explainPolicies(env Env, paths []string) (*policy.Set, func(policy.Claims, 
 		}
 		return all, func(c policy.Claims, r policy.Request) policy.Decision { return policy.DecideScope(*p, c, r) }, done, nil
 	}
-	l, done, err := loadPolicies(env, paths)
+	l, done, err := loadPolicies(env, lim, paths)
 	if err != nil {
 		return nil, nil, nil, err
 	}

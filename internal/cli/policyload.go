@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -108,7 +109,7 @@ type loaded struct {
 
 // loadPolicies finds and loads the policies under paths. A returned error
 // is a usage or I/O error (exit 2); diagnostics are the policy's own errors.
-func loadPolicies(env Env, paths []string) (*loaded, func(), error) {
+func loadPolicies(env Env, lim policy.Limits, paths []string) (*loaded, func(), error) {
 	at := env
 	at.Dir = policyRoot(env, paths)
 	if at.Dir != env.Dir {
@@ -138,7 +139,7 @@ func loadPolicies(env Env, paths []string) (*loaded, func(), error) {
 		return nil, nil, err
 	}
 	l := &loaded{root: at.Dir, fsys: fsys, roots: roots, files: files}
-	set, err := policy.Load(fsys, files.All())
+	set, err := policy.LoadLimits(context.Background(), lim, fsys, files.All())
 	if err != nil {
 		var perrs policy.Errors
 		if !errors.As(err, &perrs) || len(perrs) == 0 {
@@ -260,4 +261,22 @@ func appendSummary(path string, r *report.Report) error {
 func fail(w io.Writer, cmd string, err error) int {
 	fmt.Fprintf(w, "jitkey %s: %v\n", cmd, err)
 	return ExitUsage
+}
+
+// limitFlags adds --eval-timeout and --eval-memory, the bounds on
+// evaluating policy files (policy.Limits), to fset; the function returned
+// reads them once the flags are parsed.
+func limitFlags(fset *flag.FlagSet) func() (policy.Limits, error) {
+	def := policy.DefaultLimits
+	timeout := fset.Duration("eval-timeout", def.Deadline, "longest a policy directory may take to evaluate (0: no deadline)")
+	memory := fset.Uint64("eval-memory", def.Heap>>20, "most the heap may grow, in MiB, while a policy directory evaluates (0: no bound)")
+	return func() (policy.Limits, error) {
+		switch {
+		case *timeout < 0:
+			return policy.Limits{}, fmt.Errorf("--eval-timeout %v: give a duration such as 10s (0 for no deadline)", *timeout)
+		case *memory > 1<<20:
+			return policy.Limits{}, fmt.Errorf("--eval-memory %d: give MiB, at most %d (0 for no bound)", *memory, 1<<20)
+		}
+		return policy.Limits{Deadline: *timeout, Heap: *memory << 20}, nil
+	}
 }

@@ -12,7 +12,8 @@ import (
 )
 
 const testUsage = `
-Usage: jitkey test [--format text|github|json|sarif|junit] [--min-coverage PCT] [--run PATTERN] [PATH...]
+Usage: jitkey test [--format text|github|json|sarif|junit] [--min-coverage PCT] [--run PATTERN]
+       [--eval-timeout DURATION] [--eval-memory MIB] [PATH...]
 
 Runs the policy test cases of the *_test.cue files beside the policies
 through the same decision the mint makes, and reports coverage: the rules
@@ -20,7 +21,8 @@ no case exercises, and for each rule the conditions no case pins down (a
 condition is covered when some passing case fails once it is removed).
 --run selects the cases whose name matches an RE2 expression. --format
 junit writes JUnit XML for CI. PATH as for validate (default: .github/jitkey
-when it exists, else policies).
+when it exists, else policies). --eval-timeout and --eval-memory bound the
+evaluation of each policy directory, as for validate.
 
 Exit status: 0 all cases pass and coverage is at least --min-coverage (the
 share of rules exercised, and of each rule's conditions covered), 1
@@ -32,9 +34,14 @@ func runTest(_ context.Context, env Env, args []string) int {
 	format := fset.String("format", "text", "output format: text, github, json, sarif or junit")
 	minCov := fset.Float64("min-coverage", 0, "fail when fewer than this percentage of rules are exercised, or of any rule's conditions are covered (0-100)")
 	run := fset.String("run", "", "run only the cases whose name matches this RE2 expression")
+	limits := limitFlags(fset)
 	paths, err := parseFlags(fset, args)
 	if err != nil {
 		return flagExit(err)
+	}
+	lim, err := limits()
+	if err != nil {
+		return fail(env.Stderr, "test", err)
 	}
 	if *minCov < 0 || *minCov > 100 {
 		return fail(env.Stderr, "test", fmt.Errorf("--min-coverage %v: give a percentage from 0 to 100", *minCov))
@@ -49,9 +56,9 @@ func runTest(_ context.Context, env Env, args []string) int {
 		if err != nil {
 			return fail(env.Stderr, "test", err)
 		}
-		return testTree(env, t, *format, *minCov, *run)
+		return testTree(env, lim, t, *format, *minCov, *run)
 	}
-	l, done, err := loadPolicies(env, paths)
+	l, done, err := loadPolicies(env, lim, paths)
 	if err != nil {
 		return fail(env.Stderr, "test", err)
 	}
@@ -102,8 +109,8 @@ func prefixed(prefix, s string) string {
 // testTree is `jitkey test` of a policy tree (see policyTree): every case
 // of every directory decided as a mint would, with the organisation policy
 // and each repository's consent.
-func testTree(env Env, t *policyTree, format string, minCov float64, run string) int {
-	r, lt, err := treeReport(env, t, "test")
+func testTree(env Env, lim policy.Limits, t *policyTree, format string, minCov float64, run string) int {
+	r, lt, err := treeReport(env, lim, t, "test")
 	if err != nil {
 		return fail(env.Stderr, "test", err)
 	}

@@ -79,7 +79,7 @@ type loadedTree struct {
 // checks what spans them: a repository policy may hold no ceiling and no
 // organization section, and every grant lies within the organisation's
 // ceiling.
-func loadTree(env Env, t *policyTree) (*loadedTree, func(), error) {
+func loadTree(env Env, lim policy.Limits, t *policyTree) (*loadedTree, func(), error) {
 	lt := &loadedTree{t: t}
 	var closers []func()
 	done := func() {
@@ -100,7 +100,7 @@ func loadTree(env Env, t *policyTree) (*loadedTree, func(), error) {
 		return out
 	}()...)
 	for _, ts := range dirs {
-		l, c, err := loadPolicies(env, []string{ts.dir})
+		l, c, err := loadPolicies(env, lim, []string{ts.dir})
 		if err != nil {
 			var pe *policyfile.Error
 			if errors.As(err, &pe) && ts.repo != dirs[0].repo {

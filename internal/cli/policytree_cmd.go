@@ -11,8 +11,8 @@ import (
 
 // treeReport validates a policy tree: each directory loaded and linted as
 // its own set, and the checks between them.
-func treeReport(env Env, t *policyTree, command string) (*report.Report, *loadedTree, error) {
-	lt, done, err := loadTree(env, t)
+func treeReport(env Env, lim policy.Limits, t *policyTree, command string) (*report.Report, *loadedTree, error) {
+	lt, done, err := loadTree(env, lim, t)
 	if err != nil {
 		return nil, nil, err
 	}

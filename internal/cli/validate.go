@@ -20,7 +20,8 @@ import (
 )
 
 const validateUsage = `
-Usage: jitkey validate [--format text|github|json|sarif] [--fail-on error|warning|notice] [--base REF [--fail-on-grant]] [PATH...]
+Usage: jitkey validate [--format text|github|json|sarif] [--fail-on error|warning|notice] [--base REF [--fail-on-grant]]
+       [--eval-timeout DURATION] [--eval-memory MIB] [PATH...]
 
 Checks CUE policies against the schema, then lints them: shadowed rules and
 over-broad grants. PATH is a policy file or a directory searched for *.cue
@@ -29,6 +30,9 @@ files (default: .github/jitkey when it exists, else policies). With
 the change grants that the base did not, each rule before and after, and
 the jobs that move from one rule to another, positioned on the changed
 lines; --fail-on-grant exits 1 when it grants anything new.
+Evaluating each policy directory may take at most --eval-timeout (default
+10s) and grow the heap by at most --eval-memory MiB (default 512; 0 turns a
+bound off); beyond them it is an error naming the file.
 
 Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage or I/O error.
 `
@@ -39,9 +43,14 @@ func runValidate(ctx context.Context, env Env, args []string) int {
 	failOn := fset.String("fail-on", "error", "lowest severity that fails: error, warning or notice")
 	base := fset.String("base", "", "git ref to compare grants with (default on pull requests: origin/$GITHUB_BASE_REF)")
 	failOnGrant := fset.Bool("fail-on-grant", false, "exit 1 when the change grants anything its base did not (a required check for policy changes)")
+	limits := limitFlags(fset)
 	paths, err := parseFlags(fset, args)
 	if err != nil {
 		return flagExit(err)
+	}
+	lim, err := limits()
+	if err != nil {
+		return fail(env.Stderr, "validate", err)
 	}
 	min, err := parseSeverity(*failOn)
 	if err != nil {
@@ -54,9 +63,9 @@ func runValidate(ctx context.Context, env Env, args []string) int {
 		if err != nil {
 			return fail(env.Stderr, "validate", err)
 		}
-		return validateTree(env, t, *format, min)
+		return validateTree(env, lim, t, *format, min)
 	}
-	l, done, err := loadPolicies(env, paths)
+	l, done, err := loadPolicies(env, lim, paths)
 	if err != nil {
 		return fail(env.Stderr, "validate", err)
 	}
@@ -75,7 +84,7 @@ func runValidate(ctx context.Context, env Env, args []string) int {
 			ref = ""
 		}
 		if ref != "" {
-			res, err := grantDiff(ctx, env, ref, l)
+			res, err := grantDiff(ctx, env, lim, ref, l)
 			switch {
 			case err != nil && explicit:
 				return fail(env.Stderr, "validate", err)
@@ -155,7 +164,7 @@ func baseRef(env Env, flagValue string) (string, bool) {
 // git and compares grants: a file deleted in the change still counts in the
 // base, a file missing at the base is new, and a base that does not load is
 // treated as empty, so every rule counts as new.
-func grantDiff(ctx context.Context, env Env, ref string, l *loaded) (policydiff.Result, error) {
+func grantDiff(ctx context.Context, env Env, lim policy.Limits, ref string, l *loaded) (policydiff.Result, error) {
 	if strings.HasPrefix(ref, "-") || strings.ContainsAny(ref, " \t\r\n:") {
 		return policydiff.Result{}, fmt.Errorf("base %q is not a git ref; give a branch, tag or commit", ref)
 	}
@@ -182,7 +191,7 @@ func grantDiff(ctx context.Context, env Env, ref string, l *loaded) (policydiff.
 	files = slices.Compact(files)
 	var base *policy.Set
 	if len(files) > 0 {
-		s, err := policy.Load(fsys, files)
+		s, err := policy.LoadLimits(ctx, lim, fsys, files)
 		if err != nil {
 			slog.Warn("the base policies do not load; every rule counts as new", "base", ref, "err", err)
 		} else {
@@ -267,8 +276,8 @@ func git(ctx context.Context, dir string, args ...string) *exec.Cmd {
 }
 
 // validateTree is `jitkey validate` of a policy tree (see policyTree).
-func validateTree(env Env, t *policyTree, format string, min policy.Severity) int {
-	r, _, err := treeReport(env, t, "validate")
+func validateTree(env Env, lim policy.Limits, t *policyTree, format string, min policy.Severity) int {
+	r, _, err := treeReport(env, lim, t, "validate")
 	if err != nil {
 		return fail(env.Stderr, "validate", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -39,6 +40,12 @@ func Load(fsys fs.FS, paths []string) (*Set, error) {
 // LoadContext is Load that also returns at once, with ctx's error, when
 // ctx ends (the evaluation itself goes on in the background; see Limits).
 func LoadContext(ctx context.Context, fsys fs.FS, paths []string) (*Set, error) {
+	return LoadLimits(ctx, DefaultLimits, fsys, paths)
+}
+
+// LoadLimits is LoadContext under lim instead of DefaultLimits (the CLI's
+// --eval-timeout and --eval-memory).
+func LoadLimits(ctx context.Context, lim Limits, fsys fs.FS, paths []string) (*Set, error) {
 	srcs := make([]source, len(paths))
 	for i, p := range paths {
 		data, err := readFile(fsys, p)
@@ -47,7 +54,7 @@ func LoadContext(ctx context.Context, fsys fs.FS, paths []string) (*Set, error) 
 		}
 		srcs[i] = source{name: p, data: data}
 	}
-	return loadSources(ctx, DefaultLimits, srcs)
+	return loadSources(ctx, lim, srcs)
 }
 
 // LoadBytes validates one file, named name (a *_test.cue name makes it a
@@ -179,6 +186,12 @@ func loadSources(ctx context.Context, lim Limits, srcs []source) (*Set, error) {
 	s, err := bounded(ctx, lim, fl, func() (*Set, error) { return loadFresh(fl, srcs) })
 	if err == nil {
 		memoPut(key, s)
+	}
+	var be *BoundError
+	if errors.As(err, &be) && be.File == "" && len(srcs) == 1 {
+		// Stopped before the worker began on it (a tight bound): the one
+		// file is the culprit all the same.
+		be.File = srcs[0].name
 	}
 	return s, err
 }
