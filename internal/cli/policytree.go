@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"sort"
 	"strings"
@@ -146,7 +147,9 @@ func (lt *loadedTree) crossChecks() []policy.Diagnostic {
 }
 
 // policies is the tree as the decision reads it; nil when any directory
-// failed to load.
+// failed to load. GitHub is not asked for repository IDs: the IDs the
+// organisation binds names to (organization.repository_ids) stand for
+// its answers, and the job's repository_id claim for its own.
 func (lt *loadedTree) policies() *policy.Policies {
 	p := &policy.Policies{Owner: lt.t.owner, Repos: map[string]*policy.Set{}}
 	for i, ts := range lt.sets {
@@ -158,6 +161,9 @@ func (lt *loadedTree) policies() *policy.Policies {
 			continue
 		}
 		p.Repos[strings.ToLower(ts.repo)] = ts.l.set
+	}
+	if o := p.Org.Organization; o != nil && len(o.RepositoryIDs) > 0 {
+		p.IDs = maps.Clone(o.RepositoryIDs)
 	}
 	return p
 }

@@ -19,9 +19,13 @@ func treeReport(env Env, lim policy.Limits, t *policyTree, command string) (*rep
 	defer done()
 	r := &report.Report{Command: command, Files: lt.files, Diagnostics: lt.diags, Rules: checkRules()}
 	orgRepo := lt.orgRepository()
+	var ids map[string]int64
+	if org := lt.sets[0].l.set; org != nil && org.Organization != nil {
+		ids = org.Organization.RepositoryIDs
+	}
 	for i, ts := range lt.sets {
 		if s := ts.l.set; s != nil {
-			h := lint.Holder{Repository: ts.repo, OrgRepository: orgRepo, Org: i == 0}
+			h := lint.Holder{Repository: ts.repo, OrgRepository: orgRepo, Org: i == 0, IDs: ids}
 			r.Diagnostics = append(r.Diagnostics, lint.Waive(lint.LintHeld(s, h), s, env.Now())...)
 		}
 	}

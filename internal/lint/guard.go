@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -35,6 +36,21 @@ type Holder struct {
 	OrgRepository string
 	// Org reports whether the set is the organisation policy.
 	Org bool
+	// IDs are the repository IDs the organisation binds names to
+	// (organization.repository_ids, lower-case "owner/name" -> ID), for
+	// grants that name a repository by ID.
+	IDs map[string]int64
+}
+
+// idHolder names the repository the organisation binds ID id to; "" when
+// it binds none.
+func (h Holder) idHolder(id int64) string {
+	for name, bound := range h.IDs {
+		if bound == id {
+			return name
+		}
+	}
+	return ""
 }
 
 func (h Holder) owner() string {
@@ -87,6 +103,9 @@ func guards(r policy.Rule, h Holder) []policy.Diagnostic {
 	known := h.Repository != "" || h.OrgRepository != ""
 	for _, orgRepo := range h.policyRepositories() {
 		how, ok := grantsOn(r, orgRepo, h.owner(), true)
+		if !ok && h.Org {
+			how, ok = grantsByID(r, orgRepo, h, false)
+		}
 		if !ok || !h.Org && (known || !strings.HasPrefix(how, "repository ")) {
 			continue
 		}
@@ -96,7 +115,11 @@ func guards(r policy.Rule, h Holder) []policy.Diagnostic {
 		break
 	}
 	if !h.Org && h.Repository != "" {
-		if how, ok := grantsOn(r, h.Repository, h.owner(), false); ok {
+		how, ok := grantsOn(r, h.Repository, h.owner(), false)
+		if !ok {
+			how, ok = grantsByID(r, h.Repository, h, true)
+		}
+		if ok {
 			out = append(out, diag(gpos, CodeGrantsOwnPolicy, r.Name,
 				"rule %q grants write on %s to %s, and %s's .github/jitkey/ holds this rule: a job could rewrite the policy that consents for it; remove %s from the grant, or grant it from the organisation policy with a protected ref and an environment with required reviewers",
 				r.Name, what, how, h.Repository, what))
@@ -181,4 +204,20 @@ func admitsFold(c policy.Condition, repo string) bool {
 		}
 	}
 	return false
+}
+
+// grantsByID reports whether the grant names repo by ID: an {id: N} the
+// organisation binds to repo, or, when unknown is true (a repository's
+// own policy, whose grants take effect only on itself), an ID it binds to
+// no repository at all.
+func grantsByID(r policy.Rule, repo string, h Holder, unknown bool) (string, bool) {
+	for _, id := range r.Grant.RepositoryIDs {
+		switch holder := h.idHolder(id); {
+		case strings.EqualFold(holder, repo):
+			return fmt.Sprintf("repository %s (bound to %s)", policy.IDName(id), repo), true
+		case holder == "" && unknown:
+			return fmt.Sprintf("repository %s (which can be %s: a repository's policy grants only on itself)", policy.IDName(id), repo), true
+		}
+	}
+	return "", false
 }

@@ -74,6 +74,11 @@ func TestGuardsHolder(t *testing.T) {
 		return &policy.Set{Rules: []policy.Rule{{Name: "r", Pos: at(1), Match: []policy.Condition{vals("repository", 2, "acme/api")},
 			Grant: policy.Grant{Repositories: repos, Permissions: map[string]string{"contents": "write"}, Pos: at(3)}}}}
 	}
+	byID := func(id int64) *policy.Set {
+		s := grant()
+		s.Rules[0].Grant.RepositoryIDs = []int64{id}
+		return s
+	}
 	codes := func(ds []policy.Diagnostic) []string {
 		var out []string
 		for _, d := range ds {
@@ -96,6 +101,14 @@ func TestGuardsHolder(t *testing.T) {
 		{"holder not known: a .github name", grant("acme/.github"), lint.Holder{}, []string{lint.CodeGrantsPolicyRepository}},
 		{"holder not known: every repository", grant("*"), lint.Holder{}, nil},
 		{"a repository policy cannot consent for the organisation's", grant("acme/.github"), lint.Holder{Repository: "acme/api"}, nil},
+		// A repository named by ID ({id: N}), as someone hiding the name would.
+		{"org: the policy repository's ID", byID(5), lint.Holder{Repository: "acme/.github", Org: true, IDs: map[string]int64{"acme/.github": 5}}, []string{lint.CodeGrantsPolicyRepository}},
+		{"org: the moved policy repository's ID", byID(6), lint.Holder{Repository: "acme/.github", OrgRepository: "acme/policies", Org: true, IDs: map[string]int64{"acme/policies": 6}}, []string{lint.CodeGrantsPolicyRepository}},
+		{"org: another repository's ID", byID(7), lint.Holder{Repository: "acme/.github", Org: true, IDs: map[string]int64{"acme/.github": 5, "acme/web": 7}}, nil},
+		{"org: an ID it binds to nothing is left to the mint", byID(8), lint.Holder{Repository: "acme/.github", Org: true}, nil},
+		{"repo: its own ID", byID(9), lint.Holder{Repository: "acme/api", IDs: map[string]int64{"acme/api": 9}}, []string{lint.CodeGrantsOwnPolicy}},
+		{"repo: an ID bound to nothing can only be itself", byID(10), lint.Holder{Repository: "acme/api"}, []string{lint.CodeGrantsOwnPolicy}},
+		{"repo: another repository's ID asks, it does not grant", byID(11), lint.Holder{Repository: "acme/api", IDs: map[string]int64{"acme/infra": 11}}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

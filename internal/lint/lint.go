@@ -231,7 +231,8 @@ func sameGrant(a, b policy.Grant) bool {
 	ra, rb := slices.Clone(a.Repositories), slices.Clone(b.Repositories)
 	slices.Sort(ra)
 	slices.Sort(rb)
-	if !slices.Equal(ra, rb) || a.Caller != b.Caller || a.AllRepositories != b.AllRepositories || len(a.Permissions) != len(b.Permissions) {
+	ia, ib := slices.Sorted(slices.Values(a.RepositoryIDs)), slices.Sorted(slices.Values(b.RepositoryIDs))
+	if !slices.Equal(ra, rb) || !slices.Equal(ia, ib) || a.Caller != b.Caller || a.AllRepositories != b.AllRepositories || len(a.Permissions) != len(b.Permissions) {
 		return false
 	}
 	for k, v := range a.Permissions {

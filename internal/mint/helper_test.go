@@ -72,7 +72,9 @@ type fixture struct {
 	src  *source.GitHub
 }
 
-func newFixture(t testing.TB) *fixture {
+// newFixture is acme with its policies; extra repositories are added and
+// installed beside acme's usual ones.
+func newFixture(t testing.TB, extra ...ghsim.RepoSpec) *fixture {
 	t.Helper()
 	clk := ghsim.NewClock(time.Now())
 	sim := ghsim.New(ghsim.Options{Clock: clk, TimeoutCap: 200 * time.Millisecond})
@@ -83,9 +85,14 @@ func newFixture(t testing.TB) *fixture {
 	for _, name := range []string{".github", "api", "infra", "lib", "web"} {
 		sim.AddRepo(ghsim.RepoSpec{Owner: "acme", Name: name, Private: true})
 	}
+	installed := []string{".github", "api", "infra", "web"}
+	for _, spec := range extra {
+		sim.AddRepo(spec)
+		installed = append(installed, spec.Name)
+	}
 	inst := sim.Install(app.ID, "acme", ghsim.InstallSpec{
 		Permissions:  map[string]string{"contents": "write", "deployments": "write"},
-		Repositories: []string{".github", "api", "infra", "web"}})
+		Repositories: installed})
 	sim.PutFile("acme", ".github", "main", ".github/jitkey/org.cue", []byte(orgPolicy))
 	sim.PutFile("acme", "api", "main", policyPath, []byte(testPolicy))
 	sim.PutFile("acme", "infra", "main", ".github/jitkey/consent.cue", []byte(infraPolicy))

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"slices"
 	"sort"
 	"strings"
 )
@@ -49,7 +50,7 @@ func assemble(results []fileResult) (*Set, error) {
 	diags = append(diags, duplicateNames(pols)...)
 	if s.Ceiling != nil {
 		for _, fp := range pols {
-			diags = append(diags, aboveCeiling(fp, s.Ceiling)...)
+			diags = append(diags, aboveCeiling(fp, s.Ceiling, s.Organization)...)
 		}
 	}
 	if len(diags) > 0 {
@@ -76,8 +77,9 @@ func duplicateNames(pols []*filePolicy) []Diagnostic {
 	return out
 }
 
-// aboveCeiling reports every grant of fp beyond the ceiling c.
-func aboveCeiling(fp *filePolicy, c *Ceiling) []Diagnostic {
+// aboveCeiling reports every grant of fp beyond the ceiling c; org binds
+// names to IDs, for {id: N} grants.
+func aboveCeiling(fp *filePolicy, c *Ceiling, org *Organization) []Diagnostic {
 	var out []Diagnostic
 	for i, r := range fp.rules {
 		for _, name := range sortedKeys(r.Grant.Permissions) {
@@ -99,9 +101,15 @@ func aboveCeiling(fp *filePolicy, c *Ceiling) []Diagnostic {
 				"rule %q grants every repository, but the ceiling at %s limits repositories; name the repositories", r.Name, c.Pos))
 		}
 		for _, repo := range r.Grant.Repositories {
-			if !repoAllowed(repo, c.Repositories) {
+			if !repoAllowed(repo, c.Repositories) && !slices.Contains(c.RepositoryIDs, org.idOf(repo)) {
 				out = append(out, fp.repoPos[i][repo].diag(CodeAboveCeiling, r.Name,
 					"rule %q grants repository %s, which the ceiling at %s does not list; remove it or add it to the ceiling", r.Name, repo, c.Pos))
+			}
+		}
+		for _, id := range r.Grant.RepositoryIDs {
+			if !idAllowed(id, c, org) {
+				out = append(out, fp.repoPos[i][IDName(id)].diag(CodeAboveCeiling, r.Name,
+					"rule %q grants repository ID %d, which the ceiling at %s does not list; remove it, or add {id: %d} to the ceiling", r.Name, id, c.Pos, id))
 			}
 		}
 	}
@@ -146,4 +154,27 @@ func sortDiags(ds []Diagnostic, files []string) {
 		}
 		return a.Col < b.Col
 	})
+}
+
+// idAllowed reports whether the ceiling c may allow repository ID id: it
+// lists the ID, the organisation binds it to a name the ceiling lists, or
+// the ceiling lists an "owner/*" entry (which repository of the owner has
+// the ID is known only when deciding, where the ceiling applies again).
+func idAllowed(id int64, c *Ceiling, org *Organization) bool {
+	if slices.Contains(c.RepositoryIDs, id) {
+		return true
+	}
+	if org != nil {
+		for name, bound := range org.RepositoryIDs {
+			if bound == id && repoAllowed(name, c.Repositories) {
+				return true
+			}
+		}
+	}
+	for _, entry := range c.Repositories {
+		if strings.HasSuffix(entry, "/*") {
+			return true
+		}
+	}
+	return false
 }

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -179,7 +180,10 @@ func scopeOf(p Policies, c Claims, r Request, owner string) ([]string, map[strin
 		if rule.Grant.AllRepositories {
 			return nil, nil, nil, deny("it grants every repository and the request names none: set the repositories input to the repositories the job needs"), false
 		}
-		repos = grantedRepositories(rule.Grant, c)
+		repos = grantedRepositories(rule.Grant, c, p.IDs)
+		if id, ok := unresolvedID(rule.Grant, c, p.IDs); ok {
+			return nil, nil, nil, deny("its grant names repository ID %d, and the request names no repositories: a default scope needs names; set the repositories input to the repositories the job needs", id), false
+		}
 		if len(repos) == 0 {
 			return nil, nil, nil, deny("its grant names no repository for these claims"), false
 		}
@@ -232,7 +236,7 @@ func consentOf(p Policies, c Claims, repo string, perms map[string]string) (Cons
 		}
 		for i := range src.set.Rules {
 			rule := &src.set.Rules[i]
-			if !covers(rule.Grant, c, repo, src.name, p.Owner) {
+			if !covers(rule.Grant, c, repo, src.name, p.Owner, p.IDs) {
 				continue
 			}
 			covering = append(covering, *rule)
@@ -245,7 +249,7 @@ func consentOf(p Policies, c Claims, repo string, perms map[string]string) (Cons
 				}
 				continue
 			}
-			if reason := beyondOrgCeiling(p.Org.Ceiling, repo, p.IDs[lowerASCII(repo)], perms); reason != "" {
+			if reason := beyondOrgCeiling(p.Org.Ceiling, repo, repoID(p.IDs, c, repo), perms); reason != "" {
 				return refuse("rule %q (%s) allows it, but %s", rule.Name, policyLabel(src.name), reason)
 			}
 			return Consent{Repository: repo, Policy: src.name, Rule: rule.Name}, Decision{}
@@ -264,7 +268,7 @@ func consentOf(p Policies, c Claims, repo string, perms map[string]string) (Cons
 
 // covers reports whether a rule of the policy held by holder grants on repo:
 // a repository's policy grants only on that repository.
-func covers(g Grant, c Claims, repo, holder, owner string) bool {
+func covers(g Grant, c Claims, repo, holder, owner string, ids map[string]int64) bool {
 	if holder != OrgPolicyName && !strings.EqualFold(holder, repo) {
 		return false
 	}
@@ -272,7 +276,7 @@ func covers(g Grant, c Claims, repo, holder, owner string) bool {
 		o, _, _ := strings.Cut(repo, "/")
 		return strings.EqualFold(o, owner) || owner == ""
 	}
-	return containsFold(grantedRepositories(g, c), repo)
+	return containsFold(grantedRepositories(g, c, ids), repo)
 }
 
 // permsBeyond says which asked permission the grant does not cover.
@@ -294,7 +298,7 @@ func beyondOrgCeiling(c *Ceiling, repo string, id int64, perms map[string]string
 	if c == nil {
 		return ""
 	}
-	if reason := beyondCeiling(c, Decision{Repositories: []string{repo}, Permissions: perms}); reason != "" {
+	if reason := beyondCeiling(c, Decision{Repositories: []string{repo}, Permissions: perms}, map[string]int64{lowerASCII(repo): id}); reason != "" {
 		return "the organisation " + strings.TrimPrefix(reason, "the ")
 	}
 	for _, pr := range c.PerRepository {
@@ -364,4 +368,45 @@ func Targets(p Policies, c Claims, r Request) []string {
 		return nil
 	}
 	return repos
+}
+
+// repoID is the ID of repository "owner/name": GitHub's answer (ids), or,
+// for the job's own repository, its repository_id claim; 0 when unknown.
+func repoID(ids map[string]int64, c Claims, repo string) int64 {
+	if id := ids[lowerASCII(repo)]; id != 0 {
+		return id
+	}
+	if strings.EqualFold(repo, c.Repository) {
+		return claimID(c.RepositoryID)
+	}
+	return 0
+}
+
+// callerIDs is ids with the job's own repository's ID from its claim when
+// ids does not hold it.
+func callerIDs(c Claims, ids map[string]int64) map[string]int64 {
+	id := claimID(c.RepositoryID)
+	if id == 0 || c.Repository == "" || ids[lowerASCII(c.Repository)] != 0 {
+		return ids
+	}
+	out := maps.Clone(ids)
+	if out == nil {
+		out = map[string]int64{}
+	}
+	out[lowerASCII(c.Repository)] = id
+	return out
+}
+
+// unresolvedID returns an {id: N} of the grant that no repository known to
+// the decision has (the job's own by its claim, or one GitHub answered).
+func unresolvedID(g Grant, c Claims, ids map[string]int64) (int64, bool) {
+	for _, id := range g.RepositoryIDs {
+		if id == claimID(c.RepositoryID) && c.Repository != "" {
+			continue
+		}
+		if !slices.Contains(slices.Collect(maps.Values(ids)), id) {
+			return id, true
+		}
+	}
+	return 0, false
 }

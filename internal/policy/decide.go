@@ -2,8 +2,10 @@ package policy
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -64,7 +66,7 @@ func decideRule(s *Set, rule *Rule, c Claims, r Request) Decision {
 	deny := func(format string, args ...any) Decision {
 		return Decision{Rule: rule.Name, Reason: fmt.Sprintf("rule %q matches, but ", rule.Name) + fmt.Sprintf(format, args...)}
 	}
-	granted := grantedRepositories(rule.Grant, c)
+	granted := grantedRepositories(rule.Grant, c, nil)
 	d := Decision{Allowed: true, Rule: rule.Name}
 	if len(r.Repositories) == 0 {
 		d.Repositories = granted
@@ -104,7 +106,7 @@ func decideRule(s *Set, rule *Rule, c Claims, r Request) Decision {
 	if len(d.Repositories) == 0 && !d.AllRepositories {
 		return deny("its grant names no repository for these claims (the job has no repository claim)")
 	}
-	if reason := beyondCeiling(s.Ceiling, d); reason != "" {
+	if reason := beyondCeiling(s.Ceiling, d, callerIDs(c, nil)); reason != "" {
 		return deny("%s", reason)
 	}
 	d.Repositories = sortUnique(d.Repositories)
@@ -112,7 +114,9 @@ func decideRule(s *Set, rule *Rule, c Claims, r Request) Decision {
 	return d
 }
 
-func beyondCeiling(c *Ceiling, d Decision) string {
+// beyondCeiling says how d exceeds the ceiling c; ids are the repository
+// IDs known (GitHub's answers and the job's claim), for {id: N} entries.
+func beyondCeiling(c *Ceiling, d Decision, ids map[string]int64) string {
 	if c == nil {
 		return ""
 	}
@@ -131,7 +135,7 @@ func beyondCeiling(c *Ceiling, d Decision) string {
 		return "the ceiling limits repositories and the grant is every repository"
 	}
 	for _, repo := range d.Repositories {
-		if !repoAllowed(repo, c.Repositories) {
+		if !repoAllowed(repo, c.Repositories) && !slices.Contains(c.RepositoryIDs, ids[lowerASCII(repo)]) {
 			return fmt.Sprintf("the ceiling does not list repository %s", repo)
 		}
 	}
@@ -139,12 +143,38 @@ func beyondCeiling(c *Ceiling, d Decision) string {
 }
 
 // grantedRepositories resolves "caller" to the claims' repository.
-func grantedRepositories(g Grant, c Claims) []string {
+// grantedRepositories is what the grant names for claims c: its names,
+// the job's repository for "caller", and for each {id: N} the repository
+// that has that ID: the job's own when its repository_id claim is N, and
+// any repository GitHub answered with ID N (ids, lower-case "owner/name"
+// -> ID; nil when GitHub was not asked). An ID no one has is left out: it
+// names no repository the decision knows.
+func grantedRepositories(g Grant, c Claims, ids map[string]int64) []string {
 	out := slices.Clone(g.Repositories)
 	if g.Caller && c.Repository != "" {
 		out = append(out, c.Repository)
 	}
+	if len(g.RepositoryIDs) == 0 {
+		return out
+	}
+	if c.Repository != "" && slices.Contains(g.RepositoryIDs, claimID(c.RepositoryID)) {
+		out = append(out, c.Repository)
+	}
+	for _, name := range slices.Sorted(maps.Keys(ids)) {
+		if id := ids[name]; id != 0 && slices.Contains(g.RepositoryIDs, id) {
+			out = append(out, name)
+		}
+	}
 	return out
+}
+
+// claimID is a repository_id claim as a number; 0 when absent or not one.
+func claimID(s string) int64 {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return n
 }
 
 // qualify makes "name" into "owner/name" with the calling owner.
@@ -191,6 +221,9 @@ func describePerms(m map[string]string) string {
 func describeRepos(g Grant, granted []string) string {
 	if g.AllRepositories {
 		return "every repository"
+	}
+	for _, id := range g.RepositoryIDs {
+		granted = append(granted, "repository ID "+strconv.FormatInt(id, 10))
 	}
 	if len(granted) == 0 {
 		return "no repository"

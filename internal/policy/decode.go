@@ -256,6 +256,11 @@ func (d *decoder) rule(fp *filePolicy, v cue.Value, at vpath) {
 		}
 	} else {
 		d.each(repos, rp, func(_ int, e cue.Value, p vpath) {
+			if id, ok := d.repositoryID(e, p); ok {
+				r.Grant.RepositoryIDs = append(r.Grant.RepositoryIDs, id)
+				repoPos[IDName(id)] = d.at(e, p)
+				return
+			}
 			repo := d.str(e, p)
 			if repo == "caller" {
 				r.Grant.Caller = true
@@ -325,7 +330,10 @@ func (d *decoder) ceiling(v cue.Value, at vpath) *Ceiling {
 	p, _ := lookup(v, "permissions")
 	c.Permissions = d.stringMap(p, at.field("permissions"))
 	if r, ok := lookup(v, "repositories"); ok {
-		c.Repositories = d.strings(r, at.field("repositories"))
+		c.Repositories, c.RepositoryIDs = d.repositories(r, at.field("repositories"))
+		if c.Repositories == nil {
+			c.Repositories = []string{} // IDs only: the list still limits repositories
+		}
 	}
 	if r, ok := lookup(v, "per_repository"); ok {
 		c.PerRepository = d.perRepository(r, at.field("per_repository"))
@@ -499,3 +507,29 @@ var claimFields = sync.OnceValue(func() map[string]bool {
 	}
 	return out
 })
+
+// repositoryID reads a {id: N} entry of a repository list; false for any
+// other entry (a name).
+func (d *decoder) repositoryID(e cue.Value, p vpath) (int64, bool) {
+	if e.Kind() != cue.StructKind {
+		return 0, false
+	}
+	f, _ := lookup(e, "id")
+	return int64(d.integer(f, p.field("id"))), true
+}
+
+// repositories reads a list of repository names and {id: N} entries.
+func (d *decoder) repositories(v cue.Value, p vpath) (names []string, ids []int64) {
+	d.each(v, p, func(_ int, e cue.Value, p vpath) {
+		if id, ok := d.repositoryID(e, p); ok {
+			ids = append(ids, id)
+			return
+		}
+		names = append(names, d.str(e, p))
+	})
+	return names, ids
+}
+
+// IDName is how a repository named by ID is shown: "{id: 123}", as the
+// policy writes it.
+func IDName(id int64) string { return "{id: " + strconv.FormatInt(id, 10) + "}" }

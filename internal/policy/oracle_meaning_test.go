@@ -26,6 +26,7 @@ type mRule struct {
 	AllRepositories bool
 	Caller          bool
 	Repositories    []string
+	RepositoryIDs   []int64
 	Permissions     map[string]string
 }
 
@@ -35,8 +36,12 @@ type mCond struct {
 }
 
 type mCeiling struct {
-	Permissions  map[string]string
-	Repositories []string
+	Permissions   map[string]string
+	Repositories  []string `json:"-"`
+	RepositoryIDs []int64  `json:"-"`
+	// RawRepositories is ceiling.repositories as cue exports it: names and
+	// {id: N} entries.
+	RawRepositories json.RawMessage `json:"repositories"`
 	// Not compared yet (issue 9 added it while this oracle was written).
 	PerRepository json.RawMessage `json:"per_repository"`
 }
@@ -54,14 +59,17 @@ func meaningOfSet(s *policy.Set) meaning {
 	for _, r := range s.Rules {
 		mr := mRule{Name: r.Name, RequireVerified: r.RequireVerified, Match: map[string]mCond{},
 			AllRepositories: r.Grant.AllRepositories, Caller: r.Grant.Caller, Repositories: r.Grant.Repositories,
-			Permissions: r.Grant.Permissions}
+			RepositoryIDs: r.Grant.RepositoryIDs, Permissions: r.Grant.Permissions}
 		for _, c := range r.Match {
 			mr.Match[c.Claim] = mCond{Values: c.Values, Patterns: c.Patterns}
 		}
 		m.Rules = append(m.Rules, mr)
 	}
 	if c := s.Ceiling; c != nil {
-		m.Ceiling = &mCeiling{Permissions: c.Permissions, Repositories: c.Repositories}
+		m.Ceiling = &mCeiling{Permissions: c.Permissions, Repositories: c.Repositories, RepositoryIDs: c.RepositoryIDs}
+		if len(c.Repositories) == 0 {
+			m.Ceiling.Repositories = nil
+		}
 	}
 	if s.Review != nil {
 		rv := *s.Review
@@ -121,10 +129,11 @@ func meaningOfExport(data []byte) (meaning, error) {
 		if json.Unmarshal(r.Grant.Repositories, &all) == nil {
 			mr.AllRepositories = all == "*"
 		} else {
-			var repos []string
-			if err := json.Unmarshal(r.Grant.Repositories, &repos); err != nil {
+			repos, ids, err := repositoriesOfJSON(r.Grant.Repositories)
+			if err != nil {
 				return meaning{}, fmt.Errorf("grant.repositories: %w", err)
 			}
+			mr.RepositoryIDs = ids
 			for _, repo := range repos {
 				if repo == "caller" {
 					mr.Caller = true
@@ -138,6 +147,13 @@ func meaningOfExport(data []byte) (meaning, error) {
 	m.Ceiling = doc.Ceiling
 	if m.Ceiling != nil {
 		m.Ceiling.PerRepository = nil
+		if m.Ceiling.RawRepositories != nil {
+			repos, ids, err := repositoriesOfJSON(m.Ceiling.RawRepositories)
+			if err != nil {
+				return meaning{}, fmt.Errorf("ceiling.repositories: %w", err)
+			}
+			m.Ceiling.Repositories, m.Ceiling.RepositoryIDs, m.Ceiling.RawRepositories = repos, ids, nil
+		}
 	}
 	if doc.Review != nil {
 		rv, err := reviewOfJSON(doc.Review)
@@ -228,4 +244,25 @@ func reviewOfJSON(raw json.RawMessage) (*policy.Review, error) {
 		rv.Exemptions = append(rv.Exemptions, ex)
 	}
 	return &rv, nil
+}
+
+// repositoriesOfJSON reads a list of repository names and {id: N} entries.
+func repositoriesOfJSON(raw json.RawMessage) (names []string, ids []int64, _ error) {
+	var entries []json.RawMessage
+	if err := json.Unmarshal(raw, &entries); err != nil {
+		return nil, nil, err
+	}
+	for _, e := range entries {
+		var name string
+		if json.Unmarshal(e, &name) == nil {
+			names = append(names, name)
+			continue
+		}
+		var byID struct{ ID int64 }
+		if err := strictJSON(e, &byID); err != nil {
+			return nil, nil, err
+		}
+		ids = append(ids, byID.ID)
+	}
+	return names, ids, nil
 }

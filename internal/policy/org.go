@@ -47,6 +47,12 @@ func (o *Organization) BoundID(repo string) (int64, bool) {
 	return id, ok
 }
 
+// idOf is the ID the organisation binds repo to; 0 when none.
+func (o *Organization) idOf(repo string) int64 {
+	id, _ := o.BoundID(repo)
+	return id
+}
+
 func (d *decoder) organization(v cue.Value, at vpath) *Organization {
 	o := &Organization{Pos: d.pos(at)}
 	if p, ok := lookup(v, "policy"); ok {
@@ -74,7 +80,8 @@ func (d *decoder) perRepository(v cue.Value, at vpath) []RepositoryCeiling {
 	d.each(v, at, func(_ int, e cue.Value, p vpath) {
 		rc := RepositoryCeiling{}
 		if f, ok := lookup(e, "repositories"); ok {
-			rc.Repositories = d.strings(f, p.field("repositories"))
+			names, ids := d.repositories(f, p.field("repositories"))
+			rc.Repositories, rc.RepositoryIDs = names, append(rc.RepositoryIDs, ids...)
 		}
 		if f, ok := lookup(e, "repository_ids"); ok {
 			d.each(f, p.field("repository_ids"), func(_ int, n cue.Value, np vpath) {

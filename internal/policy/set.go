@@ -44,10 +44,15 @@ type Condition struct {
 	compiled []*regexp.Regexp
 }
 
-// Grant is the most a rule gives: repositories ("owner/name"), the calling
-// repository, or every repository of the installation, and permissions.
+// Grant is the most a rule gives: repositories ("owner/name", or by
+// immutable ID), the calling repository, or every repository of the
+// installation, and permissions.
 type Grant struct {
-	Repositories    []string          `json:"repositories,omitempty"`
+	Repositories []string `json:"repositories,omitempty"`
+	// RepositoryIDs name repositories by ID ({id: N}): the repository with
+	// that ID, as the job's repository_id claim or GitHub says, whatever
+	// its name is now.
+	RepositoryIDs   []int64           `json:"repository_ids,omitempty"`
 	Caller          bool              `json:"caller,omitempty"`
 	AllRepositories bool              `json:"allRepositories,omitempty"`
 	Permissions     map[string]string `json:"permissions"`
@@ -55,10 +60,12 @@ type Grant struct {
 }
 
 // Ceiling caps every grant of the set. Repositories, when set, holds
-// "owner/name" or "owner/*" entries.
+// "owner/name" or "owner/*" entries, and RepositoryIDs the {id: N} ones;
+// either set limits repositories.
 type Ceiling struct {
-	Permissions  map[string]string `json:"permissions"`
-	Repositories []string          `json:"repositories,omitempty"`
+	Permissions   map[string]string `json:"permissions"`
+	Repositories  []string          `json:"repositories,omitempty"`
+	RepositoryIDs []int64           `json:"repository_ids,omitempty"`
 	// PerRepository caps the repositories each entry names further.
 	PerRepository []RepositoryCeiling `json:"per_repository,omitempty"`
 	Pos           Pos                 `json:"pos"`

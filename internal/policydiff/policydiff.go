@@ -250,8 +250,9 @@ func (d repoDelta) of() string {
 
 func newRepositories(b, r policy.Grant) repoDelta {
 	var d repoDelta
-	for _, name := range r.Repositories {
-		if !slices.Contains(b.Repositories, name) && !b.AllRepositories {
+	had := grantNames(b)
+	for _, name := range grantNames(r) {
+		if !slices.Contains(had, name) && !b.AllRepositories {
 			d.names = append(d.names, name)
 		}
 	}
@@ -279,9 +280,10 @@ func ceiling(b, r *policy.Ceiling) (Change, bool) {
 		}
 	}
 	var repos []string
-	if len(b.Repositories) > 0 {
-		for _, name := range r.Repositories {
-			if !slices.Contains(b.Repositories, name) {
+	had, now := ceilingNames(b), ceilingNames(r)
+	if len(had) > 0 {
+		for _, name := range now {
+			if !slices.Contains(had, name) {
 				repos = append(repos, name)
 			}
 		}
@@ -293,7 +295,7 @@ func ceiling(b, r *policy.Ceiling) (Change, bool) {
 	if len(repos) > 0 {
 		parts = append(parts, "rules may now grant "+strings.Join(repos, ", "))
 	}
-	if (b.Permissions != nil && r.Permissions == nil) || (len(b.Repositories) > 0 && len(r.Repositories) == 0) {
+	if (b.Permissions != nil && r.Permissions == nil) || (len(had) > 0 && len(now) == 0) {
 		parts = append(parts, "a limit of the ceiling is gone")
 	}
 	if len(parts) == 0 {
@@ -402,7 +404,7 @@ func repositories(g policy.Grant) string {
 	if g.AllRepositories {
 		return " of every repository of the installation"
 	}
-	names := slices.Clone(g.Repositories)
+	names := grantNames(g)
 	slices.Sort(names)
 	if g.Caller {
 		names = append(names, "the calling repository")
@@ -414,4 +416,19 @@ func repositories(g policy.Grant) string {
 		return " of " + names[0]
 	}
 	return " of " + strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+// grantNames are the repositories a grant names: "owner/name", and
+// "{id: N}" for those named by ID.
+func grantNames(g policy.Grant) []string {
+	out := slices.Clone(g.Repositories)
+	for _, id := range g.RepositoryIDs {
+		out = append(out, policy.IDName(id))
+	}
+	return out
+}
+
+// ceilingNames are the repositories a ceiling lists, by name and by ID.
+func ceilingNames(c *policy.Ceiling) []string {
+	return grantNames(policy.Grant{Repositories: c.Repositories, RepositoryIDs: c.RepositoryIDs})
 }

@@ -60,6 +60,14 @@ func TestDiff(t *testing.T) {
 		})}}, want: []string{
 			`this change lets workflow matching /^acme/api/\.github/workflows/deploy\.yml@/ on ref refs/heads/main in environment production write deployments and read contents of acme/web (rule "deploy")`,
 		}},
+		{name: "new repository by ID", base: &policy.Set{Rules: []policy.Rule{deploy()}}, head: &policy.Set{Rules: []policy.Rule{with(func(r *policy.Rule) {
+			r.Grant.RepositoryIDs = []int64{777}
+		})}}, want: []string{
+			`this change lets workflow matching /^acme/api/\.github/workflows/deploy\.yml@/ on ref refs/heads/main in environment production write deployments and read contents of {id: 777} (rule "deploy")`,
+		}},
+		{name: "ceiling lists a new repository ID", base: &policy.Set{Ceiling: &policy.Ceiling{Permissions: map[string]string{"contents": "read"}, Repositories: []string{"acme/api"}}},
+			head: &policy.Set{Ceiling: &policy.Ceiling{Permissions: map[string]string{"contents": "read"}, Repositories: []string{"acme/api"}, RepositoryIDs: []int64{9}}},
+			want: []string{"this change raises the organisation ceiling: rules may now grant {id: 9}"}},
 		{name: "raised permission and new repository", base: &policy.Set{Rules: []policy.Rule{deploy()}}, head: &policy.Set{Rules: []policy.Rule{with(func(r *policy.Rule) {
 			r.Grant.Repositories = []string{"acme/infra", "acme/web"}
 			r.Grant.Permissions = map[string]string{"contents": "read", "deployments": "write", "statuses": "write"}

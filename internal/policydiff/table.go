@@ -101,7 +101,7 @@ func side(r policy.Rule) Side {
 	case r.Grant.AllRepositories:
 		repos = []string{"every repository"}
 	default:
-		repos = slices.Sorted(slices.Values(r.Grant.Repositories))
+		repos = slices.Sorted(slices.Values(grantNames(r.Grant)))
 		if r.Grant.Caller {
 			repos = append([]string{"caller"}, repos...)
 		}
