@@ -124,7 +124,7 @@ func testTree(env Env, lim policy.Limits, t *policyTree, format string, minCov f
 		}
 		return ExitFindings
 	}
-	if _, failed := res.Counts(); failed > 0 || res.Coverage() < minCov {
+	if _, failed := res.Counts(); failed > 0 || res.Coverage() < minCov || atOrAbove(r.Diagnostics, policy.SeverityError) {
 		return ExitFindings
 	}
 	return ExitOK

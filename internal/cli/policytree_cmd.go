@@ -50,11 +50,15 @@ func runTreeTests(r *report.Report, lt *loadedTree, minCov float64, run string) 
 	for _, s := range sets {
 		all.Rules = append(all.Rules, s.Rules...)
 	}
+	conds := policytest.ConditionsScope(*p, sets, selected.Tests)
 	r.Diagnostics = append(r.Diagnostics, policytest.Diagnostics(all, res)...)
+	r.Diagnostics = append(r.Diagnostics, policytest.ConditionDiagnostics(conds, minCov)...)
 	lint.Sort(r.Diagnostics)
 	passed, failed := res.Counts()
+	pct, covered, total := policytest.ConditionPercent(conds)
 	r.Tests = &report.Tests{Passed: passed, Failed: failed, Rules: len(res.Rules), Uncovered: res.Uncovered,
-		Coverage: res.Coverage(), MinCoverage: minCov}
+		Coverage: res.Coverage(), MinCoverage: minCov, Conditions: total, ConditionsCovered: covered, ConditionCoverage: pct,
+		PerRule: policytest.FormatCoverage(conds)}
 	for _, c := range res.Cases {
 		rc := report.Case{Name: c.Name, File: c.Pos.File, Line: c.Pos.Line}
 		if !c.Passed() {
