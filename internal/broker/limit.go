@@ -66,3 +66,16 @@ func (l *limiter) allow(key string) bool {
 	}
 	return ok
 }
+
+// refund gives back the token taken for key (an exchange refused as a
+// replay does not spend its repository's rate).
+func (l *limiter) refund(key string) {
+	if l == nil || l.rate <= 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if b := l.buckets[key]; b != nil {
+		b.tokens = min(l.burst, b.tokens+1)
+	}
+}

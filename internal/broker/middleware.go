@@ -78,6 +78,8 @@ func (s *Server) declareMetrics() {
 	m.Counter("jitkey_broker_http_requests_total", "HTTP requests by route and status.", "route", "code")
 	m.Histogram("jitkey_broker_http_request_duration_seconds", "HTTP request duration by route.",
 		[]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}, "route")
+	m.Histogram("jitkey_broker_exchange_added_seconds", "Time a minted exchange spent in the broker, its mint's round trip to GitHub excluded.",
+		[]float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1})
 	m.Counter("jitkey_broker_exchanges_total", "Token exchanges by outcome (minted, denied, invalid_token, replayed, rate_limited, bad_request, error).", "outcome")
 	m.Counter("jitkey_broker_revocations_total", "Tokens revoked, by what revoked them (job, webhook:workflow_job, webhook:workflow_run, sweeper, broker).", "by")
 	m.Counter("jitkey_broker_webhooks_total", "Webhook deliveries by event and result.", "event", "result")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,6 +29,7 @@ var (
 )
 
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	ctx := r.Context()
 	raw, p := bearer(r)
 	var id identity.Identity
@@ -40,9 +42,14 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec := mint.NewRecord(s.o.Now(), "mint", id.Claims)
-	req, p := s.admit(ctx, r, id)
+	if id.TokenID == "" {
+		s.refuse(w, rec, &Problem{Status: http.StatusUnauthorized, Class: ClassInvalidToken, Message: "the OIDC token has no jti claim, so it could be replayed",
+			Fix: "use GitHub's job OIDC tokens, which carry one"})
+		return
+	}
+	req, p := s.admit(r, id)
 	if p != nil {
-		s.refuse(w, rec, p)
+		s.refuseOnce(ctx, w, rec, id, p)
 		return
 	}
 	in := mint.Input{Claims: id.Claims, Request: policy.Request{Repositories: req.Repositories, Permissions: req.Permissions}}
@@ -51,34 +58,27 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	d, err := s.o.Domain.Decide(ctx, in)
 	if err != nil {
-		s.refuse(w, rec, policyProblem(err))
+		s.refuseOnce(ctx, w, rec, id, policyProblem(err))
 		return
 	}
 	if !d.Decision.Allowed {
-		s.refuse(w, mint.WithError(rec, &mint.DeniedError{Decision: d.Decision, Policies: d.Policies}), denialProblem(d.Decision))
+		s.refuseOnce(ctx, w, mint.WithError(rec, &mint.DeniedError{Decision: d.Decision, Policies: d.Policies}), id, denialProblem(d.Decision))
 		return
 	}
-	s.exchange(w, r, id, in, d, rec)
+	s.exchange(w, r, id, d, rec, start)
 }
 
-// admit refuses what must not reach the policy: a replayed OIDC token, a
-// repository over its rate, a body that is not a request.
-func (s *Server) admit(ctx context.Context, r *http.Request, id identity.Identity) (TokenRequest, *Problem) {
+// replayed is the answer to an OIDC token exchanged before.
+var replayed = &Problem{Status: http.StatusConflict, Class: ClassReplayed,
+	Message: "this OIDC token was already exchanged; each job token is exchanged at most once",
+	Fix:     "request a fresh OIDC token for each exchange"}
+
+// admit refuses what must not reach the policy: a repository over its rate,
+// a body that is not a request. The jti is consumed later, with the intent
+// (or with the refusal).
+func (s *Server) admit(r *http.Request, id identity.Identity) (TokenRequest, *Problem) {
 	var req TokenRequest
-	if id.TokenID == "" {
-		return req, &Problem{Status: http.StatusUnauthorized, Class: ClassInvalidToken, Message: "the OIDC token has no jti claim, so it could be replayed",
-			Fix: "use GitHub's job OIDC tokens, which carry one"}
-	}
-	first, err := s.o.Ledger.ExchangeOnce(ctx, id.Issuer, id.TokenID, id.Expiry)
-	if err != nil {
-		return req, ledgerProblem(err)
-	}
-	if !first {
-		return req, &Problem{Status: http.StatusConflict, Class: ClassReplayed,
-			Message: "this OIDC token was already exchanged; each job token is exchanged at most once",
-			Fix:     "request a fresh OIDC token for each exchange"}
-	}
-	if !s.perRepo.allow(strings.ToLower(id.Claims.Repository)) {
+	if !s.perRepo.allow(repoKey(id)) {
 		return req, &Problem{Status: http.StatusTooManyRequests, Class: ClassRateLimited,
 			Message: "repository " + id.Claims.Repository + " is over its exchange rate",
 			Fix:     "retry after a few seconds with a fresh OIDC token; operators raise limits.repository_rate"}
@@ -96,6 +96,25 @@ func (s *Server) admit(ctx context.Context, r *http.Request, id identity.Identit
 	return req, checkRequest(req, id.Claims.RepositoryOwner)
 }
 
+func repoKey(id identity.Identity) string { return strings.ToLower(id.Claims.Repository) }
+
+// refuseOnce refuses a verified OIDC token, consuming its jti first: the
+// token is not exchanged again whatever the refusal, and a replay is
+// answered as one (its rate is given back: a replayed token does not spend
+// its repository's rate).
+func (s *Server) refuseOnce(ctx context.Context, w http.ResponseWriter, rec mint.Record, id identity.Identity, p *Problem) {
+	first, err := s.o.Ledger.ExchangeOnce(ctx, id.Issuer, id.TokenID, id.Expiry)
+	switch {
+	case err != nil:
+		p = ledgerProblem(err)
+	case !first:
+		if p.Class != ClassRateLimited {
+			s.perRepo.refund(repoKey(id))
+		}
+		p = replayed
+	}
+	s.refuse(w, rec, p)
+}
 func checkRequest(req TokenRequest, owner string) *Problem {
 	bad := func(msg string) *Problem {
 		return &Problem{Status: http.StatusBadRequest, Class: ClassBadRequest, Message: msg,
@@ -120,22 +139,31 @@ func checkRequest(req TokenRequest, owner string) *Problem {
 	return nil
 }
 
-// exchange records the intent, mints, records the mint and answers. Past
-// the intent nothing cuts it short: a client gone or a shutdown gets the
-// token revoked instead of handed over.
-func (s *Server) exchange(w http.ResponseWriter, r *http.Request, id identity.Identity, in mint.Input, d mint.Decided, rec mint.Record) {
+// exchange consumes the OIDC token's jti and records the intent (one
+// transaction), mints, records the mint and answers. Past the intent
+// nothing cuts it short: a client gone or a shutdown gets the token revoked
+// instead of handed over.
+func (s *Server) exchange(w http.ResponseWriter, r *http.Request, id identity.Identity, d mint.Decided, rec mint.Record, start time.Time) {
 	s.inflight.Add(1)
 	defer s.inflight.Done()
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), mintBound)
 	defer cancel()
 	claims, _ := json.Marshal(claimsRecord(id))
-	iid, err := s.o.Ledger.RecordIntent(mctx, ledger.Intent{Job: jobOf(id), Claims: claims, Rule: d.Decision.Rule, PolicyRef: d.PolicySHA(),
-		Installation: d.InstallationID, Repositories: d.Decision.Repositories, Permissions: d.Decision.Permissions, RequestedAt: s.o.Now()})
-	if err != nil {
+	iid, first, err := s.o.Ledger.ExchangeIntent(mctx, ledger.OIDCToken{Issuer: id.Issuer, JTI: id.TokenID, Expires: id.Expiry},
+		ledger.Intent{Job: jobOf(id), Claims: claims, Rule: d.Decision.Rule, PolicyRef: d.PolicySHA(),
+			Installation: d.InstallationID, Repositories: d.Decision.Repositories, Permissions: d.Decision.Permissions, RequestedAt: s.o.Now()})
+	switch {
+	case err != nil:
 		s.refuse(w, rec.WithError(err), ledgerProblem(err))
 		return
+	case !first:
+		s.perRepo.refund(repoKey(id))
+		s.refuse(w, rec, replayed)
+		return
 	}
+	asked := time.Now()
 	g, err := s.o.Domain.MintDecided(mctx, d)
+	atGitHub := time.Since(asked)
 	if err != nil {
 		s.mintFailed(mctx, iid, err)
 		s.refuse(w, mint.WithError(rec, err), mintProblem(err))
@@ -150,12 +178,22 @@ func (s *Server) exchange(w http.ResponseWriter, r *http.Request, id identity.Id
 		s.refuse(w, rec.WithError(err), ledgerProblem(err))
 		return
 	}
+	added := time.Since(start) - atGitHub
+	s.m.Observe("jitkey_broker_exchange_added_seconds", added)
+	w.Header().Set("Server-Timing", serverTiming(added, atGitHub))
 	if r.Context().Err() != nil || s.answer(w, g) != nil {
 		s.undelivered(mctx, g, rec)
 		return
 	}
 	s.m.Inc("jitkey_broker_exchanges_total", "minted")
 	s.audit(rec)
+}
+
+// serverTiming is the Server-Timing header of an exchange: the broker's own
+// time and the mint's round trip to GitHub, in milliseconds.
+func serverTiming(broker, github time.Duration) string {
+	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 3, 64) }
+	return "broker;dur=" + ms(broker) + ", github;dur=" + ms(github)
 }
 
 func (s *Server) answer(w http.ResponseWriter, g *mint.Grant) error {

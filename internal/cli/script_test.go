@@ -26,7 +26,7 @@ var updateScripts = flag.Bool("update", false, "rewrite golden files and the exp
 func TestMain(m *testing.M) {
 	kmstest.Setenv()
 	testscript.Main(stopPostgres{m}, map[string]func(){
-		"jitkey": func() { os.Exit(cli.Main(os.Args[1:])) },
+		"jitkey": func() { os.Exit(profiled(func() int { return cli.Main(os.Args[1:]) })) },
 	})
 }
 
@@ -35,6 +35,9 @@ func TestMain(m *testing.M) {
 var (
 	pg  = pgtest.New()
 	kms = kmstest.New()
+	// pgDurable is a cluster with PostgreSQL's default durability, for the
+	// broker's benchmark: it starts only when the benchmark runs.
+	pgDurable = pgtest.NewDurable()
 )
 
 type stopPostgres struct{ m *testing.M }
@@ -42,6 +45,7 @@ type stopPostgres struct{ m *testing.M }
 func (s stopPostgres) Run() int {
 	code := s.m.Run()
 	pg.Stop()
+	pgDurable.Stop()
 	kms.Stop()
 	return code
 }

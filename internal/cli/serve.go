@@ -80,7 +80,12 @@ type served struct {
 // is called once the broker listens.
 func serve(ctx context.Context, env Env, cfg *serveConfig, log *slog.Logger, ready func(served)) error {
 	m := broker.NewMetrics()
-	opts := github.Options{BaseURL: cfg.GitHub.APIURL, Transport: m.GitHubTransport(github.NewNetTransport()), Logger: log,
+	// Mints run concurrently: keep a connection per mint in flight to an
+	// HTTP/1.1 API (a GHES behind a proxy, the simulator) rather than 2 idle
+	// and a new connection for every other mint. HTTP/2 needs only one.
+	transport := github.NewNetTransport()
+	transport.MaxIdleConnsPerHost = 64
+	opts := github.Options{BaseURL: cfg.GitHub.APIURL, Transport: m.GitHubTransport(transport), Logger: log,
 		UserAgent: "jitkey-broker/" + runstep.Version}
 	sig, err := appSigner(ctx, cfg)
 	if err != nil {

@@ -2,12 +2,17 @@ package cli_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,9 +33,9 @@ import (
 //	go test -run '^$' -bench BenchmarkBroker -benchtime 3000x ./internal/cli
 func BenchmarkBroker(b *testing.B) {
 	b.Run("in-job-mint", benchInJob)
-	b.Run("serve-sqlite", func(b *testing.B) { benchServe(b, "") })
+	b.Run("serve-sqlite", func(b *testing.B) { benchServe(b, "sqlite", "") })
 	b.Run("serve-postgres", func(b *testing.B) {
-		benchServe(b, `ledger: postgres: dsn: env: "PG_DSN"`)
+		benchServe(b, "postgres", `ledger: postgres: dsn: env: "PG_DSN"`)
 	})
 }
 
@@ -60,17 +65,19 @@ func benchInJob(b *testing.B) {
 
 func reportLatency(b *testing.B, lat []time.Duration, elapsed time.Duration, calls int) {
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "exchanges/s")
-	b.ReportMetric(ms(lat[len(lat)/2]), "ms-p50")
-	b.ReportMetric(ms(lat[len(lat)*99/100]), "ms-p99")
+	b.ReportMetric(msOf(lat[len(lat)/2]), "ms-p50")
+	b.ReportMetric(msOf(lat[len(lat)*99/100]), "ms-p99")
 	b.ReportMetric(float64(calls)/float64(len(lat)), "github-calls/op")
 }
 
-func benchServe(b *testing.B, ledgerCUE string) {
-	env := map[string]string{}
+func benchServe(b *testing.B, name, ledgerCUE string) {
+	env := map[string]string{brokerProfileEnv: ""}
+	if p := os.Getenv(brokerProfileEnv); p != "" {
+		env[brokerProfileEnv] = p + "." + name
+	}
 	if ledgerCUE != "" {
-		env["PG_DSN"] = pg.Database(b)
+		env["PG_DSN"] = pgDurable.Database(b)
 	}
 	w := newBrokerWorld(b, brokerOpt{noStart: true, ledger: ledgerCUE,
 		limits: "limits: {repository_rate: 10000000, global_rate: 100000}"})
@@ -85,7 +92,10 @@ func benchServe(b *testing.B, ledgerCUE string) {
 	key := randomB64(b, 32)
 	env["LEDGER_KEY"], env["HOOK_SECRET"] = key, string(w.secret)
 	r := w.startReplica(b, env)
-	c, err := brokerclient.New(r.url, w.hc)
+	// The jobs' connections are kept alive, as a proxy in front keeps its
+	// connections to the broker.
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: timingTransport{&http.Transport{MaxIdleConnsPerHost: benchJobs}}}
+	c, err := brokerclient.New(r.url, hc)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -100,13 +110,14 @@ func benchServe(b *testing.B, ledgerCUE string) {
 		oidc[i] = w.oidc(claims)
 	}
 	before := total(w.sim.Calls())
-	cpu0 := cpuTime(r.cmd.Process.Pid)
+	cpu0, self0, all0 := cpuTime(r.cmd.Process.Pid), selfCPU(), machineCPU()
 	lat := make([]time.Duration, b.N)
+	timings := make([]serverTimings, b.N)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	b.ResetTimer()
 	start := time.Now()
-	for range 16 {
+	for range benchJobs {
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1)) - 1
@@ -114,7 +125,7 @@ func benchServe(b *testing.B, ledgerCUE string) {
 					return
 				}
 				t0 := time.Now()
-				if _, err := c.Exchange(ctx, oidc[i], brokerclient.TokenRequest{}); err != nil {
+				if _, err := c.Exchange(context.WithValue(ctx, timingKey{}, &timings[i]), oidc[i], brokerclient.TokenRequest{}); err != nil {
 					b.Error(err)
 					return
 				}
@@ -125,13 +136,91 @@ func benchServe(b *testing.B, ledgerCUE string) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	b.StopTimer()
-	cpu1 := cpuTime(r.cmd.Process.Pid)
+	cpu1, self1, all1 := cpuTime(r.cmd.Process.Pid), selfCPU(), machineCPU()
 	reportLatency(b, lat, elapsed, total(w.sim.Calls())-before)
+	added := make([]time.Duration, b.N)
+	for i, t := range timings {
+		added[i] = t.broker
+	}
+	sort.Slice(added, func(i, j int) bool { return added[i] < added[j] })
+	b.ReportMetric(msOf(added[b.N/2]), "ms-p50-added")
+	b.ReportMetric(msOf(added[b.N*99/100]), "ms-p99-added")
 	b.ReportMetric(peakRSS(r.cmd.Process.Pid), "MB-peak-rss")
-	b.ReportMetric(float64((cpu1-cpu0).Microseconds())/1000/float64(b.N), "broker-cpu-ms/op")
+	perOp := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(b.N) }
+	broker, harness := perOp(cpu1-cpu0), perOp(self1-self0)
+	b.ReportMetric(broker, "broker-cpu-ms/op")
+	b.ReportMetric(harness, "sim+jobs-cpu-ms/op")
+	b.ReportMetric(max(perOp(all1-all0)-broker-harness, 0), "other-cpu-ms/op")
+	b.ReportMetric(float64(runtime.NumCPU())*1000/broker, "implied-exchanges/s")
 	if load, err := os.ReadFile("/proc/loadavg"); err == nil {
 		b.Logf("load average during the run: %s", strings.Fields(string(load))[0])
 	}
+	if env[brokerProfileEnv] != "" {
+		// A graceful stop writes the profile.
+		_ = r.cmd.Process.Signal(syscall.SIGTERM)
+		_ = r.cmd.Wait()
+		b.Logf("broker CPU profile: %s", env[brokerProfileEnv])
+	}
+}
+
+// benchJobs is how many jobs exchange at once in BenchmarkBroker.
+const benchJobs = 16
+
+func msOf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// serverTimings is what the broker's Server-Timing header says of one
+// exchange: its own time, and the mint's round trip to GitHub.
+type serverTimings struct{ broker, github time.Duration }
+
+type timingKey struct{}
+
+// timingTransport reads the Server-Timing header of each answer into the
+// *serverTimings its request's context carries.
+type timingTransport struct{ rt http.RoundTripper }
+
+func (t timingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.rt.RoundTrip(req)
+	if st, ok := req.Context().Value(timingKey{}).(*serverTimings); ok && err == nil {
+		for _, part := range strings.Split(resp.Header.Get("Server-Timing"), ",") {
+			name, dur, _ := strings.Cut(strings.TrimSpace(part), ";dur=")
+			v, _ := strconv.ParseFloat(dur, 64)
+			d := time.Duration(v * float64(time.Millisecond))
+			switch name {
+			case "broker":
+				st.broker = d
+			case "github":
+				st.github = d
+			}
+		}
+	}
+	return resp, err
+}
+
+// selfCPU is this process's CPU time so far: the simulator and the jobs.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// machineCPU is the CPU time every process of the machine used so far
+// (Linux /proc/stat: user, nice, system, irq, softirq, steal).
+func machineCPU() time.Duration {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(strings.SplitN(string(data), "\n", 2)[0])
+	var ticks int64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+		if i < len(f) {
+			v, _ := strconv.ParseInt(f[i], 10, 64)
+			ticks += v
+		}
+	}
+	return time.Duration(ticks) * time.Second / 100
 }
 
 // cpuTime is a process's user and system CPU time so far (Linux).
@@ -160,4 +249,29 @@ func peakRSS(pid int) float64 {
 		}
 	}
 	return 0
+}
+
+// brokerProfileEnv names a file the benchmark's broker process writes its
+// CPU profile to when it stops (SIGTERM): `go tool pprof -top FILE`.
+const brokerProfileEnv = "JITKEY_BENCH_BROKER_CPUPROFILE"
+
+// profiled runs the jitkey command line, under the CPU profiler when
+// brokerProfileEnv is set.
+func profiled(main func() int) int {
+	path := os.Getenv(brokerProfileEnv)
+	if path == "" {
+		return main()
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	defer pprof.StopCPUProfile()
+	return main()
 }

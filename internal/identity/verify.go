@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"bytes"
 	"context"
 	"crypto/rsa"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	josejson "github.com/go-jose/go-jose/v4/json"
 	"github.com/go-jose/go-jose/v4/jwt"
 )
 
@@ -70,35 +72,39 @@ func (v *Verifier) Issuer() string { return v.issuer }
 // repository claims. Errors wrap ErrInvalidToken when the token is refused;
 // they never contain the token.
 func (v *Verifier) Verify(ctx context.Context, raw, audience string) (Identity, error) {
-	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
 		return Identity{}, fmt.Errorf("%w: not an RS256-signed JWT", ErrInvalidToken)
 	}
-	if len(tok.Headers) != 1 {
+	if len(jws.Signatures) != 1 {
 		return Identity{}, fmt.Errorf("%w: want exactly one signature", ErrInvalidToken)
 	}
-	var unverified jwt.Claims
-	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil {
+	// The standard claims are read once, before the signature is checked,
+	// only to choose the key; nothing of them is used unless it verifies.
+	// go-jose's JSON matches names exactly, unlike encoding/json.
+	payload := jws.UnsafePayloadWithoutVerification()
+	var std jwt.Claims
+	if err := josejson.Unmarshal(payload, &std); err != nil {
 		return Identity{}, fmt.Errorf("%w: unreadable claims", ErrInvalidToken)
 	}
-	iss := unverified.Issuer
+	iss := std.Issuer
 	if !issuerAllowed(v.issuer, iss) {
 		// Keys are only ever fetched from an allowed issuer.
 		return Identity{}, fmt.Errorf("%w: issuer %q, want %q", ErrInvalidToken, iss, v.issuer)
 	}
-	key, err := v.key(ctx, iss, tok.Headers[0].KeyID)
+	kid := jws.Signatures[0].Header.KeyID
+	key, err := v.key(ctx, iss, kid)
 	if err != nil {
 		return Identity{}, err
 	}
-	var std jwt.Claims
-	var payload json.RawMessage
-	if err := tok.Claims(key, &std, &payload); err != nil {
-		return Identity{}, fmt.Errorf("%w: signature does not verify with the issuer's key %q", ErrInvalidToken, tok.Headers[0].KeyID)
+	verified, err := jws.Verify(key)
+	if err != nil || !bytes.Equal(verified, payload) {
+		return Identity{}, fmt.Errorf("%w: signature does not verify with the issuer's key %q", ErrInvalidToken, kid)
 	}
 	if err := v.checkStandard(std, iss, audience); err != nil {
 		return Identity{}, err
 	}
-	id, err := parseClaims(payload)
+	id, err := parseClaims(verified)
 	if err != nil {
 		return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}

@@ -60,6 +60,11 @@ type Ledger interface {
 	// expires is the OIDC token's own expiry: after it the record may be
 	// forgotten (the token is refused as expired anyway).
 	ExchangeOnce(ctx context.Context, issuer, jti string, expires time.Time) (bool, error)
+	// ExchangeIntent is ExchangeOnce and RecordIntent in one transaction:
+	// the intent is written only if this is the OIDC token's first
+	// exchange, which first reports. The broker's hot path: one commit
+	// (one round trip on PostgreSQL) instead of two.
+	ExchangeIntent(ctx context.Context, x OIDCToken, in Intent) (id IntentID, first bool, err error)
 	// WithSweepLock runs fn if no other holder (in this process or another
 	// replica) holds the sweep lock, and reports whether it ran. fn's context
 	// is cancelled if the lock is lost.
@@ -69,6 +74,13 @@ type Ledger interface {
 	Stats(ctx context.Context) (Stats, error)
 	// Close releases the database.
 	Close() error
+}
+
+// OIDCToken is the identity of an OIDC token exchanged once: its issuer and
+// jti, and its expiry, after which its record may be forgotten.
+type OIDCToken struct {
+	Issuer, JTI string
+	Expires     time.Time
 }
 
 // IntentID identifies an intent (and the token minted for it).

@@ -416,6 +416,62 @@ func TestExchangeOnceAcrossReplicas(t *testing.T) {
 	})
 }
 
+// ExchangeIntent writes the intent only with the first exchange of an OIDC
+// token: replicas racing on one jti leave exactly one intent, and a replay
+// writes nothing.
+func TestExchangeIntentOnceAcrossReplicas(t *testing.T) {
+	forEach(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		dsn := b.fresh(t)
+		replicas := []ledger.Ledger{open(t, b, dsn), open(t, b, dsn)}
+		const iss = "https://token.actions.githubusercontent.com"
+		for round := range 5 {
+			x := ledger.OIDCToken{Issuer: iss, JTI: fmt.Sprintf("jti-%d", round), Expires: t0.Add(5 * time.Minute)}
+			var wins atomic.Int32
+			var wg sync.WaitGroup
+			for i := range 16 {
+				wg.Go(func() {
+					id, first, err := replicas[i%2].ExchangeIntent(ctx, x, intent("acme/api", int64(round), 1, int64(i)))
+					assert.NoError(t, err)
+					if first {
+						wins.Add(1)
+						assert.NotZero(t, id)
+					} else {
+						assert.Zero(t, id, "a replay got an intent")
+					}
+				})
+			}
+			wg.Wait()
+			assert.Equal(t, int32(1), wins.Load(), "jti %s exchanged %d times", x.JTI, wins.Load())
+		}
+		dangling, err := replicas[0].DanglingIntents(ctx, t0)
+		require.NoError(t, err)
+		assert.Len(t, dangling, 5, "one intent per OIDC token, none for its replays")
+		ok, err := replicas[1].ExchangeOnce(ctx, iss, "jti-0", t0.Add(5*time.Minute))
+		require.NoError(t, err)
+		assert.False(t, ok, "ExchangeIntent and ExchangeOnce share the record")
+
+		id, first, err := replicas[0].ExchangeIntent(ctx, ledger.OIDCToken{Issuer: iss, JTI: "jti-mint", Expires: t0.Add(time.Minute)}, intent("acme/api", 9, 1, 9))
+		require.NoError(t, err)
+		require.True(t, first)
+		tok := newToken()
+		require.NoError(t, replicas[1].RecordMint(ctx, id, ledger.Mint{Token: tok, MintedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+		e, err := replicas[0].Get(ctx, audit.SHA256Hex(tok.Reveal()))
+		require.NoError(t, err)
+		assert.Equal(t, ledger.StateLive, e.State)
+		assert.Equal(t, "deploy-production", e.Intent.Rule)
+
+		_, _, err = replicas[0].ExchangeIntent(ctx, ledger.OIDCToken{Issuer: iss, Expires: t0}, intent("acme/api", 1, 1, 1))
+		assert.Error(t, err, "a token without jti cannot be protected from replay")
+		_, first, err = replicas[0].ExchangeIntent(ctx, ledger.OIDCToken{Issuer: iss, JTI: "jti-bad", Expires: t0}, ledger.Intent{})
+		assert.Error(t, err, "an intent without a job")
+		assert.False(t, first)
+		ok, err = replicas[0].ExchangeOnce(ctx, iss, "jti-bad", t0.Add(time.Minute))
+		require.NoError(t, err)
+		assert.True(t, ok, "a refused intent does not consume the jti")
+	})
+}
+
 // Replicas record concurrently: every intent gets its own ID, every mint
 // lands on its intent, nothing is lost or doubled.
 func TestConcurrentRecording(t *testing.T) {

@@ -96,7 +96,16 @@ func Open(ctx context.Context, c Config) (Ledger, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	return &sqlLedger{db: db, d: d, keys: c.Keys, now: c.Now, lease: c.SweepLease}, nil
+	l := &sqlLedger{db: db, d: d, keys: c.Keys, now: c.Now, lease: c.SweepLease}
+	for _, q := range []string{insertExchange, insertIntent} {
+		// Prepared now: a transaction (on SQLite's one connection) then
+		// finds them prepared.
+		if _, err := l.stmt(ctx, nil, q); err != nil {
+			_ = l.Close()
+			return nil, fmt.Errorf("open the %s ledger: %w", d.name, err)
+		}
+	}
+	return l, nil
 }
 
 // dsn checks the configured data source and adds what the dialect needs.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jitkey/jitkey/internal/audit"
@@ -19,6 +20,7 @@ type sqlLedger struct {
 	keys  *Keyring
 	now   func() time.Time
 	lease time.Duration
+	stmts sync.Map // SQL text -> *sql.Stmt, prepared once
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
@@ -33,34 +35,152 @@ func nullMS(v sql.NullInt64) time.Time {
 }
 
 func (l *sqlLedger) RecordIntent(ctx context.Context, in Intent) (IntentID, error) {
+	args, err := intentArgs(in)
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	if err := l.scan(ctx, nil, insertIntent, args, &id); err != nil {
+		return 0, fmt.Errorf("record the intent: %w", err)
+	}
+	return IntentID(id), nil
+}
+
+// insertIntent writes an intent from intentArgs ($1-$11).
+const insertIntent = `INSERT INTO entries (state, requested_at, repository, run_id, run_attempt, check_run_id,
+		claims, rule, policy_ref, installation_id, repositories, permissions)
+		VALUES ('intent', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`
+
+// intentArgs checks an intent and encodes it as insertIntent's arguments.
+func intentArgs(in Intent) ([]any, error) {
 	if in.Job.Repository == "" || in.RequestedAt.IsZero() {
-		return 0, errors.New("ledger: an intent needs the job's repository and the time it was requested")
+		return nil, errors.New("ledger: an intent needs the job's repository and the time it was requested")
 	}
 	claims := in.Claims
 	if len(claims) == 0 {
 		claims = json.RawMessage("{}")
 	}
 	if !json.Valid(claims) {
-		return 0, errors.New("ledger: the intent's claims are not JSON")
+		return nil, errors.New("ledger: the intent's claims are not JSON")
 	}
 	repos, err := json.Marshal(nonNil(in.Repositories))
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	perms, err := json.Marshal(in.Permissions)
 	if err != nil {
+		return nil, err
+	}
+	return []any{ms(in.RequestedAt), strings.ToLower(in.Job.Repository), in.Job.RunID, in.Job.RunAttempt, in.Job.CheckRunID,
+		string(claims), in.Rule, in.PolicyRef, in.Installation, string(repos), string(perms)}, nil
+}
+
+// insertExchange records an OIDC token's exchange ($1-$3), once.
+const insertExchange = `INSERT INTO exchanges (issuer, jti, expires_at) VALUES ($1, $2, $3)
+		ON CONFLICT (issuer, jti) DO NOTHING`
+
+// exchangeIntentPostgres is insertExchange and insertIntent in one
+// statement (one round trip, one commit): the intent is inserted only when
+// the exchange was ($1-$3 the exchange, $4-$14 the intent).
+const exchangeIntentPostgres = `WITH x AS (` + insertExchange + ` RETURNING 1)
+	INSERT INTO entries (state, requested_at, repository, run_id, run_attempt, check_run_id,
+		claims, rule, policy_ref, installation_id, repositories, permissions)
+	SELECT 'intent', $4::bigint, $5::text, $6::bigint, $7::bigint, $8::bigint, $9::text, $10::text, $11::text,
+		$12::bigint, $13::text, $14::text FROM x RETURNING id`
+
+func (l *sqlLedger) ExchangeIntent(ctx context.Context, x OIDCToken, in Intent) (IntentID, bool, error) {
+	if x.Issuer == "" || x.JTI == "" {
+		return 0, false, errNoJTI
+	}
+	args, err := intentArgs(in)
+	if err != nil {
+		return 0, false, err
+	}
+	xargs := []any{x.Issuer, x.JTI, ms(x.Expires)}
+	var id int64
+	if l.d.name == "postgres" {
+		err := l.scan(ctx, nil, exchangeIntentPostgres, append(xargs, args...), &id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, false, nil
+		}
+		if err != nil {
+			return 0, false, fmt.Errorf("record the OIDC exchange and the intent: %w", err)
+		}
+		return IntentID(id), true, nil
+	}
+	// SQLite has no data-modifying WITH: one transaction of two statements.
+	tx, err := l.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, false, fmt.Errorf("record the OIDC exchange and the intent: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	first, err := l.execCount(ctx, tx, insertExchange, xargs...)
+	if err != nil || first == 0 {
+		return 0, false, wrapErr("record the OIDC exchange", err)
+	}
+	if err := l.scan(ctx, tx, insertIntent, args, &id); err != nil {
+		return 0, false, fmt.Errorf("record the intent: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, false, fmt.Errorf("record the OIDC exchange and the intent: %w", err)
+	}
+	return IntentID(id), true, nil
+}
+
+var errNoJTI = errors.New("ledger: an OIDC token without issuer or jti cannot be exchanged once: refuse it")
+
+func wrapErr(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// stmt is q prepared once: parsing SQL cost SQLite more than running it.
+func (l *sqlLedger) stmt(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt, error) {
+	v, ok := l.stmts.Load(q)
+	if !ok && tx != nil {
+		// Preparing on the DB would wait for a connection the transaction
+		// may hold (SQLite has one): prepare in it, once.
+		return tx.PrepareContext(ctx, q)
+	}
+	if !ok {
+		st, err := l.db.PrepareContext(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		if v, ok = l.stmts.LoadOrStore(q, st); ok {
+			_ = st.Close()
+		} else {
+			v = st
+		}
+	}
+	if tx != nil {
+		return tx.StmtContext(ctx, v.(*sql.Stmt)), nil
+	}
+	return v.(*sql.Stmt), nil
+}
+
+// scan runs the prepared query q (in tx, when not nil) and scans its one row.
+func (l *sqlLedger) scan(ctx context.Context, tx *sql.Tx, q string, args []any, dest ...any) error {
+	st, err := l.stmt(ctx, tx, q)
+	if err != nil {
+		return err
+	}
+	return st.QueryRowContext(ctx, args...).Scan(dest...)
+}
+
+// execCount runs the prepared statement q and returns the rows it changed.
+func (l *sqlLedger) execCount(ctx context.Context, tx *sql.Tx, q string, args ...any) (int64, error) {
+	st, err := l.stmt(ctx, tx, q)
+	if err != nil {
 		return 0, err
 	}
-	var id int64
-	err = l.db.QueryRowContext(ctx, `INSERT INTO entries (state, requested_at, repository, run_id, run_attempt, check_run_id,
-		claims, rule, policy_ref, installation_id, repositories, permissions)
-		VALUES ('intent', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
-		ms(in.RequestedAt), strings.ToLower(in.Job.Repository), in.Job.RunID, in.Job.RunAttempt, in.Job.CheckRunID,
-		string(claims), in.Rule, in.PolicyRef, in.Installation, string(repos), string(perms)).Scan(&id)
+	res, err := st.ExecContext(ctx, args...)
 	if err != nil {
-		return 0, fmt.Errorf("record the intent: %w", err)
+		return 0, err
 	}
-	return IntentID(id), nil
+	return res.RowsAffected()
 }
 
 func nonNil(s []string) []string {
@@ -79,7 +199,7 @@ func (l *sqlLedger) RecordMint(ctx context.Context, id IntentID, m Mint) error {
 	if err != nil {
 		return err
 	}
-	res, err := l.db.ExecContext(ctx, `UPDATE entries SET state = 'live', token_sha256 = $1, sealed_token = $2,
+	n, err := l.execCount(ctx, nil, `UPDATE entries SET state = 'live', token_sha256 = $1, sealed_token = $2,
 		minted_at = $3, expires_at = $4 WHERE id = $5 AND state = 'intent'`,
 		sha, sealed, ms(m.MintedAt), ms(m.ExpiresAt), int64(id))
 	if err != nil {
@@ -88,22 +208,22 @@ func (l *sqlLedger) RecordMint(ctx context.Context, id IntentID, m Mint) error {
 		}
 		return fmt.Errorf("record the mint of intent %d: %w", id, err)
 	}
-	return l.closedIntent(ctx, res, id, "record the mint of")
+	return l.closedIntent(ctx, n, id, "record the mint of")
 }
 
 func (l *sqlLedger) RecordFailure(ctx context.Context, id IntentID, reason string, at time.Time) error {
-	res, err := l.db.ExecContext(ctx, `UPDATE entries SET state = 'failed', failure = $1, closed_at = $2
+	n, err := l.execCount(ctx, nil, `UPDATE entries SET state = 'failed', failure = $1, closed_at = $2
 		WHERE id = $3 AND state = 'intent'`, reason, ms(at), int64(id))
 	if err != nil {
 		return fmt.Errorf("record the failure of intent %d: %w", id, err)
 	}
-	return l.closedIntent(ctx, res, id, "record the failure of")
+	return l.closedIntent(ctx, n, id, "record the failure of")
 }
 
-// closedIntent explains an update of an intent that changed no row.
-func (l *sqlLedger) closedIntent(ctx context.Context, res sql.Result, id IntentID, op string) error {
-	if n, err := res.RowsAffected(); err != nil || n == 1 {
-		return err
+// closedIntent explains an update of an intent that changed n rows, not one.
+func (l *sqlLedger) closedIntent(ctx context.Context, n int64, id IntentID, op string) error {
+	if n == 1 {
+		return nil
 	}
 	found, err := l.exists(ctx, "id = $1", int64(id))
 	switch {
@@ -129,13 +249,13 @@ func (l *sqlLedger) MarkRevoked(ctx context.Context, sha string, r Revocation) (
 	if r.By == "" || r.At.IsZero() {
 		return false, errors.New("ledger: a revocation needs who or what revoked and when")
 	}
-	res, err := l.db.ExecContext(ctx, `UPDATE entries SET state = 'revoked', sealed_token = NULL, revoked_by = $1,
+	n, err := l.execCount(ctx, nil, `UPDATE entries SET state = 'revoked', sealed_token = NULL, revoked_by = $1,
 		revoked_at = $2, closed_at = $2 WHERE token_sha256 = $3 AND state = 'live'`, r.By, ms(r.At), sha)
 	if err != nil {
 		return false, fmt.Errorf("record the revocation of %s: %w", audit.ShortSHA(sha), err)
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 1 {
-		return err == nil, err
+	if n == 1 {
+		return true, nil
 	}
 	found, err := l.exists(ctx, "token_sha256 = $1", sha)
 	if err == nil && !found {
@@ -270,15 +390,13 @@ func scanEntry(row interface{ Scan(...any) error }) (Entry, error) {
 
 func (l *sqlLedger) ExchangeOnce(ctx context.Context, issuer, jti string, expires time.Time) (bool, error) {
 	if issuer == "" || jti == "" {
-		return false, errors.New("ledger: an OIDC token without issuer or jti cannot be exchanged once: refuse it")
+		return false, errNoJTI
 	}
-	res, err := l.db.ExecContext(ctx, `INSERT INTO exchanges (issuer, jti, expires_at) VALUES ($1, $2, $3)
-		ON CONFLICT (issuer, jti) DO NOTHING`, issuer, jti, ms(expires))
+	n, err := l.execCount(ctx, nil, insertExchange, issuer, jti, ms(expires))
 	if err != nil {
 		return false, fmt.Errorf("record the OIDC exchange: %w", err)
 	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	return n == 1, nil
 }
 
 func (l *sqlLedger) Stats(ctx context.Context) (Stats, error) {
@@ -297,4 +415,10 @@ func (l *sqlLedger) Stats(ctx context.Context) (Stats, error) {
 	return s, nil
 }
 
-func (l *sqlLedger) Close() error { return l.db.Close() }
+func (l *sqlLedger) Close() error {
+	l.stmts.Range(func(_, v any) bool {
+		_ = v.(*sql.Stmt).Close()
+		return true
+	})
+	return l.db.Close()
+}

@@ -47,10 +47,20 @@ type Cluster struct {
 	bin   string
 	asUID []string // prefix running a command as the unprivileged user
 	admin *sql.DB
+	// durable keeps PostgreSQL's default durability (fsync,
+	// synchronous_commit and full_page_writes on): benchmarks measure what
+	// operators run. Tests turn it off, which only matters on a crash.
+	durable bool
 }
 
 // New returns a cluster that starts when a test first asks for a database.
+// It runs without fsync, synchronous commits or full-page writes: tests
+// never crash the machine under it, and run faster.
 func New() *Cluster { return &Cluster{} }
+
+// NewDurable returns a cluster with PostgreSQL's default durability: every
+// commit waits for its WAL to reach the disk. Benchmarks use it.
+func NewDurable() *Cluster { return &Cluster{durable: true} }
 
 // Database creates an empty database for t and returns its connection
 // string (pgx key=value form). It skips t when JITKEY_TEST_POSTGRES=off and
@@ -141,8 +151,11 @@ func (c *Cluster) boot() error {
 		"--locale=C", "--no-sync", "--no-instructions"); err != nil {
 		return err
 	}
-	opts := strings.Join([]string{"-k", dir, "-c", "listen_addresses=", "-p", "5432", "-c", "fsync=off",
-		"-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300"}, " ")
+	args := []string{"-k", dir, "-c", "listen_addresses=", "-p", "5432", "-c", "max_connections=300"}
+	if !c.durable {
+		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	opts := strings.Join(args, " ")
 	if err := c.run(filepath.Join(c.bin, "pg_ctl"), "start", "-D", data, "-w", "-t", "60", "-l", filepath.Join(dir, "log"), "-o", opts); err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "log"))
 		return fmt.Errorf("%w\nserver log:\n%s", err, log)
