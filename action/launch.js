@@ -1,14 +1,17 @@
 'use strict';
 // The jitkey action's launcher: find the binary for this runner, verified in
 // this job, run it with an async spawn, forward the signals that stop a step
-// to it, and exit with its code. The main step runs jitkey; the post step runs
-// jitkey-post (revoke in a binary that links no policy engine, so it starts
-// fast), and only after a mint.
+// to it, and exit with its code. Each step runs the smallest binary that does
+// its work, since each is hashed and started on every job: a mint's main
+// step runs jitkey-mint (the mint alone, about half of jitkey's bytes), other
+// commands jitkey; the post step runs jitkey-post (revoke in a binary that
+// links no policy engine, so it starts fast), and only after a mint.
 //
 // Never run a file this job did not verify. A binary comes from one of:
 //  - dist/ of the action's own tree (a release): checked against
 //    dist/SHA256SUMS from the same tree, so the sums are pinned by the commit
-//    the workflow pins; main checks jitkey, post checks jitkey-post.
+//    the workflow pins; main checks the binary it runs, post checks
+//    jitkey-post.
 //  - a build from source (a branch, `uses: ./`): the runner's Go builds into a
 //    directory the launcher has just created for this step (mode 0700, owned
 //    by the runner user). No shared or persistent cache is ever run: another
@@ -41,7 +44,8 @@ function target(platform = process.platform, arch = process.arch) {
   return { goos, goarch, exe: goos === 'windows' ? '.exe' : '' };
 }
 
-// binaryName is the dist/ file name of command cmd (jitkey or jitkey-post).
+// binaryName is the dist/ file name of command cmd (jitkey, jitkey-mint or
+// jitkey-post).
 function binaryName(t, cmd = 'jitkey') {
   return `${cmd}-${t.goos}-${t.goarch}${t.exe}`;
 }
@@ -278,7 +282,7 @@ function postFromState(env) {
 async function resolve(kind, cmd, root, env = process.env, log = console.log) {
   const t = target();
   // A mint, direct or through a broker (exchange), has a post step to ready.
-  const mint = kind === 'main' && (cmd.args[0] === 'mint' || cmd.args[0] === 'exchange');
+  const mint = kind === 'main' && (cmd.cmd === 'jitkey-mint' || cmd.args[0] === 'exchange');
   if (kind === 'post') {
     const bin = prebuilt(root, t, 'jitkey-post') || postFromState(env);
     if (bin) return { bin };
@@ -301,9 +305,10 @@ async function resolve(kind, cmd, root, env = process.env, log = console.log) {
 }
 
 // commandArgs says what a step runs, as { cmd, args }: main runs jitkey with
-// INPUT_COMMAND (default mint) and INPUT_ARGS, one argument per line; post
-// runs jitkey-post without arguments (what jitkey revoke does), and only
-// after mint (null: nothing to do).
+// INPUT_COMMAND (default mint) and INPUT_ARGS, one argument per line, and a
+// mint in jitkey-mint (jitkey mint's arguments); post runs jitkey-post
+// without arguments (what jitkey revoke does), and only after mint (null:
+// nothing to do).
 // In broker mode (input broker set) main runs `jitkey-post exchange`: the
 // broker holds the App key and the policies, so the job needs neither.
 function commandArgs(kind, env = process.env) {
@@ -311,6 +316,7 @@ function commandArgs(kind, env = process.env) {
   if (kind === 'post') return command === 'mint' ? { cmd: 'jitkey-post', args: [] } : null;
   if (command === 'mint' && (env.INPUT_BROKER || '').trim()) return { cmd: 'jitkey-post', args: ['exchange'] };
   const extra = (env.INPUT_ARGS || '').split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
+  if (command === 'mint') return { cmd: 'jitkey-mint', args: extra };
   return { cmd: 'jitkey', args: [command, ...extra] };
 }
 

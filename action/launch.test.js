@@ -11,12 +11,13 @@ const launcher = require('./launch');
 
 const t = launcher.target();
 const name = launcher.binaryName(t);
+const mintName = launcher.binaryName(t, 'jitkey-mint');
 const postName = launcher.binaryName(t, 'jitkey-post');
 const skipWin = process.platform === 'win32' ? 'shell-script fakes need a POSIX shell' : false;
 
 // fakeAction lays out an action checkout: action/*.js copied from here and,
-// when script is given, dist/jitkey-OS-ARCH and dist/jitkey-post-OS-ARCH both
-// holding it, each with its SHA256SUMS line. sums replaces the listed sum of
+// when script is given, dist/jitkey-OS-ARCH, dist/jitkey-mint-OS-ARCH and
+// dist/jitkey-post-OS-ARCH all holding it, each with its SHA256SUMS line. sums replaces the listed sum of
 // a binary, by file name.
 function fakeAction(script, sums = {}) {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-action-'));
@@ -25,7 +26,7 @@ function fakeAction(script, sums = {}) {
   if (script !== undefined) {
     fs.mkdirSync(path.join(root, 'dist'));
     let lines = '';
-    for (const n of [name, postName]) {
+    for (const n of [name, mintName, postName]) {
       fs.writeFileSync(path.join(root, 'dist', n), script, { mode: 0o755 });
       lines += `${sums[n] || crypto.createHash('sha256').update(script).digest('hex')}  ${n}\n`;
     }
@@ -74,7 +75,7 @@ function runLauncher(root, kind, env, onStdout) {
 }
 
 test('a checksum mismatch refuses to run the binary', { skip: skipWin }, async () => {
-  for (const [kind, bin] of [['main', name], ['post', postName]]) {
+  for (const [kind, bin] of [['main', mintName], ['post', postName]]) {
     const marker = path.join(os.tmpdir(), `jitkey-ran-${process.pid}-${Date.now()}-${kind}`);
     const root = fakeAction(`#!/bin/sh\ntouch ${marker}\n`, { [bin]: 'f'.repeat(64) });
     const { code, out } = await runLauncher(root, kind, {});
@@ -86,7 +87,7 @@ test('a checksum mismatch refuses to run the binary', { skip: skipWin }, async (
 
 test('a verified binary that lost its executable bit still runs', { skip: skipWin }, async () => {
   const root = fakeAction('#!/bin/sh\nexit 4\n');
-  fs.chmodSync(path.join(root, 'dist', name), 0o644);
+  fs.chmodSync(path.join(root, 'dist', mintName), 0o644);
   const { code } = await runLauncher(root, 'main', {});
   assert.strictEqual(code, 4);
 });
@@ -117,28 +118,32 @@ test('the exit code and arguments pass through', { skip: skipWin }, async () => 
 
 test('post runs jitkey-post without arguments after mint and nothing after other commands', { skip: skipWin }, async () => {
   const root = fakeAction('#!/bin/sh\necho "ran $(basename "$0") with $# args: $*"\nexit 6\n');
+  let r;
   for (const command of [undefined, '', ' mint ']) {
     const env = command === undefined ? {} : { INPUT_COMMAND: command };
-    const r = await runLauncher(root, 'post', { ...env, INPUT_ARGS: '--ignored' });
+    r = await runLauncher(root, 'post', { ...env, INPUT_ARGS: '--ignored' });
     assert.strictEqual(r.code, 6, 'the exit code of jitkey-post passes through');
     assert.strictEqual(r.out, `ran ${postName} with 0 args: \n`);
   }
   for (const command of ['validate', 'review', 'test']) {
-    const r = await runLauncher(root, 'post', { INPUT_COMMAND: command });
+    r = await runLauncher(root, 'post', { INPUT_COMMAND: command });
     assert.strictEqual(r.code, 0);
     assert.strictEqual(r.out, '', `no post work after ${command}`);
   }
-  const r = await runLauncher(root, 'main', {});
-  assert.strictEqual(r.out, `ran ${name} with 1 args: mint\n`, 'main still runs jitkey');
+  r = await runLauncher(root, 'main', {});
+  assert.strictEqual(r.out, `ran ${mintName} with 0 args: \n`, 'main runs jitkey-mint');
+  r = await runLauncher(root, 'main', { INPUT_COMMAND: 'validate' });
+  assert.strictEqual(r.out, `ran ${name} with 1 args: validate\n`, 'other commands run jitkey');
 });
 
 test('commandArgs picks the binary and its arguments', () => {
   assert.deepStrictEqual(launcher.commandArgs('post', {}), { cmd: 'jitkey-post', args: [] });
   assert.deepStrictEqual(launcher.commandArgs('post', { INPUT_COMMAND: 'mint' }), { cmd: 'jitkey-post', args: [] });
   assert.strictEqual(launcher.commandArgs('post', { INPUT_COMMAND: 'review' }), null);
-  assert.deepStrictEqual(launcher.commandArgs('main', {}), { cmd: 'jitkey', args: ['mint'] });
+  assert.deepStrictEqual(launcher.commandArgs('main', {}), { cmd: 'jitkey-mint', args: [] }, 'a mint runs the mint binary');
+  assert.deepStrictEqual(launcher.commandArgs('main', { INPUT_COMMAND: ' mint ', INPUT_ARGS: '--owner\nacme' }), { cmd: 'jitkey-mint', args: ['--owner', 'acme'] });
   assert.deepStrictEqual(launcher.commandArgs('main', { INPUT_BROKER: 'https://jitkey.example.com' }), { cmd: 'jitkey-post', args: ['exchange'] }, 'broker mode runs the small binary');
-  assert.deepStrictEqual(launcher.commandArgs('main', { INPUT_BROKER: ' ', INPUT_COMMAND: 'mint' }), { cmd: 'jitkey', args: ['mint'] });
+  assert.deepStrictEqual(launcher.commandArgs('main', { INPUT_BROKER: ' ', INPUT_COMMAND: 'mint' }), { cmd: 'jitkey-mint', args: [] });
   assert.deepStrictEqual(launcher.commandArgs('main', { INPUT_BROKER: 'https://b', INPUT_COMMAND: 'validate' }), { cmd: 'jitkey', args: ['validate'] });
   assert.deepStrictEqual(launcher.commandArgs('post', { INPUT_BROKER: 'https://b' }), { cmd: 'jitkey-post', args: [] });
   assert.deepStrictEqual(launcher.commandArgs('main', { INPUT_COMMAND: 'validate', INPUT_ARGS: 'a\n\n b ' }), { cmd: 'jitkey', args: ['validate', 'a', 'b'] });
@@ -175,7 +180,7 @@ test('a signal that arrives while the binary is being started is forwarded', { s
 const env = { PATH: process.env.PATH };
 Object.defineProperty(env, 'MID_SPAWN', { enumerable: true, get() { process.kill(process.pid, 'SIGINT'); return '1'; } });
 require(${JSON.stringify(path.join(root, 'action', 'launch.js'))})
-  .run(${JSON.stringify(path.join(root, 'dist', name))}, ['mint'], { env })
+  .run(${JSON.stringify(path.join(root, 'dist', mintName))}, [], { env })
   .then((code) => process.exit(code));
 `;
   fs.writeFileSync(path.join(root, 'action', 'midspawn.js'), script);
@@ -191,7 +196,7 @@ require(${JSON.stringify(path.join(root, 'action', 'launch.js'))})
 // name and arguments and exits 5.
 function sourceAction() {
   const root = fakeAction();
-  for (const cmd of ['jitkey', 'jitkey-post']) {
+  for (const cmd of ['jitkey', 'jitkey-mint', 'jitkey-post']) {
     fs.mkdirSync(path.join(root, 'cmd', cmd), { recursive: true });
     fs.writeFileSync(path.join(root, 'cmd', cmd, 'main.go'), 'package main\n');
   }
@@ -236,18 +241,18 @@ test('without dist/ it builds from source into a directory of its own, and post 
   const { root, env, calls } = sourceAction();
   const build = /^build -trimpath -ldflags -s -w -X github.com\/jitkey\/jitkey\/internal\/runstep.Version=src-[0-9a-f]{12} -o (\S+) (\S+) CGO_ENABLED=0 PWD=(.*)$/;
 
-  // A mint builds jitkey and, before minting, the post step's jitkey-post
-  // beside it, so that post needs no Go of its own.
+  // A mint builds jitkey-mint and, before minting, the post step's
+  // jitkey-post beside it, so that post needs no Go of its own.
   let r = await runLauncher(root, 'main', env);
   assert.strictEqual(r.code, 5);
-  assert.match(r.out, /building \.\/cmd\/jitkey from source with the runner's Go/);
+  assert.match(r.out, /building \.\/cmd\/jitkey-mint from source with the runner's Go/);
   assert.match(r.out, /building \.\/cmd\/jitkey-post from source with the runner's Go/);
-  assert.match(r.out, /^built jitkey: mint$/m);
+  assert.match(r.out, /^built jitkey-mint: $/m);
   assert.strictEqual(calls().length, 2);
   const m0 = build.exec(calls()[0]);
   const m1 = build.exec(calls()[1]);
   assert.ok(m0 && m1, calls().join('\n'));
-  assert.strictEqual(m0[2], './cmd/jitkey');
+  assert.strictEqual(m0[2], './cmd/jitkey-mint');
   assert.strictEqual(m1[2], './cmd/jitkey-post');
   assert.ok([root, fs.realpathSync(root)].includes(m0[3]), 'go build runs in the action root');
   const dir = path.dirname(m0[1]);
@@ -285,7 +290,7 @@ test('a binary planted in the shared tool cache or the temporary directory is ne
   for (const cache of [env.RUNNER_TOOL_CACHE, tmp]) {
     const dir = path.join(cache, 'jitkey', key, `${t.goos}-${t.goarch}`);
     fs.mkdirSync(dir, { recursive: true });
-    for (const cmd of ['jitkey', 'jitkey-post']) fs.writeFileSync(path.join(dir, cmd), planted, { mode: 0o755 });
+    for (const cmd of ['jitkey', 'jitkey-mint', 'jitkey-post']) fs.writeFileSync(path.join(dir, cmd), planted, { mode: 0o755 });
   }
   for (const e of [env, { ...env, RUNNER_TOOL_CACHE: '', RUNNER_TEMP: '', TMPDIR: tmp }]) {
     const main = await runLauncher(root, 'main', e);
@@ -345,14 +350,14 @@ test('a dist/ binary that is a symbolic link or writable by others is refused', 
   const marker = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-dist-')), 'ran');
   const script = `#!/bin/sh\ntouch ${marker}\n`;
   let root = fakeAction(script);
-  fs.chmodSync(path.join(root, 'dist', name), 0o777);
+  fs.chmodSync(path.join(root, 'dist', mintName), 0o777);
   let r = await runLauncher(root, 'main', {});
   assert.strictEqual(r.code, 1);
   assert.match(r.out, /the binary .* is writable by other users/);
   root = fakeAction(script);
   const elsewhere = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-link-')), 'bin');
-  fs.renameSync(path.join(root, 'dist', name), elsewhere);
-  fs.symlinkSync(elsewhere, path.join(root, 'dist', name));
+  fs.renameSync(path.join(root, 'dist', mintName), elsewhere);
+  fs.symlinkSync(elsewhere, path.join(root, 'dist', mintName));
   r = await runLauncher(root, 'main', {});
   assert.strictEqual(r.code, 1);
   assert.match(r.out, /is a symbolic link/);

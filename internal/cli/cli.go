@@ -3,12 +3,13 @@
 package cli
 
 import (
-	"github.com/jitkey/jitkey/internal/runstep"
-
 	"context"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/jitkey/jitkey/internal/mintstep"
+	"github.com/jitkey/jitkey/internal/runstep"
 )
 
 // Exit codes shared by every command.
@@ -35,7 +36,7 @@ func commands() []command {
 		{"validate", "check CUE policies: schema, lint, grant diff against a base", runValidate},
 		{"test", "run the policy unit tests beside the policies, with rule and condition coverage", runTest},
 		{"explain", "show the decision for a set of claims and a request", runExplain},
-		{"mint", "mint a policy-scoped installation token (the action's main step)", runMint},
+		{"mint", "mint a policy-scoped installation token (the action's main step)", mintstep.Run},
 		{"revoke", "revoke the token minted by mint (the action's post step)", runRevoke},
 		{"review", "review credentials and keep one issue per finding", runReview},
 		{"serve", "run the token broker: OIDC in, scoped token out, revoked when the job ends", runServe},

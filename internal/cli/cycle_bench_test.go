@@ -31,9 +31,10 @@ import (
 //
 // Metrics, medians over b.N: ms-cycle (main + post, wall), ms-main,
 // ms-post, ms-binaries (the baseline), ms-node (one bare node start),
-// ms-floor (2 × ms-node + ms-binaries), cpu-ms-cycle and cpu-ms-floor (user
-// + system CPU of the processes, children included: what to compare on a
-// loaded machine), cycle/binaries and cycle/floor; peaks (ru_maxrss, MiB,
+// ms-floor (2 × ms-node + ms-binaries), cycle/binaries and cycle/floor; the
+// same in CPU time (user + system, children included: what to compare on a
+// loaded machine): cpu-ms-cycle, -main, -post, -floor, -mint and -revoke
+// (the binaries alone), -node; peaks (ru_maxrss, MiB,
 // the largest over b.N) of each process: MiB-node-main and MiB-node-post
 // (node alone, measured in one extra cycle through a preload that reads
 // node's own rusage), MiB-mint and MiB-post (the binaries, from the
@@ -48,7 +49,7 @@ func BenchmarkActionCycle(b *testing.B) {
 		b.Fatal(err)
 	}
 	w := newMintWorld(b)
-	var cycle, main, post, bins, node, floor, cpuCycle, cpuFloor samples
+	var cycle, main, post, bins, node, floor, cpuCycle, cpuFloor, cpuMain, cpuPost, cpuMint, cpuRevoke, cpuNode samples
 	var peak, mintPeak, postPeak, nodePeak int64
 	b.ResetTimer()
 	for range b.N {
@@ -62,17 +63,22 @@ func BenchmarkActionCycle(b *testing.B) {
 		main.add(m.wall)
 		post.add(q.wall)
 		cpuCycle.add(m.cpu + q.cpu)
+		cpuMain.add(m.cpu)
+		cpuPost.add(q.cpu)
 		peak = max(peak, m.rss, q.rss)
 
 		// The baselines: the same binaries alone, and a bare node.
 		j = w.newJob(b, w.deployClaims())
-		bm := runStep(b, pr, filepath.Join(root, "dist", distName("jitkey")), j, "mint")
+		bm := runStep(b, pr, filepath.Join(root, "dist", distName("jitkey-mint")), j)
 		bp := runStep(b, pr, filepath.Join(root, "dist", distName("jitkey-post")), j.post())
 		n := runStep(b, pr, "node", j, empty)
 		bins.add(bm.wall + bp.wall)
 		node.add(n.wall)
 		floor.add(2*n.wall + bm.wall + bp.wall)
 		cpuFloor.add(2*n.cpu + bm.cpu + bp.cpu)
+		cpuMint.add(bm.cpu)
+		cpuRevoke.add(bp.cpu)
+		cpuNode.add(n.cpu)
 		mintPeak, postPeak, nodePeak = max(mintPeak, bm.rss), max(postPeak, bp.rss), max(nodePeak, n.rss)
 	}
 	b.StopTimer()
@@ -89,6 +95,11 @@ func BenchmarkActionCycle(b *testing.B) {
 	b.ReportMetric(floor.median(), "ms-floor")
 	b.ReportMetric(cpuCycle.median(), "cpu-ms-cycle")
 	b.ReportMetric(cpuFloor.median(), "cpu-ms-floor")
+	b.ReportMetric(cpuMain.median(), "cpu-ms-main")
+	b.ReportMetric(cpuPost.median(), "cpu-ms-post")
+	b.ReportMetric(cpuMint.median(), "cpu-ms-mint")
+	b.ReportMetric(cpuRevoke.median(), "cpu-ms-revoke")
+	b.ReportMetric(cpuNode.median(), "cpu-ms-node")
 	b.ReportMetric(c/bins.median(), "cycle/binaries")
 	b.ReportMetric(c/floor.median(), "cycle/floor")
 	mib := func(kib int64) float64 { return float64(kib) / 1024 }
@@ -146,8 +157,9 @@ func distName(cmd string) string {
 }
 
 // actionRoot lays out the action as a release tag holds it: action.yml,
-// action/*.js, and dist/ with both binaries (built as release.yml builds
-// them) and SHA256SUMS.
+// action/*.js, and dist/ with the binaries of a mint's two steps,
+// jitkey-mint and jitkey-post (built as release.yml builds them), and
+// SHA256SUMS. A release also holds jitkey, which a mint does not run.
 func actionRoot(b *testing.B) string {
 	b.Helper()
 	root := b.TempDir()
@@ -166,7 +178,7 @@ func actionRoot(b *testing.B) string {
 		}
 	}
 	var sums string
-	for _, cmd := range []string{"jitkey", "jitkey-post"} {
+	for _, cmd := range []string{"jitkey-mint", "jitkey-post"} {
 		out := filepath.Join(root, "dist", distName(cmd))
 		build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, "./cmd/"+cmd)
 		build.Dir = repoRoot

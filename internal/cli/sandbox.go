@@ -18,6 +18,7 @@ import (
 	"github.com/jitkey/jitkey/internal/ghsim"
 	"github.com/jitkey/jitkey/internal/github"
 	"github.com/jitkey/jitkey/internal/mint"
+	"github.com/jitkey/jitkey/internal/mintstep"
 	"github.com/jitkey/jitkey/internal/policy"
 	"github.com/jitkey/jitkey/internal/policytest"
 	"github.com/jitkey/jitkey/internal/runstep"
@@ -369,7 +370,7 @@ func (sb *sandbox) mintAllowed(ctx context.Context) error {
 		return err
 	}
 	before := sb.sim.Calls()
-	code, log := sb.step(ctx, vars, runMint)
+	code, log := sb.step(ctx, vars, mintstep.Run)
 	if code != ExitOK {
 		return fmt.Errorf("jitkey mint exited %d:\n%s", code, log)
 	}
@@ -418,7 +419,7 @@ func (sb *sandbox) mintDenied(ctx context.Context) error {
 		return err
 	}
 	before := len(sb.sim.ValidTokens())
-	code, log := sb.step(ctx, vars, runMint)
+	code, log := sb.step(ctx, vars, mintstep.Run)
 	sb.sayf("%s", log)
 	if code != ExitFindings || !strings.Contains(log, "denied") {
 		return fmt.Errorf("expected a denial (exit %d), got exit %d", ExitFindings, code)
@@ -440,7 +441,7 @@ func (sb *sandbox) mintNoConsent(ctx context.Context) error {
 	}
 	vars["GITHUB_REPOSITORY"] = "acme/web"
 	before := len(sb.sim.ValidTokens())
-	code, log := sb.step(ctx, vars, runMint)
+	code, log := sb.step(ctx, vars, mintstep.Run)
 	sb.sayf("%s", log)
 	if code != ExitFindings || !strings.Contains(log, "acme/infra refuses") {
 		return fmt.Errorf("expected acme/infra to refuse (exit %d), got exit %d", ExitFindings, code)

@@ -81,6 +81,7 @@ func repoRoot(t *testing.T) string {
 // (the post step's revoke comes from jitkey-post, say).
 var releaseCommands = map[string]string{
 	"jitkey":      "e2e-jitkey",
+	"jitkey-mint": "e2e-jitkey-mint",
 	"jitkey-post": "e2e-jitkey-post",
 }
 

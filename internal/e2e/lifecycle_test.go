@@ -158,7 +158,7 @@ func TestLifecycle(t *testing.T) {
 				require.NotEmpty(t, agents, "no revocation reached the API")
 				byMain := 0
 				for _, ua := range agents {
-					if ua == userAgent("jitkey") {
+					if ua == userAgent("jitkey-mint") {
 						byMain++
 						continue
 					}

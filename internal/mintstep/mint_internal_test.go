@@ -1,4 +1,4 @@
-package cli
+package mintstep
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/jitkey/jitkey/internal/action"
 	"github.com/jitkey/jitkey/internal/policy"
+	"github.com/jitkey/jitkey/internal/runstep"
 )
 
 // FuzzMintConfig feeds arbitrary command lines to jitkey mint's flag parsing
@@ -22,7 +23,7 @@ func FuzzMintConfig(f *testing.F) {
 	const key = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----\n"
 	f.Fuzz(func(t *testing.T, line string) {
 		var stderr bytes.Buffer
-		env := Env{Stderr: &stderr, Stdout: &stderr, Now: time.Now, Dir: t.TempDir(),
+		env := runstep.Env{Stderr: &stderr, Stdout: &stderr, Now: time.Now, Dir: t.TempDir(),
 			Getenv: func(k string) string {
 				if k == "INPUT_PRIVATE-KEY" {
 					return key

@@ -1,4 +1,10 @@
-package cli
+// Package mintstep is jitkey mint, the action's main step: who is asking,
+// what the policies allow, mint exactly that, and hand it over masked. It
+// serves `jitkey mint` and the jitkey-mint binary, which links only what a
+// mint needs (the policy engine and GitHub's clients, not the review, the
+// broker's ledgers and signers or the simulator), so the action's main step
+// hashes and starts a binary of about half the size of jitkey's.
+package mintstep
 
 import (
 	"context"
@@ -36,16 +42,27 @@ var mintFlags = []struct{ name, usage string }{
 	{"audit-file", "append the audit record (one JSON line) to this file"},
 }
 
-// runMint is `jitkey mint`, the action's main step: who is asking, what the
+// Main is the jitkey-mint process: the runtime tuned as jitkey's, every way
+// the step can be stopped (runstep.StopContext) cancelling the mint (which
+// then revokes), and the exit code to exit with. Its arguments are jitkey
+// mint's.
+func Main(args []string) int {
+	runstep.TuneBatch()
+	ctx, stop := runstep.StopContext(context.Background())
+	defer stop()
+	return Run(ctx, runstep.OSEnv(), args)
+}
+
+// Run is `jitkey mint`, the action's main step: who is asking, what the
 // committed policy allows, mint exactly that, hand it over masked.
-func runMint(ctx context.Context, env Env, args []string) int {
+func Run(ctx context.Context, env runstep.Env, args []string) int {
 	if helpAsked(args) {
 		_, _ = mintConfig(env, []string{"-h"})
-		return ExitOK
+		return runstep.ExitOK
 	}
 	getenv, ok := mintConfig(env, args)
 	if !ok {
-		return ExitUsage
+		return runstep.ExitUsage
 	}
 	// The policy's schema builds on the second core while the job's identity
 	// and the policy file come over the network.
@@ -60,7 +77,7 @@ func runMint(ctx context.Context, env Env, args []string) int {
 	}
 	if err != nil {
 		st.fail("jitkey inputs invalid", err)
-		return ExitUsage
+		return runstep.ExitUsage
 	}
 	return st.mint(ctx, in, action.Input(getenv, "audit-file"))
 }
@@ -76,7 +93,7 @@ func helpAsked(args []string) bool {
 
 // mintConfig parses the flags into an environment where each set flag stands
 // for its input, so one validation serves both the action and the CLI.
-func mintConfig(env Env, args []string) (func(string) string, bool) {
+func mintConfig(env runstep.Env, args []string) (func(string) string, bool) {
 	fs := flag.NewFlagSet("jitkey mint", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	vals := map[string]*string{}
@@ -143,7 +160,9 @@ type step struct {
 	inFlight bool // a mint request was recorded as sent (see recordInFlight)
 }
 
-func newStep(env Env, getenv func(string) string) *step { return &step{Step: runstep.New(env, getenv)} }
+func newStep(env runstep.Env, getenv func(string) string) *step {
+	return &step{Step: runstep.New(env, getenv)}
+}
 
 func (st *step) fail(title string, err error) { st.Annotate(action.Error, title, errorText(err)) }
 
@@ -162,12 +181,12 @@ func (st *step) mint(ctx context.Context, in action.Inputs, auditFile string) in
 	if err != nil {
 		st.fail("jitkey identity failed", err)
 		st.recordFailure(mint.WithError(mint.NewRecord(st.Env.Now(), "mint", claims), err), auditFile)
-		return ExitFindings
+		return runstep.ExitFindings
 	}
 	m, src, err := st.minter(in)
 	if err != nil {
 		st.fail("jitkey configuration invalid", err)
-		return ExitUsage
+		return runstep.ExitUsage
 	}
 	input := mint.Input{Claims: claims, PolicyRef: in.PolicyRef, InstallationID: in.InstallationID,
 		Request: policy.Request{Repositories: qualify(in.Repositories, in.Owner), Permissions: in.Permissions}}
@@ -223,7 +242,7 @@ func (st *step) deliver(ctx context.Context, m *mint.Minter, g *mint.Grant, rec 
 	if !st.InActions {
 		st.PrintOutputs()
 	}
-	return ExitOK
+	return runstep.ExitOK
 }
 
 // abort revokes a token that cannot be handed over.
@@ -248,7 +267,7 @@ func (st *step) abort(ctx context.Context, m *mint.Minter, g *mint.Grant, rec mi
 	st.recordFailure(rev, auditFile)
 	st.Summary(fmt.Sprintf("### jitkey: token revoked at once\n\nThe step %s after minting; token `sha256:%s` %s.\n",
 		what, mint.ShortSHA(g.SHA256), map[bool]string{true: "was revoked", false: "could **not** be revoked (expires " + g.ExpiresAt.UTC().Format(time.RFC3339) + ")"}[rerr == nil]))
-	return ExitFindings
+	return runstep.ExitFindings
 }
 
 // mintFailed reports a denial or an error.
@@ -269,7 +288,7 @@ func (st *step) mintFailed(rec mint.Record, err error, auditFile string) int {
 		st.Summary("### jitkey: mint failed\n\n" + runstep.MdEscape(errorText(err)) + "\n")
 	}
 	st.recordFailure(rec, auditFile)
-	return ExitFindings
+	return runstep.ExitFindings
 }
 
 func (st *step) recordFailure(rec mint.Record, auditFile string) {
