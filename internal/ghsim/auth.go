@@ -275,9 +275,10 @@ func (c *call) repoFor(perm, level string) (*repo, bool) {
 		c.forbidden()
 		return nil, false
 	}
-	if r.Archived && perm == "issues" && level != "read" {
-		// Issues, comments, labels and their edits: GitHub keeps an archived
-		// repository read-only.
+	if r.Archived && level != "read" {
+		// GitHub keeps an archived repository read-only: every write there
+		// (issues, comments, labels and their edits, deploy keys, secrets,
+		// webhooks) is refused, whatever the token may do.
 		c.error(http.StatusForbidden, msgArchived)
 		return nil, false
 	}

@@ -293,3 +293,12 @@ func (s *Sim) Installations() []Installation {
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
+
+// SetArchived archives (or unarchives) a repository, as its admin does in
+// the settings: archived, it answers every write with GitHub's 403
+// "Repository was archived so is read-only.".
+func (s *Sim) SetArchived(owner, name string, archived bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mustRepo(owner, name).Archived = archived
+}

@@ -172,13 +172,8 @@ func (s *syncer) create(ctx context.Context, f review.Finding) {
 		req.Assignees = nil // an owner who cannot be assigned must not block the issue
 		is, _, err = s.t.issues.Create(ctx, owner, name, req)
 	}
-	if archivedRefusal(err) { // archived since the scan
-		s.st.missing = whyArchived
-		s.t.unfiled(s.st)
-		return
-	}
 	if err != nil {
-		s.t.record(Action{Op: OpFailed, Repo: s.st.repo, Fingerprint: f.Fingerprint, Title: f.Title, Reason: "create issue: " + err.Error()})
+		s.writeFailed(Action{Op: OpFailed, Repo: s.st.repo, Fingerprint: f.Fingerprint, Title: f.Title, Reason: "create issue: " + err.Error()}, err)
 		return
 	}
 	x := trackedOf(is, MarkerOf(f, 0), f.Credential.ID)
@@ -368,7 +363,7 @@ func (s *syncer) close(ctx context.Context, x tracked, why, reason string, op Op
 	}
 	owner, name := splitRepo(s.st.repo)
 	if _, _, err := s.t.issues.Edit(ctx, owner, name, x.number, &github.IssueRequest{State: github.String("closed"), StateReason: github.String(reason)}); err != nil {
-		s.t.record(Action{Op: OpFailed, Repo: s.st.repo, Number: x.number, Reason: "close issue: " + err.Error()})
+		s.writeFailed(Action{Op: OpFailed, Repo: s.st.repo, Number: x.number, Reason: "close issue: " + err.Error()}, err)
 		return false
 	}
 	s.t.record(a)
@@ -382,12 +377,15 @@ func (s *syncer) edit(ctx context.Context, x tracked, f review.Finding, reminder
 		s.t.record(a)
 		return true
 	}
+	if s.readOnly() {
+		return false
+	}
 	owner, name := splitRepo(s.st.repo)
 	s.resolveOwners(ctx)
 	body := Body(f, s.mention, reminders)
 	req := &github.IssueRequest{Title: github.String(f.Title), Body: github.String(body), State: state}
 	if _, _, err := s.t.issues.Edit(ctx, owner, name, x.number, req); err != nil {
-		s.t.record(Action{Op: OpFailed, Repo: s.st.repo, Number: x.number, Reason: string(op) + " issue: " + err.Error()})
+		s.writeFailed(Action{Op: OpFailed, Repo: s.st.repo, Number: x.number, Reason: string(op) + " issue: " + err.Error()}, err)
 		return false
 	}
 	s.t.record(a)
@@ -398,15 +396,36 @@ func (s *syncer) comment(ctx context.Context, number int, body string) bool {
 	if s.t.cfg.DryRun {
 		return true
 	}
+	if s.readOnly() {
+		return false
+	}
 	if err := s.t.pacer.Wait(ctx); err != nil {
 		return false
 	}
 	owner, name := splitRepo(s.st.repo)
 	if _, _, err := s.t.issues.CreateComment(ctx, owner, name, number, &github.IssueComment{Body: github.String(body)}); err != nil {
-		s.t.record(Action{Op: OpFailed, Repo: s.st.repo, Number: number, Reason: "comment: " + err.Error()})
+		s.writeFailed(Action{Op: OpFailed, Repo: s.st.repo, Number: number, Reason: "comment: " + err.Error()}, err)
 		return false
 	}
 	return true
+}
+
+// readOnly reports whether GitHub already refused a write to this
+// repository because it was archived since the scan: nothing more is tried
+// there (each write would be refused the same way).
+func (s *syncer) readOnly() bool { return s.st.missing == whyArchived }
+
+// writeFailed records a refused or failed write as failed, unless GitHub
+// refused it because the repository was archived since the scan: then the
+// repository's findings are unfiled, said once with the fix, as for a
+// repository archived before it (see Tracker.unfiled).
+func (s *syncer) writeFailed(failed Action, err error) {
+	if archivedRefusal(err) {
+		s.st.missing = whyArchived
+		s.t.unfiled(s.st)
+		return
+	}
+	s.t.record(failed)
 }
 
 // ensureLabels creates the review labels missing from the repository.
@@ -425,8 +444,7 @@ func (s *syncer) ensureLabels(ctx context.Context) bool {
 			}
 		}
 		if archivedRefusal(err) { // archived since the scan
-			s.st.missing = whyArchived
-			s.t.unfiled(s.st)
+			s.writeFailed(Action{}, err)
 			return false
 		}
 		if err != nil {
