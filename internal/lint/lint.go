@@ -358,6 +358,7 @@ func grants(r policy.Rule) []policy.Diagnostic {
 		out = append(out, diag(matchPos(r, "event_name", "ref"), CodeWriteOnPullRequest, r.Name,
 			"rule %q grants write on %s to %s jobs, which run code not yet reviewed; grant read only, or match push or deployment events",
 			r.Name, what, strings.Join(ev, " and ")))
+	case forkFinding(r, what, &out):
 	case hasRef && !hasEnv && !constrained(r, "event_name") && mayBeBranch(r):
 		out = append(out, diag(matchPos(r, "ref"), CodeWriteAnyEvent, r.Name,
 			"rule %q grants write on %s to any event on its branches, pull_request_target and workflow_run jobs included: they carry the base branch's ref and often handle a pull request's code or artifacts; add event_name: [\"push\", \"workflow_dispatch\"] or an environment with required reviewers",
@@ -378,6 +379,16 @@ func grants(r policy.Rule) []policy.Diagnostic {
 			"rule %q grants write on %s without requiring a verified OIDC identity; set requireVerified: true", r.Name, what))
 	}
 	return out
+}
+
+// forkFinding appends forkSubject's finding, if any, and reports whether
+// there was one (it takes the place of write-any-event's warning).
+func forkFinding(r policy.Rule, what string, out *[]policy.Diagnostic) bool {
+	d, ok := forkSubject(r, what)
+	if ok {
+		*out = append(*out, d)
+	}
+	return ok
 }
 
 // pullRequestEvents returns the pull request events the rule may match:
