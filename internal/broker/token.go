@@ -52,7 +52,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		s.refuseOnce(ctx, w, rec, id, p)
 		return
 	}
-	in := mint.Input{Claims: id.Claims, Request: policy.Request{Repositories: req.Repositories, Permissions: req.Permissions}}
+	in := mint.Input{Claims: id.Claims, Issuer: id.Issuer, Request: policy.Request{Repositories: req.Repositories, Permissions: req.Permissions}}
 	if s.o.OrgRepository != "" {
 		in.OrgPolicy = source.Location{Repository: id.Claims.RepositoryOwner + "/" + s.o.OrgRepository, Path: source.DefaultPath}
 	}

@@ -48,12 +48,13 @@ func TestMintInFlightIsRecordedForPost(t *testing.T) {
 			w := newMintWorld(t)
 			w.sim.Fault(tt.fault)
 			j := w.newJob(t, w.deployClaims())
+			j.vars["INPUT_REPOSITORIES"] = "api,infra" // one read token: the second request is the job's
 			var held []byte
 			done := make(chan struct{})
 			if tt.snapshot {
 				go func() {
 					defer close(done)
-					for end := time.Now().Add(20 * time.Second); len(jobTokens(w.sim.Ledger())) == 0 && time.Now().Before(end); {
+					for end := time.Now().Add(20 * time.Second); len(w.sim.Ledger()) < 2 && time.Now().Before(end); {
 						time.Sleep(2 * time.Millisecond)
 					}
 					held, _ = os.ReadFile(filepath.Join(j.dir, "state"))
@@ -77,6 +78,16 @@ func TestMintInFlightIsRecordedForPost(t *testing.T) {
 			}
 			assert.Equal(t, cli.ExitOK, post.run(context.Background(), "revoke"))
 			assert.Contains(t, post.stdout.String(), tt.wantPost)
+			if tt.snapshot {
+				// The main step died with its read token live: the post
+				// step revokes it from the state it was handed in.
+				reads := stateValues(t, string(held), "policy-read-tokens")
+				require.NotEmpty(t, reads)
+				rec, ok := w.sim.TokenByValue(reads[len(reads)-1])
+				require.True(t, ok)
+				assert.Equal(t, ghsim.StateRevoked, rec.State())
+				assert.Contains(t, post.stdout.String(), "jitkey: policy-read token sha256 "+rec.SHA256[:16])
+			}
 			if tt.warns {
 				assert.Contains(t, post.stdout.String(), "a token may be live until "+m[3])
 				assert.NotContains(t, post.stdout.String(), "no token was minted")

@@ -167,9 +167,20 @@ func (j *job) everything() map[string]string {
 		"summary": j.file("summary"), "state": j.file("state"), "output": j.file("output"), "env": j.file("env")}
 }
 
-// parseEnvFile reads NAME<<DELIM\nvalue\nDELIM records.
+// parseEnvFile reads NAME<<DELIM\nvalue\nDELIM records; a name written
+// again keeps its last value.
 func parseEnvFile(t testing.TB, s string) map[string]string {
+	t.Helper()
 	out := map[string]string{}
+	for _, r := range envRecords(s) {
+		out[r[0]] = r[1]
+	}
+	return out
+}
+
+// envRecords are the NAME<<DELIM records of a file, in order.
+func envRecords(s string) [][2]string {
+	var out [][2]string
 	lines := strings.Split(s, "\n")
 	for i := 0; i < len(lines); i++ {
 		name, delim, ok := strings.Cut(lines[i], "<<")
@@ -180,7 +191,20 @@ func parseEnvFile(t testing.TB, s string) map[string]string {
 		for i++; i < len(lines) && lines[i] != delim; i++ {
 			val = append(val, lines[i])
 		}
-		out[name] = strings.Join(val, "\n")
+		out = append(out, [2]string{name, strings.Join(val, "\n")})
+	}
+	return out
+}
+
+// stateValues is every value saved under name in a state file, in order
+// (a name saved again has several).
+func stateValues(t testing.TB, s, name string) []string {
+	t.Helper()
+	var out []string
+	for _, r := range envRecords(s) {
+		if r[0] == name {
+			out = append(out, r[1])
+		}
 	}
 	return out
 }

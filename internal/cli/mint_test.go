@@ -35,13 +35,33 @@ func apiCalls(sim *ghsim.Sim) int {
 	return c[routeInstallation] + c[routeAppInstallation] + c[routeMint] + c[routeContents] + c[routeGraphQL] + c[routeRevoke]
 }
 
-// jobTokens leaves out the policy-read tokens (contents: read on the whole
-// installation, acme/.github included): the tokens minted for the job.
-func jobTokens(recs []ghsim.TokenRecord) []ghsim.TokenRecord {
+// jobTokens leaves out the policy-read tokens the jobs' main steps handed
+// to their post steps: the tokens minted for the jobs.
+func jobTokens(recs []ghsim.TokenRecord, jobs ...*job) []ghsim.TokenRecord {
+	reads := map[string]bool{}
+	for _, j := range jobs {
+		for _, tok := range j.readTokens() {
+			reads[ghsim.HashToken(tok)] = true
+		}
+	}
 	var out []ghsim.TokenRecord
 	for _, r := range recs {
-		if !slices.Contains(r.Repositories, ".github") {
+		if !reads[r.SHA256] {
 			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// readTokens are the policy-read tokens the main step listed in the step
+// state for the post step, every one it ever listed.
+func (j *job) readTokens() []string {
+	var out []string
+	for _, v := range stateValues(j.t, j.file("state"), "policy-read-tokens") {
+		for _, tok := range strings.Fields(v) {
+			if !slices.Contains(out, tok) {
+				out = append(out, tok)
+			}
 		}
 	}
 	return out
@@ -64,6 +84,11 @@ func assertNoLeak(t *testing.T, j *job, token string, w *mintWorld) {
 					assert.Equal(t, token, v)
 					text = strings.ReplaceAll(text, v, "")
 				}
+			}
+		}
+		if name == "state" {
+			for _, tok := range j.readTokens() { // the post step's to revoke
+				text = strings.ReplaceAll(text, tok, "")
 			}
 		}
 		if name == "stdout" {
@@ -132,12 +157,15 @@ func testMintThenRevokeInActions(t *testing.T, format ghsim.TokenFormat) {
 	assert.Equal(t, rec.SHA256, out["token-sha256"])
 	assert.Equal(t, "jitkey", out["app-slug"])
 	assert.NotEmpty(t, out["expires-at"])
-	// The lookup, the read token, the policies (organisation and acme/api,
-	// then acme/infra, which the rule names), the mint, and the read
-	// token's revocation.
+	// The lookup, a read token and the policies of the organisation and
+	// acme/api, a read token and the policy of acme/infra (which the rule
+	// names), the mint. The read tokens are the post step's to revoke.
 	assert.Equal(t, 6, apiCalls(w.sim), "API calls: %v", w.sim.Calls())
-	assert.Empty(t, jobTokens(w.sim.ValidTokens())[1:], "only the job's token is left valid")
-	assert.Len(t, w.sim.ValidTokens(), 1, "the policy-read token is revoked")
+	assert.Zero(t, w.sim.Calls()[routeRevoke], "nothing is revoked on the mint's path")
+	reads := j.readTokens()
+	require.Len(t, reads, 2, "the read tokens are in the step state for the post step")
+	assert.Len(t, jobTokens(w.sim.ValidTokens(), j), 1, "one token for the job")
+	assert.Len(t, w.sim.ValidTokens(), 3, "the read tokens live until the post step")
 
 	// The mask is the first thing printed after the mint.
 	stdout := j.stdout.String()
@@ -165,7 +193,11 @@ func testMintThenRevokeInActions(t *testing.T, format ghsim.TokenFormat) {
 	require.Equal(t, cli.ExitOK, post.run(context.Background(), "revoke"), "stderr: %s", &post.stderr)
 	rec, _ = w.sim.TokenByValue(tok)
 	assert.Equal(t, ghsim.StateRevoked, rec.State())
-	assert.Equal(t, 2, w.sim.Calls()[routeRevoke], "a revoke is one API call (and the mint step revoked its read token)")
+	assert.Equal(t, 3, w.sim.Calls()[routeRevoke], "a revoke is one API call: the job's token and the two read tokens")
+	assert.Empty(t, w.sim.ValidTokens(), "the post step revoked the read tokens too")
+	for _, r := range reads {
+		assert.Contains(t, post.stdout.String(), "jitkey: policy-read token sha256 "+ghsim.HashToken(r)[:16]+" revoked")
+	}
 	assert.Contains(t, post.file("summary"), "revoked")
 	assertNoLeak(t, post, tok, w)
 	raw, err = os.ReadFile(audit)
@@ -180,9 +212,11 @@ func testMintThenRevokeInActions(t *testing.T, format ghsim.TokenFormat) {
 }
 
 // TestMintCallCounts counts the API calls of a mint on the simulator: the
-// installation lookup (or the read of a given installation-id), the
-// policy-read token, one query for every policy, the mint, and the read
-// token's revocation once the token is handed over.
+// installation lookup (or the read of a given installation-id), a
+// policy-read token on the repositories whose policies are read, one
+// query for them, the mint; a second read token and query when the rule
+// names a repository the request did not. The post step then revokes the
+// job's token and the read tokens, one call each.
 func TestMintCallCounts(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -190,10 +224,12 @@ func TestMintCallCounts(t *testing.T) {
 		inputs      map[string]string
 		calls, read int
 	}{
-		{"one repository", map[string]string{"INPUT_REPOSITORIES": "api", "INPUT_PERMISSIONS": "contents: read"}, 5, 1},
-		{"one repository, installation-id given", map[string]string{"INPUT_REPOSITORIES": "api", "INPUT_PERMISSIONS": "contents: read", "INPUT_INSTALLATION-ID": "ID"}, 5, 1},
-		{"two repositories named", map[string]string{"INPUT_REPOSITORIES": "api,infra"}, 5, 1},
+		{"one repository", map[string]string{"INPUT_REPOSITORIES": "api", "INPUT_PERMISSIONS": "contents: read"}, 4, 1},
+		{"one repository, installation-id given", map[string]string{"INPUT_REPOSITORIES": "api", "INPUT_PERMISSIONS": "contents: read", "INPUT_INSTALLATION-ID": "ID"}, 4, 1},
+		{"two repositories named", map[string]string{"INPUT_REPOSITORIES": "api,infra"}, 4, 1},
+		{"two repositories named, installation-id given", map[string]string{"INPUT_REPOSITORIES": "api,infra", "INPUT_INSTALLATION-ID": "ID"}, 4, 1},
 		{"two repositories from the rule", map[string]string{}, 6, 2},
+		{"two repositories from the rule, installation-id given", map[string]string{"INPUT_INSTALLATION-ID": "ID"}, 6, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -206,8 +242,13 @@ func TestMintCallCounts(t *testing.T) {
 			require.Equal(t, cli.ExitOK, j.run(context.Background(), "mint"), "stdout: %s", &j.stdout)
 			assert.Equal(t, tt.calls, apiCalls(w.sim), "%v", w.sim.Calls())
 			assert.Equal(t, tt.read, w.sim.Calls()[routeGraphQL])
-			assert.Equal(t, 1, w.sim.Calls()[routeRevoke], "the read token is revoked")
-			t.Logf("%s: %d API calls, %d before the token is handed over", tt.name, tt.calls, tt.calls-1)
+			assert.Equal(t, tt.read+1, w.sim.Calls()[routeMint], "a read token for each read, and the job's token")
+			assert.Zero(t, w.sim.Calls()[routeRevoke], "nothing is revoked on the mint's path")
+			post := j.post()
+			require.Equal(t, cli.ExitOK, post.run(context.Background(), "revoke"), "%s", &post.stderr)
+			assert.Equal(t, tt.read+1, w.sim.Calls()[routeRevoke], "the post step revokes the job's token and each read token")
+			assert.Empty(t, w.sim.ValidTokens())
+			t.Logf("%s: %d API calls to mint, %d in the post step", tt.name, tt.calls, tt.read+1)
 		})
 	}
 }
@@ -249,7 +290,7 @@ func TestMintDeniedExplains(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			j := w.newJob(t, tt.claims)
-			before := len(jobTokens(w.sim.Ledger()))
+			before := len(jobTokens(w.sim.Ledger(), j))
 			assert.Equal(t, cli.ExitFindings, j.run(context.Background(), "mint"))
 			all := j.stdout.String() + j.stderr.String()
 			for _, s := range tt.want {
@@ -257,9 +298,13 @@ func TestMintDeniedExplains(t *testing.T) {
 			}
 			assert.Contains(t, j.stdout.String(), "::error title=jitkey mint denied::")
 			assert.Contains(t, j.file("summary"), "denied")
-			assert.Equal(t, before, len(jobTokens(w.sim.Ledger())), "a denial mints nothing")
-			assert.Empty(t, w.sim.ValidTokens(), "the read token is revoked")
-			assert.Empty(t, j.file("state"))
+			assert.Equal(t, before, len(jobTokens(w.sim.Ledger(), j)), "a denial mints nothing")
+			assert.NotEmpty(t, j.readTokens(), "the read token was handed to the post step first")
+			assert.Empty(t, w.sim.ValidTokens(), "the failed main step revoked the read token itself")
+			state := parseEnvFile(t, j.file("state"))
+			assert.Empty(t, state["policy-read-tokens"], "nothing left for the post step to revoke")
+			assert.Empty(t, state["mint-in-flight"], "nothing in flight")
+			assert.Empty(t, state["token"])
 			assert.Empty(t, j.file("output"))
 			assertNoLeak(t, j, "", w)
 		})
@@ -320,8 +365,8 @@ func TestFailureAfterMintRevokes(t *testing.T) {
 	j := w.newJob(t, w.deployClaims())
 	require.NoError(t, os.Mkdir(filepath.Join(j.dir, "output"), 0o755)) // outputs cannot be written
 	assert.Equal(t, cli.ExitFindings, j.run(context.Background(), "mint"))
-	require.Len(t, jobTokens(w.sim.Ledger()), 1)
-	assert.Equal(t, ghsim.StateRevoked, jobTokens(w.sim.Ledger())[0].State())
+	require.Len(t, jobTokens(w.sim.Ledger(), j), 1)
+	assert.Equal(t, ghsim.StateRevoked, jobTokens(w.sim.Ledger(), j)[0].State())
 	assert.Empty(t, w.sim.ValidTokens())
 	assert.Contains(t, j.stdout.String(), "was revoked")
 	tok := parseEnvFile(t, j.file("state"))["token"]
@@ -338,6 +383,7 @@ func TestCancelDuringMintRevokes(t *testing.T) {
 	w := newMintWorld(t)
 	w.sim.Fault(ghsim.FaultSpec{Method: "POST", Kind: ghsim.FaultSlow, Latency: 400 * time.Millisecond})
 	j := w.newJob(t, w.deployClaims())
+	j.vars["INPUT_REPOSITORIES"] = "api,infra" // one read token, then the job's
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		defer cancel() // SIGINT while the mint is in flight (or, on a failure, at the end)
@@ -346,9 +392,9 @@ func TestCancelDuringMintRevokes(t *testing.T) {
 		}
 	}()
 	assert.Equal(t, cli.ExitFindings, j.run(ctx, "mint"))
-	require.Len(t, jobTokens(w.sim.Ledger()), 1)
-	assert.Equal(t, ghsim.StateRevoked, jobTokens(w.sim.Ledger())[0].State())
-	assert.Empty(t, w.sim.ValidTokens(), "the read token too")
+	require.Len(t, jobTokens(w.sim.Ledger(), j), 1)
+	assert.Equal(t, ghsim.StateRevoked, jobTokens(w.sim.Ledger(), j)[0].State())
+	assert.Empty(t, w.sim.ValidTokens(), "the read token too: a stopped main step revokes it itself")
 	assert.Contains(t, j.stdout.String(), "interrupted")
 }
 
@@ -451,11 +497,11 @@ func TestMintReadsPolicyFromTheDefaultBranch(t *testing.T) {
 			j.vars["INPUT_REPOSITORIES"] = "api" // acme/infra consents to main's production deploys only
 			assert.Equal(t, tt.code, j.run(context.Background(), "mint"), "%s%s", &j.stdout, &j.stderr)
 			if tt.code != cli.ExitOK {
-				assert.Empty(t, jobTokens(w.sim.Ledger()), "a denial mints nothing")
+				assert.Empty(t, jobTokens(w.sim.Ledger(), j), "a denial mints nothing")
 				assert.Contains(t, j.stdout.String(), "denied")
 				assert.Contains(t, j.stdout.String(), tt.want)
 			} else {
-				assert.Len(t, jobTokens(w.sim.Ledger()), 1)
+				assert.Len(t, jobTokens(w.sim.Ledger(), j), 1)
 				assert.Contains(t, j.stdout.String(), `"policy_ref":"feature"`, "the audit record names the ref")
 			}
 			assertNoLeak(t, j, j.outputs()["token"], w)

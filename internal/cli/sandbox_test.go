@@ -23,7 +23,7 @@ func TestSandboxTour(t *testing.T) {
 	code := cli.Run(context.Background(), []string{"sandbox"}, env)
 	assert.Equal(t, cli.ExitOK, code, "stdout:\n%s\nstderr:\n%s", &stdout, &stderr)
 	out := stdout.String()
-	for _, want := range []string{"[12/12]", "deploy-production", "opens one issue per finding", "issues: update 2, close 1", "denied by policy", "API calls: 6", "API calls: 1",
+	for _, want := range []string{"[12/12]", "deploy-production", "opens one issue per finding", "issues: update 2, close 1", "denied by policy", "API calls: 6", "API calls: 3 (DELETE",
 		"acme/infra refuses", `consents":[`,
 		"HTTP 401", "0 tokens still valid", "every step behaved"} {
 		assert.Contains(t, out, want)

@@ -110,9 +110,12 @@ func serve(ctx context.Context, env Env, cfg *serveConfig, log *slog.Logger, rea
 		return fmt.Errorf("open the ledger: %w", err)
 	}
 	defer led.Close()
-	// The policies: read with the source's own read token, one query for
-	// every directory a decision needs, cached until max_age or a push.
-	reader := source.NewGitHub(app, func(tok string) (source.TokenClient, error) { return github.NewTokenClient(opts, tok) }, env.Now, broker.ReadPermissions)
+	// The policies: read with a contents: read token on exactly the
+	// repositories read, revoked once read (there is no post step), one
+	// query for every directory a decision needs, cached until max_age or
+	// a push: at steady state a mint is one GitHub call.
+	reader := source.NewGitHub(app, func(tok string) (source.TokenClient, error) { return github.NewTokenClient(opts, tok) },
+		source.WithClock(env.Now), source.RevokeAfterRead())
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
@@ -123,7 +126,7 @@ func serve(ctx context.Context, env Env, cfg *serveConfig, log *slog.Logger, rea
 	revokeOpts.Retry = github.RetryPolicy{Attempts: 4, BaseDelay: 200 * time.Millisecond, MaxDelay: 2 * time.Second, MaxWait: 10 * time.Second}
 	minter := mint.New(rc.MintingApp(app), policies, func(tok github.Secret) (revocation.TokenAPI, error) {
 		return github.NewTokenClient(revokeOpts, tok.Reveal())
-	}, mint.WithClock(env.Now), mint.WithLogger(log))
+	}, mint.WithClock(env.Now), mint.WithLogger(log), mint.WithDefaultIssuers(cfg.Issuers...))
 	srv, err := broker.New(broker.Options{Audience: cfg.audience(), Issuers: cfg.Issuers,
 		OIDCClient: &http.Client{Transport: github.NewNetTransport(), Timeout: 10 * time.Second},
 		Domain:     minter, Ledger: led, OrgRepository: cfg.Policy.OrgRepository, Policies: policies,

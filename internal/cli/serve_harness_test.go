@@ -209,17 +209,37 @@ func (w *brokerWorld) tokenState(tok string) ghsim.TokenState {
 	return rec.State()
 }
 
-// jobTokens counts the installation tokens minted for jobs (not the
-// broker's own read token: contents and actions read on the installation).
+// jobTokens counts the installation tokens minted for jobs: not the
+// broker's own read token (contents and actions read on the installation)
+// nor the policy-read tokens (contents read only; the jobs here are granted
+// issues: write besides).
 func (w *brokerWorld) jobTokens() []ghsim.TokenRecord {
 	var out []ghsim.TokenRecord
 	for _, r := range w.sim.Ledger() {
 		if r.RepositorySelection == "all" && r.Permissions["actions"] == "read" && r.Permissions["contents"] == "read" && len(r.Permissions) == 3 {
 			continue
 		}
+		if isPolicyRead(r) {
+			continue
+		}
 		out = append(out, r)
 	}
 	return out
+}
+
+// policyReadTokens are the tokens the broker read policies with.
+func (w *brokerWorld) policyReadTokens() []ghsim.TokenRecord {
+	var out []ghsim.TokenRecord
+	for _, r := range w.sim.Ledger() {
+		if isPolicyRead(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func isPolicyRead(r ghsim.TokenRecord) bool {
+	return len(r.Permissions) == 2 && r.Permissions["contents"] == "read" && r.Permissions["metadata"] == "read"
 }
 
 var logMu sync.Mutex

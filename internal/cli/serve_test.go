@@ -277,6 +277,13 @@ func TestServeSteadyStateCalls(t *testing.T) {
 	claims, _ := w.pushClaims()
 	_, err := w.exchange(ctx, w.oidc(claims), brokerclient.TokenRequest{})
 	require.NoError(t, err)
+	// The first exchange read the policies with a read token on exactly
+	// their repositories, and revoked it at once: there is no post step.
+	reads := w.policyReadTokens()
+	require.Len(t, reads, 1)
+	assert.ElementsMatch(t, []string{".github", "api"}, reads[0].Repositories)
+	assert.Equal(t, "selected", reads[0].RepositorySelection)
+	assert.Equal(t, ghsim.StateRevoked, reads[0].State(), "the broker revokes its policy-read token once read")
 	before := total(w.sim.Calls())
 	for range 10 {
 		claims, _ := w.pushClaims()
@@ -284,6 +291,7 @@ func TestServeSteadyStateCalls(t *testing.T) {
 		require.NoError(t, err)
 	}
 	assert.Equal(t, 10, total(w.sim.Calls())-before, "one GitHub call per exchange: %v", w.sim.Calls())
+	assert.Len(t, w.policyReadTokens(), 1, "the cached policies need no new read token")
 }
 
 func total(calls map[string]int) int {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jitkey/jitkey/internal/ghsim"
 	"github.com/jitkey/jitkey/internal/github"
+	"github.com/jitkey/jitkey/internal/identity"
 	"github.com/jitkey/jitkey/internal/mint"
 	"github.com/jitkey/jitkey/internal/policy"
 )
@@ -61,6 +62,16 @@ rules: [{name: "everyone-writes", match: {repository_owner: "acme"}, grant: {rep
 `))
 			in.Request = policy.Request{Repositories: []string{".github"}, Permissions: map[string]string{"contents": "write"}}
 		}, refuse: "acme/.github", reason: "holds the organisation policy"},
+		{name: "an OIDC token of an issuer the organisation did not list", setup: func(f *fixture, in *mint.Input) {
+			f.sim.PutFile("acme", ".github", "main", ".github/jitkey/issuers.cue", []byte("apiVersion: \"jitkey.dev/v1\"\norganization: issuers: [\"https://ghes.acme.example/_services/token\"]\n"))
+			in.Issuer = identity.GitHubIssuer // verified by a verifier that trusts github.com
+		}, refuse: "acme/.github", reason: `has issuer "https://token.actions.githubusercontent.com", which the organisation policy (acme/.github) does not accept: organization.issuers lists "https://ghes.acme.example/_services/token"`},
+		{name: "an enterprise's custom issuer the organisation did not list", setup: func(f *fixture, in *mint.Input) {
+			in.Issuer = identity.GitHubIssuer + "/globex-enterprise" // jitkey's github.com verifier admits custom issuers
+		}, refuse: "acme/.github", reason: `organization.issuers lists none, so only the default "https://token.actions.githubusercontent.com" is accepted`},
+		{name: "verified claims without their issuer", setup: func(f *fixture, in *mint.Input) {
+			in.Issuer = ""
+		}, refuse: "acme/.github", reason: "has no issuer"},
 		{name: "the organisation policy deleted", setup: func(f *fixture, in *mint.Input) {
 			f.sim.RemoveFile("acme", ".github", "main", ".github/jitkey/org.cue")
 		}, class: github.ClassPolicyUnavailable, reason: "fails closed"},

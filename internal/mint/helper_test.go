@@ -2,7 +2,6 @@ package mint_test
 
 import (
 	"context"
-	"strconv"
 	"testing"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 
 	"github.com/jitkey/jitkey/internal/ghsim"
 	"github.com/jitkey/jitkey/internal/github"
+	"github.com/jitkey/jitkey/internal/identity"
 	"github.com/jitkey/jitkey/internal/mint"
 	"github.com/jitkey/jitkey/internal/policy"
 	"github.com/jitkey/jitkey/internal/source"
@@ -107,14 +107,31 @@ func (f *fixture) opts() github.Options {
 		Retry: github.RetryPolicy{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, MaxWait: -1}}
 }
 
-func (f *fixture) minter(t testing.TB) *mint.Minter {
+func (f *fixture) minter(t testing.TB) *mint.Minter { return f.minterWith(t) }
+
+// minterWith is a Minter on the fixture's simulator with more options.
+func (f *fixture) minterWith(t testing.TB, opts ...mint.Option) *mint.Minter {
 	t.Helper()
-	app, err := github.NewAppClient(f.opts(), github.AppCredentials{ID: strconv.FormatInt(f.app.ID, 10), PrivateKey: f.app.PrivateKeyPEM})
+	app, err := github.NewAppClient(f.opts(), appCreds(f))
 	require.NoError(t, err)
 	tokens := func(tok github.Secret) (mint.TokenAPI, error) { return github.NewTokenClient(f.opts(), tok.Reveal()) }
-	f.src = source.NewGitHub(app, func(tok string) (source.TokenClient, error) { return github.NewTokenClient(f.opts(), tok) }, f.clk.Now)
+	f.src = source.NewGitHub(app, func(tok string) (source.TokenClient, error) { return github.NewTokenClient(f.opts(), tok) }, source.WithClock(f.clk.Now))
 	t.Cleanup(func() { _ = f.src.Close(context.Background()) })
-	return mint.New(app, f.src, tokens, mint.WithClock(f.clk.Now))
+	return mint.New(app, f.src, tokens, append([]mint.Option{mint.WithClock(f.clk.Now)}, opts...)...)
+}
+
+// jobTokensOf lists the tokens minted for the job: every token but the
+// policy-read tokens (contents: read on nothing but policies' repositories,
+// including the organisation policy's).
+func jobTokensOf(f *fixture) []ghsim.TokenRecord {
+	var out []ghsim.TokenRecord
+	for _, r := range f.sim.Ledger() {
+		if len(r.Permissions) == 2 && r.Permissions["contents"] == "read" && r.Permissions["metadata"] == "read" {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // validMinted lists the valid tokens once the policy-read token is revoked
@@ -138,8 +155,10 @@ func deployClaims() policy.Claims {
 		Environment: "production", EventName: "push", Actor: "octocat", Verified: true}
 }
 
+// deployInput is the deploy job's request, its claims verified from a
+// github.com OIDC token.
 func deployInput() mint.Input {
-	return mint.Input{Claims: deployClaims()}
+	return mint.Input{Claims: deployClaims(), Issuer: identity.GitHubIssuer}
 }
 
 func (f *fixture) mint(t testing.TB) *mint.Grant {

@@ -39,6 +39,7 @@ type Minter struct {
 	now      func() time.Time
 	log      *slog.Logger
 	inFlight func(InFlight) error
+	issuers  []string // accepted when the organisation policy lists none
 }
 
 // Option configures a Minter.
@@ -78,6 +79,9 @@ type Input struct {
 	// OrgPolicy is where the organisation policy lives; zero:
 	// OWNER/.github, directory .github/jitkey (source.OrgLocation).
 	OrgPolicy source.Location
+	// Issuer is the issuer of the OIDC token the verified Claims came
+	// from; the organisation policy must accept it (organization.issuers).
+	Issuer string
 }
 
 // Grant is a minted token and what it may do.
@@ -101,8 +105,10 @@ type Grant struct {
 func (g *Grant) PolicySHA() string { return Decided{Policies: g.Policies}.PolicySHA() }
 
 // Mint decides and, when allowed, mints: the installation lookup, the
-// policies read (a read token and one query), and the mint. A denial is a
-// *DeniedError and mints nothing.
+// policies read (a read token on the repositories read and one query), and
+// the mint: four calls for a request the first read covers. The read token
+// is left to the source's owner to revoke (see source.GitHub). A denial is
+// a *DeniedError and mints nothing.
 func (m *Minter) Mint(ctx context.Context, in Input) (*Grant, error) {
 	d, err := m.Decide(ctx, in)
 	if err != nil {

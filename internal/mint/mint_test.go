@@ -28,22 +28,29 @@ func TestMintAllowed(t *testing.T) {
 		perms     map[string]string
 		calls     int
 		givenInst bool
+		// reads are the repositories of each policy-read token, in order:
+		// those whose policies were read, nothing more.
+		reads [][]string
 	}{
-		{name: "whole grant", in: func(i mint.Input) mint.Input { return i }, rule: "deploy",
-			repos: []string{"acme/api", "acme/infra"}, perms: map[string]string{"contents": "read", "deployments": "write"}, calls: 5},
+		{name: "whole grant: the rule names a repository the request did not", in: func(i mint.Input) mint.Input { return i }, rule: "deploy",
+			repos: []string{"acme/api", "acme/infra"}, perms: map[string]string{"contents": "read", "deployments": "write"}, calls: 6,
+			reads: [][]string{{".github", "api"}, {"infra"}}},
 		{name: "narrower request", in: func(i mint.Input) mint.Input {
 			i.Request = policy.Request{Repositories: []string{"infra"}, Permissions: map[string]string{"deployments": "read"}}
 			return i
-		}, rule: "api-deploys", repos: []string{"acme/infra"}, perms: map[string]string{"deployments": "read"}, calls: 4},
+		}, rule: "api-deploys", repos: []string{"acme/infra"}, perms: map[string]string{"deployments": "read"}, calls: 4,
+			reads: [][]string{{".github", "api", "infra"}}},
 		{name: "installation id given", in: func(i mint.Input) mint.Input {
 			i.Request = policy.Request{Repositories: []string{"api", "infra"}}
 			return i
 		}, givenInst: true, rule: "deploy",
-			repos: []string{"acme/api", "acme/infra"}, perms: map[string]string{"contents": "read", "deployments": "write"}, calls: 4},
+			repos: []string{"acme/api", "acme/infra"}, perms: map[string]string{"contents": "read", "deployments": "write"}, calls: 4,
+			reads: [][]string{{".github", "api", "infra"}}},
 		{name: "unverified job on an open rule", in: func(i mint.Input) mint.Input {
 			i.Claims = policy.Claims{Repository: "acme/api", RepositoryOwner: "acme", EventName: "pull_request"}
 			return i
-		}, rule: "ci-read", repos: []string{"acme/api"}, perms: map[string]string{"contents": "read"}, calls: 4},
+		}, rule: "ci-read", repos: []string{"acme/api"}, perms: map[string]string{"contents": "read"}, calls: 4,
+			reads: [][]string{{".github", "api"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -60,6 +67,14 @@ func TestMintAllowed(t *testing.T) {
 			assert.Equal(t, tt.perms, g.Permissions)
 			assert.Equal(t, f.inst.ID, g.InstallationID)
 			assert.Equal(t, tt.calls, totalCalls(f.sim), "API calls: %v", f.sim.Calls())
+			assert.Zero(t, f.sim.Calls()["DELETE /installation/token"], "the read token is revoked off the mint's path")
+			ledger := f.sim.Ledger()
+			require.Len(t, ledger, len(tt.reads)+1)
+			for i, want := range tt.reads {
+				assert.Equal(t, map[string]string{"contents": "read", "metadata": "read"}, ledger[i].Permissions, "read token %d", i)
+				assert.Equal(t, "selected", ledger[i].RepositorySelection)
+				assert.ElementsMatch(t, want, ledger[i].Repositories, "read token %d covers the policies read, no more", i)
+			}
 			assert.Equal(t, "jitkey", g.AppSlug)
 			require.NotEmpty(t, g.Policies)
 			assert.Equal(t, "acme/.github", g.Policies[0].Repository, "the organisation policy is read first")
@@ -113,8 +128,8 @@ func TestMintDenied(t *testing.T) {
 				require.NotEmpty(t, denied.Decision.NearMisses)
 				assert.Contains(t, mint.Explain(denied.Decision), tt.nearMiss)
 			}
-			assert.Equal(t, 2, appCalls(f.sim), "a denial costs the installation lookup and the read token")
-			assert.LessOrEqual(t, totalCalls(f.sim), 4, "and one or two reads")
+			assert.LessOrEqual(t, appCalls(f.sim), 3, "a denial costs the installation lookup and one or two read tokens")
+			assert.LessOrEqual(t, totalCalls(f.sim), 5, "and one or two reads")
 			for _, rec := range f.sim.Ledger() {
 				assert.Equal(t, map[string]string{"contents": "read", "metadata": "read"}, rec.Permissions, "a denial mints nothing but the read token")
 			}

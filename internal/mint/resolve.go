@@ -110,6 +110,10 @@ func (m *Minter) Decide(ctx context.Context, in Input) (Decided, error) {
 			return Decided{}, err
 		}
 	}
+	if reason := m.issuerRefusal(pols.Org.Organization, d.Policies[0].Repository, in.Claims, in.Issuer); reason != "" {
+		d.Decision = policy.Decision{Refused: d.Policies[0].Repository, Reason: reason}
+		return d, nil
+	}
 	if !pols.Org.Organization.AllowsRef(in.PolicyRef) {
 		// Refused before the policy at that ref is even evaluated.
 		d.Decision = policy.Decision{Refused: in.Claims.Repository, Reason: fmt.Sprintf("policy-ref %q is refused: policies are read at the default branch unless the organisation policy names the ref in organization.policy_refs (for testing policies); remove policy-ref", in.PolicyRef)}

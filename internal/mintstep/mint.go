@@ -157,7 +157,8 @@ func checkPolicyInput(p string) error {
 // mint step's own work.
 type step struct {
 	*runstep.Step
-	inFlight bool // a mint request was recorded as sent (see recordInFlight)
+	inFlight   bool     // a mint request was recorded as sent (see recordInFlight)
+	readTokens []string // the policy-read tokens, for the post step (see keepReadToken)
 }
 
 func newStep(env runstep.Env, getenv func(string) string) *step {
@@ -177,7 +178,7 @@ func errorText(err error) string {
 
 // mint runs the whole main step after the inputs are read.
 func (st *step) mint(ctx context.Context, in action.Inputs, auditFile string) int {
-	claims, err := st.whoAsks(ctx, in)
+	claims, issuer, err := st.whoAsks(ctx, in)
 	if err != nil {
 		st.fail("jitkey identity failed", err)
 		st.recordFailure(mint.WithError(mint.NewRecord(st.Env.Now(), "mint", claims), err), auditFile)
@@ -188,20 +189,23 @@ func (st *step) mint(ctx context.Context, in action.Inputs, auditFile string) in
 		st.fail("jitkey configuration invalid", err)
 		return runstep.ExitUsage
 	}
-	input := mint.Input{Claims: claims, PolicyRef: in.PolicyRef, InstallationID: in.InstallationID,
+	input := mint.Input{Claims: claims, Issuer: issuer, PolicyRef: in.PolicyRef, InstallationID: in.InstallationID,
 		Request: policy.Request{Repositories: qualify(in.Repositories, in.Owner), Permissions: in.Permissions}}
 	// The mint itself is not cut short by a cancellation: a token minted while
 	// the answer is abandoned could not be revoked. It gets runstep.CancelGrace.
 	mctx, stop := runstep.GraceContext(ctx, runstep.CancelGrace)
 	defer stop()
-	defer st.closeSource(ctx, src)
 	rec := mint.NewRecord(st.Env.Now(), "mint", claims)
 	g, err := m.Mint(mctx, input)
 	if err != nil {
 		st.settleInFlight(err)
-		return st.mintFailed(rec, err, auditFile)
+		code := st.mintFailed(rec, err, auditFile)
+		st.closeSource(ctx, src, code)
+		return code
 	}
-	return st.deliver(ctx, m, g, rec, in, auditFile)
+	code := st.deliver(ctx, m, g, rec, in, auditFile)
+	st.closeSource(ctx, src, code)
+	return code
 }
 
 // deliver hands a minted token over: mask, state, outputs, in that order and
@@ -304,39 +308,42 @@ func classTitle(err error) string {
 	return "error"
 }
 
-// whoAsks returns verified OIDC claims when the runner offers a job token,
-// else the runner's environment, unverified (unless OIDC is required).
-func (st *step) whoAsks(ctx context.Context, in action.Inputs) (policy.Claims, error) {
+// whoAsks returns verified OIDC claims and their token's issuer when the
+// runner offers a job token, else the runner's environment, unverified
+// (unless OIDC is required).
+func (st *step) whoAsks(ctx context.Context, in action.Inputs) (policy.Claims, string, error) {
+	env := identity.FromEnvironment(st.Getenv)
 	if !st.A.OIDCAvailable() {
 		if in.RequireOIDC {
-			return identity.FromEnvironment(st.Getenv), fmt.Errorf("require-oidc is set: %w", action.ErrNoOIDC)
+			return env, "", fmt.Errorf("require-oidc is set: %w", action.ErrNoOIDC)
 		}
 		st.Infof("jitkey: no OIDC token offered (no 'id-token: write'): the identity comes from the runner environment and is unverified")
-		return identity.FromEnvironment(st.Getenv), nil
+		return env, "", nil
 	}
 	raw, err := st.A.IDToken(ctx, in.Audience)
 	if err != nil {
-		return identity.FromEnvironment(st.Getenv), fmt.Errorf("request the job's OIDC token: %w", err)
+		return env, "", fmt.Errorf("request the job's OIDC token: %w", err)
 	}
 	issuer, err := identity.IssuerFor(st.Getenv("GITHUB_SERVER_URL"))
 	if err != nil {
-		return identity.FromEnvironment(st.Getenv), err
+		return env, "", err
 	}
 	v, err := identity.NewVerifier(issuer, identity.Options{Now: st.Env.Now,
 		HTTPClient: &http.Client{Transport: github.NewNetTransport(), Timeout: 15 * time.Second}})
 	if err != nil {
-		return identity.FromEnvironment(st.Getenv), err
+		return env, "", err
 	}
 	id, err := v.Verify(ctx, raw, in.Audience)
 	if err != nil {
-		return identity.FromEnvironment(st.Getenv), fmt.Errorf("verify the job's OIDC token: %w", err)
+		return env, "", fmt.Errorf("verify the job's OIDC token: %w", err)
 	}
-	return id.Claims, nil
+	return id.Claims, id.Issuer, nil
 }
 
 // minter builds the Minter: the App client, the policy source (which
-// reads with a read-only installation token), and the token clients that
-// revoke.
+// reads with a read-only token on the repositories read, recorded for the
+// post step), and the token clients that revoke. The organisation accepts
+// the issuer of the GitHub the job runs on unless its policy lists others.
 func (st *step) minter(in action.Inputs) (*mint.Minter, *source.GitHub, error) {
 	opts := st.ClientOptions(in.APIURL)
 	id := in.AppID
@@ -347,19 +354,13 @@ func (st *step) minter(in action.Inputs) (*mint.Minter, *source.GitHub, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	src := source.NewGitHub(app, func(tok string) (source.TokenClient, error) { return github.NewTokenClient(opts, tok) }, st.Env.Now)
-	return mint.New(app, src, runstep.RevokeClients(opts), mint.WithClock(st.Env.Now), mint.WithLogger(st.Log),
-		mint.WithInFlight(st.recordInFlight)), src, nil
-}
-
-// closeSource revokes the policy-read token, even when the step was
-// cancelled.
-func (st *step) closeSource(ctx context.Context, src *source.GitHub) {
-	rctx, stop := runstep.GraceContext(context.WithoutCancel(ctx), 20*time.Second)
-	defer stop()
-	if err := src.Close(rctx); err != nil {
-		st.Annotate(action.Warning, "jitkey policy-read token left valid", "revoking the read-only token that read the policies failed: "+github.Redact(err.Error())+"; it can read the installation's repositories until it expires within the hour")
+	src := source.NewGitHub(app, func(tok string) (source.TokenClient, error) { return github.NewTokenClient(opts, tok) },
+		source.WithClock(st.Env.Now), source.WithHooks(source.Hooks{Asking: st.recordInFlight, Minted: st.keepReadToken}))
+	opt := []mint.Option{mint.WithClock(st.Env.Now), mint.WithLogger(st.Log), mint.WithInFlight(st.recordInFlight)}
+	if iss, err := identity.IssuerFor(st.Getenv("GITHUB_SERVER_URL")); err == nil {
+		opt = append(opt, mint.WithDefaultIssuers(iss))
 	}
+	return mint.New(app, src, runstep.RevokeClients(opts), opt...), src, nil
 }
 
 func firstErr(fns ...func() error) error {

@@ -40,8 +40,9 @@ func Main(args []string) int {
 }
 
 // Run is `jitkey revoke` (and jitkey-post): it revokes the token the main
-// step saved in the step state, or the token on stdin. Nothing minted is
-// success.
+// step saved in the step state, or the token on stdin, and the policy-read
+// tokens the main step listed in the step state (whether it minted, failed
+// or was stopped). Nothing minted is success.
 func Run(ctx context.Context, env runstep.Env, args []string) int {
 	fs := flag.NewFlagSet("jitkey revoke", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
@@ -69,24 +70,48 @@ func Run(ctx context.Context, env runstep.Env, args []string) int {
 		tok = strings.TrimSpace(line)
 	}
 	st.A.AddMask(tok)
+	reads := strings.Fields(st.A.State(runstep.StateReadTokens))
+	for _, r := range reads {
+		st.A.AddMask(r)
+	}
 	file := *auditFile
 	if file == "" {
 		file = action.Input(st.Getenv, "audit-file")
 	}
-	if tok == "" {
-		return nothingRecorded(st)
-	}
 	api := firstNonEmpty(*apiURL, st.A.State(runstep.StateAPIURL), action.Input(st.Getenv, "github-api-url"), st.Getenv("GITHUB_API_URL"))
-	return revoke(ctx, st, tok, api, file)
-}
-
-func revoke(ctx context.Context, st *runstep.Step, tok, apiURL, auditFile string) int {
-	// A cancelled job still runs post steps; the revoke keeps its own bound.
+	// A cancelled job still runs post steps; the revocations keep their own bound.
 	rctx, stop := runstep.GraceContext(ctx, runstep.CancelGrace)
 	defer stop()
 	rctx, cancel := context.WithTimeout(rctx, revokeBound)
 	defer cancel()
-	return revokeThroughBroker(rctx, st, github.Secret(tok), audit.SHA256Hex(tok), st.A.State(runstep.StateBroker), apiURL, auditFile)
+	code := runstep.ExitOK
+	if tok == "" {
+		code = nothingRecorded(st, len(reads))
+	} else {
+		code = revokeThroughBroker(rctx, st, github.Secret(tok), audit.SHA256Hex(tok), st.A.State(runstep.StateBroker), api, file)
+	}
+	revokeReadTokens(rctx, st, api, reads)
+	return code
+}
+
+// revokeReadTokens revokes the policy-read tokens the main step left: off
+// the mint's path, and however the main step ended.
+func revokeReadTokens(ctx context.Context, st *runstep.Step, apiURL string, toks []string) {
+	for _, t := range toks {
+		sha := audit.ShortSHA(audit.SHA256Hex(t))
+		out, err := revocation.Revoke(ctx, runstep.RevokeClients(st.ClientOptions(apiURL)), github.Secret(t))
+		if err != nil {
+			st.Annotate(action.Warning, "jitkey policy-read token left valid",
+				fmt.Sprintf("could not revoke the policy-read token sha256 %s (contents: read on the repositories whose policies were read; it expires within the hour): %s",
+					sha, github.Redact(err.Error())))
+			continue
+		}
+		what := "revoked"
+		if out == revocation.AlreadyRevoked {
+			what = "already revoked or expired"
+		}
+		st.Infof("jitkey: policy-read token sha256 %s %s", sha, what)
+	}
 }
 
 // brokerBound is how long the post step waits for the broker before it
@@ -175,10 +200,14 @@ func report(st *runstep.Step, out revocation.Outcome, err error, sha, auditFile 
 // nothingRecorded reports a main step that recorded no token: either no
 // mint was asked for, or one was in flight when the step ended, and GitHub
 // may have created a token the step never received.
-func nothingRecorded(st *runstep.Step) int {
+func nothingRecorded(st *runstep.Step, reads int) int {
 	f := st.A.State(runstep.StateInFlight)
-	if f == "" {
+	switch {
+	case f == "" && reads == 0:
 		st.Infof("jitkey revoke: nothing to revoke (no token was minted)")
+		return runstep.ExitOK
+	case f == "":
+		st.Infof("jitkey revoke: no token was minted for the job; revoking the policy-read tokens")
 		return runstep.ExitOK
 	}
 	exp := st.A.State(runstep.StateInFlightExpiresBy)

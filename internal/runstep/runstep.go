@@ -50,6 +50,9 @@ const (
 	// the life of a token it may have created.
 	StateInFlight          = "mint-in-flight"
 	StateInFlightExpiresBy = "mint-in-flight-expires-by"
+	// StateReadTokens lists the policy-read tokens the main step minted
+	// (space-separated) for the post step to revoke.
+	StateReadTokens = "policy-read-tokens"
 )
 
 // CancelGrace is how long a credential's own clean-up may run after the step

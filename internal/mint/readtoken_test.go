@@ -1,0 +1,85 @@
+package mint_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/jitkey/jitkey/internal/ghsim"
+	"github.com/jitkey/jitkey/internal/github"
+	"github.com/jitkey/jitkey/internal/mint"
+	"github.com/jitkey/jitkey/internal/source"
+)
+
+// TestReadTokenReadsOnlyThePoliciesRepositories takes the policy-read token
+// as an attacker who got hold of it while it is live (it is handed to the
+// post step, not revoked on the mint's path) and tries to read a
+// repository of the installation whose policy was not read: GitHub must
+// refuse. The token is recorded before it is used, and its request before
+// it is sent.
+func TestReadTokenReadsOnlyThePoliciesRepositories(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.sim.PutFile("acme", "web", "main", "secret.txt", []byte("web's own"))
+	var asked []github.TokenInFlight
+	var got []source.ReadToken
+	app, err := github.NewAppClient(f.opts(), appCreds(f))
+	require.NoError(t, err)
+	src := source.NewGitHub(app, func(tok string) (source.TokenClient, error) { return github.NewTokenClient(f.opts(), tok) },
+		source.WithClock(f.clk.Now), source.WithHooks(source.Hooks{
+			Asking: func(a github.TokenInFlight) error { asked = append(asked, a); return nil },
+			Minted: func(rt source.ReadToken) error {
+				require.Len(t, asked, len(got)+1, "the request was recorded before it was sent")
+				_, live := f.sim.TokenByValue(rt.Token.Reveal())
+				assert.True(t, live)
+				got = append(got, rt)
+				return nil
+			}}))
+	m := mint.New(app, src, nil, mint.WithClock(f.clk.Now))
+	in := deployInput()
+	in.Request.Repositories = []string{"api"}
+	_, err = m.Mint(context.Background(), in)
+	require.NoError(t, err)
+
+	require.Len(t, got, 1, "one read token for the organisation's and acme/api's policies")
+	assert.Equal(t, []string{".github", "api"}, got[0].Repositories)
+	assert.Equal(t, source.ReadTokenWhat, asked[0].What)
+	assert.Equal(t, map[string]string{"contents": "read"}, asked[0].Permissions)
+	thief, err := github.NewTokenClient(f.opts(), got[0].Token.Reveal())
+	require.NoError(t, err)
+	_, _, err = thief.FileContents(context.Background(), "acme", "web", "secret.txt", "")
+	require.Error(t, err, "the read token must not read acme/web")
+	assert.Equal(t, github.ClassNotFound, github.ClassOf(err))
+	_, _, err = thief.FileContents(context.Background(), "acme", "api", policyPath, "")
+	require.NoError(t, err, "control: it reads the policy it was minted for")
+
+	require.NoError(t, src.Close(context.Background()))
+	rec, _ := f.sim.TokenByValue(got[0].Token.Reveal())
+	assert.Equal(t, ghsim.StateRevoked, rec.State(), "Close revokes what it holds")
+}
+
+// TestReadTokenSkipsRepositoriesOutsideTheInstallation: GitHub refuses a
+// token naming a repository the installation does not cover, without
+// saying which; the source finds it, reads the rest, and the mint names
+// the repository.
+func TestReadTokenSkipsRepositoriesOutsideTheInstallation(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	in := deployInput()
+	in.Request.Repositories = []string{"api", "lib"} // acme/lib is not in the installation
+	_, err := f.m.Mint(context.Background(), in)
+	require.Error(t, err)
+	assert.Equal(t, github.ClassNotInstalled, github.ClassOf(err), "%v", err)
+	assert.Contains(t, err.Error(), "the App cannot read acme/lib")
+	for _, rec := range f.sim.Ledger() {
+		assert.NotContains(t, rec.Repositories, "lib")
+	}
+	assert.Empty(t, f.validMinted(t))
+}
+
+func appCreds(f *fixture) github.AppCredentials {
+	return github.AppCredentials{ID: strconv.FormatInt(f.app.ID, 10), PrivateKey: f.app.PrivateKeyPEM}
+}
