@@ -43,7 +43,7 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
-func runExplain(_ context.Context, env Env, args []string) int {
+func runExplain(ctx context.Context, env Env, args []string) int {
 	fset := newFlagSet(env, "explain", explainUsage)
 	claimsArg := fset.String("claims", "", "file of OIDC claims as JSON, or - for standard input (required)")
 	requestArg := fset.String("request", "", "requested scope as JSON, or @FILE")
@@ -78,7 +78,7 @@ func runExplain(_ context.Context, env Env, args []string) int {
 	if err != nil {
 		return fail(env.Stderr, "explain", err)
 	}
-	set, decide, done, err := explainPolicies(env, lim, policies)
+	set, decide, done, err := explainPolicies(ctx, env, lim, policies)
 	if err != nil {
 		return fail(env.Stderr, "explain", err)
 	}
@@ -103,7 +103,7 @@ func runExplain(_ context.Context, env Env, args []string) int {
 // explainPolicies loads the policies to explain against: a policy tree
 // (decided with the organisation policy and each repository's consent, as
 // a mint is) or a flat set. set holds every rule, for positions.
-func explainPolicies(env Env, lim policy.Limits, paths []string) (*policy.Set, func(policy.Claims, policy.Request) policy.Decision, func(), error) {
+func explainPolicies(ctx context.Context, env Env, lim policy.Limits, paths []string) (*policy.Set, func(policy.Claims, policy.Request) policy.Decision, func(), error) {
 	printDiags := func(diags []policy.Diagnostic) {
 		for _, d := range diags {
 			fmt.Fprintf(env.Stderr, "%s:%d:%d: %s: %s\n", d.File, d.Line, d.Col, d.Severity, d.Message)
@@ -115,7 +115,7 @@ func explainPolicies(env Env, lim policy.Limits, paths []string) (*policy.Set, f
 		return nil, nil, nil, err
 	}
 	if t != nil {
-		lt, done, err := loadTree(env, lim, t)
+		lt, done, err := loadTree(ctx, env, lim, t)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -131,7 +131,7 @@ func explainPolicies(env Env, lim policy.Limits, paths []string) (*policy.Set, f
 		}
 		return all, func(c policy.Claims, r policy.Request) policy.Decision { return policy.DecideScope(*p, c, r) }, done, nil
 	}
-	l, done, err := loadPolicies(env, lim, paths)
+	l, done, err := loadPolicies(ctx, env, lim, paths)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -109,7 +109,7 @@ type loaded struct {
 
 // loadPolicies finds and loads the policies under paths. A returned error
 // is a usage or I/O error (exit 2); diagnostics are the policy's own errors.
-func loadPolicies(env Env, lim policy.Limits, paths []string) (*loaded, func(), error) {
+func loadPolicies(ctx context.Context, env Env, lim policy.Limits, paths []string) (*loaded, func(), error) {
 	at := env
 	at.Dir = policyRoot(env, paths)
 	if at.Dir != env.Dir {
@@ -139,7 +139,7 @@ func loadPolicies(env Env, lim policy.Limits, paths []string) (*loaded, func(), 
 		return nil, nil, err
 	}
 	l := &loaded{root: at.Dir, fsys: fsys, roots: roots, files: files}
-	set, err := policy.LoadLimits(context.Background(), lim, fsys, files.All())
+	set, err := policy.LoadLimits(ctx, lim, fsys, files.All())
 	if err != nil {
 		var perrs policy.Errors
 		if !errors.As(err, &perrs) || len(perrs) == 0 {

@@ -29,7 +29,7 @@ share of rules exercised, and of each rule's conditions covered), 1
 otherwise, 2 usage or I/O error.
 `
 
-func runTest(_ context.Context, env Env, args []string) int {
+func runTest(ctx context.Context, env Env, args []string) int {
 	fset := newFlagSet(env, "test", testUsage)
 	format := fset.String("format", "text", "output format: text, github, json, sarif or junit")
 	minCov := fset.Float64("min-coverage", 0, "fail when fewer than this percentage of rules are exercised, or of any rule's conditions are covered (0-100)")
@@ -56,9 +56,9 @@ func runTest(_ context.Context, env Env, args []string) int {
 		if err != nil {
 			return fail(env.Stderr, "test", err)
 		}
-		return testTree(env, lim, t, *format, *minCov, *run)
+		return testTree(ctx, env, lim, t, *format, *minCov, *run)
 	}
-	l, done, err := loadPolicies(env, lim, paths)
+	l, done, err := loadPolicies(ctx, env, lim, paths)
 	if err != nil {
 		return fail(env.Stderr, "test", err)
 	}
@@ -109,8 +109,8 @@ func prefixed(prefix, s string) string {
 // testTree is `jitkey test` of a policy tree (see policyTree): every case
 // of every directory decided as a mint would, with the organisation policy
 // and each repository's consent.
-func testTree(env Env, lim policy.Limits, t *policyTree, format string, minCov float64, run string) int {
-	r, lt, err := treeReport(env, lim, t, "test")
+func testTree(ctx context.Context, env Env, lim policy.Limits, t *policyTree, format string, minCov float64, run string) int {
+	r, lt, err := treeReport(ctx, env, lim, t, "test")
 	if err != nil {
 		return fail(env.Stderr, "test", err)
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -80,7 +81,7 @@ type loadedTree struct {
 // checks what spans them: a repository policy may hold no ceiling and no
 // organization section, and every grant lies within the organisation's
 // ceiling.
-func loadTree(env Env, lim policy.Limits, t *policyTree) (*loadedTree, func(), error) {
+func loadTree(ctx context.Context, env Env, lim policy.Limits, t *policyTree) (*loadedTree, func(), error) {
 	lt := &loadedTree{t: t}
 	var closers []func()
 	done := func() {
@@ -101,7 +102,7 @@ func loadTree(env Env, lim policy.Limits, t *policyTree) (*loadedTree, func(), e
 		return out
 	}()...)
 	for _, ts := range dirs {
-		l, c, err := loadPolicies(env, lim, []string{ts.dir})
+		l, c, err := loadPolicies(ctx, env, lim, []string{ts.dir})
 		if err != nil {
 			var pe *policyfile.Error
 			if errors.As(err, &pe) && ts.repo != dirs[0].repo {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"strings"
 
 	"github.com/jitkey/jitkey/internal/lint"
@@ -11,8 +12,8 @@ import (
 
 // treeReport validates a policy tree: each directory loaded and linted as
 // its own set, and the checks between them.
-func treeReport(env Env, lim policy.Limits, t *policyTree, command string) (*report.Report, *loadedTree, error) {
-	lt, done, err := loadTree(env, lim, t)
+func treeReport(ctx context.Context, env Env, lim policy.Limits, t *policyTree, command string) (*report.Report, *loadedTree, error) {
+	lt, done, err := loadTree(ctx, env, lim, t)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -77,7 +77,7 @@ func runReview(ctx context.Context, env Env, args []string) int {
 	if code >= 0 {
 		return code
 	}
-	rv, err := loadReviewPolicy(env, o.policyPath)
+	rv, err := loadReviewPolicy(ctx, env, o.policyPath)
 	if err != nil {
 		reviewError(env, err)
 		return ExitUsage
@@ -189,14 +189,14 @@ func reviewValidFormat(f string) bool {
 }
 
 // loadReviewPolicy reads the review section of a CUE policy file.
-func loadReviewPolicy(env Env, path string) (policy.Review, error) {
+func loadReviewPolicy(ctx context.Context, env Env, path string) (policy.Review, error) {
 	if path == "" {
 		return policy.Review{}, nil
 	}
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(env.Dir, path)
 	}
-	set, err := policy.Load(os.DirFS(filepath.Dir(path)), []string{filepath.Base(path)})
+	set, err := policy.LoadContext(ctx, os.DirFS(filepath.Dir(path)), []string{filepath.Base(path)})
 	if err != nil {
 		return policy.Review{}, fmt.Errorf("load policy %s: %w (run 'jitkey validate' for details)", path, err)
 	}

@@ -222,7 +222,7 @@ func (sb *sandbox) sayf(format string, args ...any) {
 	}
 }
 
-func (sb *sandbox) validate(context.Context) error {
+func (sb *sandbox) validate(ctx context.Context) error {
 	dirs, err := fs.ReadDir(policies.FS, "acme")
 	if err != nil {
 		return err
@@ -237,7 +237,7 @@ func (sb *sandbox) validate(context.Context) error {
 			return err
 		}
 		sort.Strings(names)
-		set, err := policy.Load(policies.FS, names)
+		set, err := policy.LoadContext(ctx, policies.FS, names)
 		if err != nil {
 			return fmt.Errorf("the policies of acme/%s do not validate:\n%w", d.Name(), err)
 		}

@@ -63,9 +63,9 @@ func runValidate(ctx context.Context, env Env, args []string) int {
 		if err != nil {
 			return fail(env.Stderr, "validate", err)
 		}
-		return validateTree(env, lim, t, *format, min)
+		return validateTree(ctx, env, lim, t, *format, min)
 	}
-	l, done, err := loadPolicies(env, lim, paths)
+	l, done, err := loadPolicies(ctx, env, lim, paths)
 	if err != nil {
 		return fail(env.Stderr, "validate", err)
 	}
@@ -276,8 +276,8 @@ func git(ctx context.Context, dir string, args ...string) *exec.Cmd {
 }
 
 // validateTree is `jitkey validate` of a policy tree (see policyTree).
-func validateTree(env Env, lim policy.Limits, t *policyTree, format string, min policy.Severity) int {
-	r, _, err := treeReport(env, lim, t, "validate")
+func validateTree(ctx context.Context, env Env, lim policy.Limits, t *policyTree, format string, min policy.Severity) int {
+	r, _, err := treeReport(ctx, env, lim, t, "validate")
 	if err != nil {
 		return fail(env.Stderr, "validate", err)
 	}

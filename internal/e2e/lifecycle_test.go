@@ -56,6 +56,18 @@ func TestLifecycle(t *testing.T) {
 			assert.GreaterOrEqual(t, w.sim.Calls()[revokeRoute], 1, "post should revoke")
 		},
 	}, {
+		name: "the organisation policy past the evaluation bound",
+		job:  "succeed",
+		setup: func(w *world) {
+			w.sim.PutFile("acme", ".github", "main", ".github/jitkey/bomb.cue", []byte(bombPolicy))
+		},
+		check: boundExceeded("acme/.github:.github/jitkey"),
+	}, {
+		name:  "the target repository's policy past the evaluation bound",
+		job:   "succeed",
+		setup: func(w *world) { w.sim.PutFile("acme", "api", "main", ".github/jitkey/bomb.cue", []byte(bombPolicy)) },
+		check: boundExceeded("acme/api:.github/jitkey"),
+	}, {
 		name: "main fails after minting",
 		job:  "main-fails",
 		check: func(t *testing.T, w *world, res actResult) {
@@ -152,8 +164,9 @@ func TestLifecycle(t *testing.T) {
 
 			tt.check(t, w, res)
 			if tt.byPost {
-				// The main step revokes its policy-read token itself; the
-				// job's token is the post step's, revoked by jitkey-post.
+				// The job's token and the policy-read token are the post
+				// step's, revoked by jitkey-post (a main step that fails
+				// or is stopped revokes its read token itself).
 				agents := w.api.userAgents(revokeRoute)
 				require.NotEmpty(t, agents, "no revocation reached the API")
 				byMain := 0
@@ -226,5 +239,31 @@ func jobEnv(w *world) map[string]string {
 		"GITHUB_TOKEN":                   w.jobToken,
 		"ACTIONS_ID_TOKEN_REQUEST_URL":   w.oidcURL,
 		"ACTIONS_ID_TOKEN_REQUEST_TOKEN": w.oidcToken,
+	}
+}
+
+// bombPolicy is a few bytes of CUE that evaluate for minutes and hundreds
+// of megabytes: jitkey must stop it at its bound (policy.Limits, 10 s).
+const bombPolicy = `import "list"
+
+apiVersion: "jitkey.dev/v1"
+x: [for a in list.Range(0, 3000, 1) for b in list.Range(0, 3000, 1) {a * b}]
+`
+
+// boundExceeded checks a mint stopped by the evaluation bound in the
+// policy directory dir: the step fails with the error naming the file,
+// nothing is minted for the job (the only token is the policy-read token,
+// contents: read on the policies' repositories) and it ends revoked.
+func boundExceeded(dir string) func(t *testing.T, w *world, res actResult) {
+	return func(t *testing.T, w *world, res actResult) {
+		assert.NotZero(t, res.ExitCode, "the job should fail")
+		assert.Contains(t, res.Output, "the policy "+dir+" at main is invalid")
+		assert.Contains(t, res.Output, "policy .github/jitkey/bomb.cue: the policy took longer than 10s to evaluate; simplify it")
+		assert.NotContains(t, res.Output, "e2e-token-works")
+		ledger := w.sim.Ledger()
+		require.Len(t, ledger, 1, "only the policy-read token was minted")
+		assert.Equal(t, map[string]string{"contents": "read", "metadata": "read"}, ledger[0].Permissions)
+		assert.ElementsMatch(t, []string{".github", "api"}, ledger[0].Repositories)
+		assert.Equal(t, ghsim.StateRevoked, ledger[0].State(), "the read token is revoked")
 	}
 }

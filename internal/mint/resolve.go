@@ -14,9 +14,8 @@ import (
 	"github.com/jitkey/jitkey/internal/source"
 )
 
-// Evaluator turns the files of one policy directory into a Set. The
-// CLI's evaluates in a child process under a deadline and a memory bound
-// (package evaluate); InProcess is the default.
+// Evaluator turns the files of one policy directory into a Set;
+// InProcess is the default.
 type Evaluator interface {
 	Evaluate(ctx context.Context, files []source.File) (*policy.Set, error)
 }

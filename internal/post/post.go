@@ -84,7 +84,7 @@ func Run(ctx context.Context, env runstep.Env, args []string) int {
 	defer stop()
 	rctx, cancel := context.WithTimeout(rctx, revokeBound)
 	defer cancel()
-	code := runstep.ExitOK
+	var code int
 	if tok == "" {
 		code = nothingRecorded(st, len(reads))
 	} else {

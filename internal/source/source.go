@@ -4,9 +4,11 @@
 // commit read and the repository's and owner's IDs. It hands bytes to
 // internal/policy and never decides.
 //
-// GitHub reads through the App: a read-only installation token (contents:
-// read), kept until shortly before it expires and revoked by Close, and
-// one GraphQL query for every directory of a decision. Cache keeps what was
+// GitHub reads through the App: an installation token with contents: read
+// on exactly the repositories of a read, recorded through Hooks before it
+// is used (the action's post step revokes it) or revoked once read
+// (RevokeAfterRead, the broker), and one GraphQL query for every directory
+// of a decision. Cache keeps what was
 // read for a while, for a long-running broker, and forgets a repository when
 // told (a push webhook to its default branch).
 package source
