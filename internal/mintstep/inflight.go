@@ -67,7 +67,7 @@ func (st *step) settleInFlight(err error) {
 // cancelled: outside Actions there is no post step, and after a failure or
 // a stop the sooner the better (the post step revokes what is left listed).
 func (st *step) closeSource(ctx context.Context, src *source.GitHub, code int) {
-	if code == ExitOK && st.InActions {
+	if code == runstep.ExitOK && st.InActions {
 		return
 	}
 	rctx, stop := runstep.GraceContext(context.WithoutCancel(ctx), 20*time.Second)
