@@ -65,13 +65,26 @@ func TestLimiter(t *testing.T) {
 
 func TestSignedByGitHub(t *testing.T) {
 	t.Parallel()
-	s := &Server{o: Options{WebhookSecret: []byte("0123456789abcdef0123")}}
+	s := &Server{o: Options{WebhookSecret: []byte("0123456789abcdef0123"), PreviousWebhookSecret: []byte("previous-secret-4567")}}
 	body := []byte(`{"action":"completed"}`)
+	signed := func(sig string, body []byte) bool {
+		ok, _ := s.signedByGitHub(sig, body)
+		return ok
+	}
 	good := ghsim.SignWebhook(s.o.WebhookSecret, body)
-	assert.True(t, s.signedByGitHub(good, body))
-	assert.False(t, s.signedByGitHub(good, append(body, ' ')), "the body was changed")
-	assert.False(t, s.signedByGitHub(strings.ToUpper(good[:7])+good[7:], body))
-	assert.False(t, s.signedByGitHub("", body))
-	assert.False(t, s.signedByGitHub("sha1=abc", body))
-	assert.False(t, s.signedByGitHub("sha256=zz", body))
+	ok, previous := s.signedByGitHub(good, body)
+	assert.True(t, ok)
+	assert.False(t, previous)
+	ok, previous = s.signedByGitHub(ghsim.SignWebhook(s.o.PreviousWebhookSecret, body), body)
+	assert.True(t, ok, "the previous secret verifies while it is configured")
+	assert.True(t, previous)
+	assert.False(t, signed(ghsim.SignWebhook([]byte("0123456789abcdef012"), body), body), "a near miss of the secret")
+	assert.False(t, signed(good, append(body, ' ')), "the body was changed")
+	assert.False(t, signed(strings.ToUpper(good[:7])+good[7:], body))
+	assert.False(t, signed("", body))
+	assert.False(t, signed("sha1=abc", body))
+	assert.False(t, signed("sha256=zz", body))
+	s.o.PreviousWebhookSecret = nil
+	assert.False(t, signed(ghsim.SignWebhook([]byte("previous-secret-4567"), body), body), "removed from the configuration, the previous secret no longer verifies")
+	assert.False(t, signed(ghsim.SignWebhook(nil, body), body), "an empty key never verifies")
 }

@@ -59,10 +59,13 @@ type Options struct {
 	PolicyPaths   []string
 	Policies      PolicyCache // nil: nothing to invalidate
 	WebhookSecret []byte
-	Limits        Limits
-	Now           func() time.Time
-	Log           *slog.Logger
-	Metrics       *Metrics
+	// PreviousWebhookSecret also verifies deliveries while the secret is
+	// rotated (GitHub signs with one secret at a time); nil when not.
+	PreviousWebhookSecret []byte
+	Limits                Limits
+	Now                   func() time.Time
+	Log                   *slog.Logger
+	Metrics               *Metrics
 }
 
 // Server is the broker's HTTP edge.
@@ -92,6 +95,9 @@ func New(o Options) (*Server, error) {
 	}
 	if len(o.WebhookSecret) < 16 {
 		return nil, errors.New("broker: the webhook secret must be at least 16 bytes: generate one with `openssl rand -hex 32` and set it on the GitHub App too")
+	}
+	if o.PreviousWebhookSecret != nil && len(o.PreviousWebhookSecret) < 16 {
+		return nil, errors.New("broker: the previous webhook secret must be at least 16 bytes, like the secret: remove webhook_secret_previous once the rotation is over")
 	}
 	if o.Now == nil {
 		o.Now = time.Now

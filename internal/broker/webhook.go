@@ -57,13 +57,18 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, &Problem{Status: http.StatusBadRequest, Class: ClassBadRequest, Message: "read the body: " + errText(err)})
 		return
 	}
-	if !s.signedByGitHub(r.Header.Get("X-Hub-Signature-256"), body) {
+	signed, previous := s.signedByGitHub(r.Header.Get("X-Hub-Signature-256"), body)
+	if !signed {
 		s.m.Inc("jitkey_broker_webhooks_total", "", "bad_signature")
 		s.log.Warn("webhook refused: bad signature", "delivery", clip(r.Header.Get("X-GitHub-Delivery"), 64), "event", clip(event, 40))
 		writeProblem(w, &Problem{Status: http.StatusUnauthorized, Class: ClassBadSignature,
 			Message: "X-Hub-Signature-256 is missing or does not match the body",
 			Fix:     "set the same webhook secret on the GitHub App and in the broker's webhook_secret"})
 		return
+	}
+	if previous {
+		// Counted so the operator knows when GitHub stopped using it.
+		s.m.Inc("jitkey_broker_webhooks_total", clip(event, 40), "previous_secret")
 	}
 	var ev hookEvent
 	if err := json.Unmarshal(body, &ev); err != nil {
@@ -105,19 +110,27 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 	_ = writeJSON(w, http.StatusOK, ans)
 }
 
-// signedByGitHub checks X-Hub-Signature-256 in constant time.
-func (s *Server) signedByGitHub(sig string, body []byte) bool {
-	hexSig, ok := strings.CutPrefix(sig, "sha256=")
-	if !ok {
-		return false
+// signedByGitHub checks X-Hub-Signature-256 in constant time against the
+// webhook secret and, while it is being rotated out, the previous one;
+// previous reports that only the previous secret verified.
+func (s *Server) signedByGitHub(sig string, body []byte) (ok, previous bool) {
+	hexSig, found := strings.CutPrefix(sig, "sha256=")
+	if !found {
+		return false, false
 	}
 	got, err := hex.DecodeString(hexSig)
 	if err != nil {
-		return false
+		return false, false
 	}
-	mac := hmac.New(sha256.New, s.o.WebhookSecret)
+	current := hmacEqual(s.o.WebhookSecret, body, got)
+	old := len(s.o.PreviousWebhookSecret) > 0 && hmacEqual(s.o.PreviousWebhookSecret, body, got)
+	return current || old, old && !current
+}
+
+func hmacEqual(secret, body, sig []byte) bool {
+	mac := hmac.New(sha256.New, secret)
 	mac.Write(body)
-	return hmac.Equal(got, mac.Sum(nil))
+	return hmac.Equal(sig, mac.Sum(nil))
 }
 
 // attemptsUpTo keeps the tokens of a run's attempts up to n: a re-run's

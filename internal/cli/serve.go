@@ -131,7 +131,7 @@ func serve(ctx context.Context, env Env, cfg *serveConfig, log *slog.Logger, rea
 		OIDCClient: &http.Client{Transport: github.NewNetTransport(), Timeout: 10 * time.Second},
 		Domain:     minter, Ledger: led, OrgRepository: cfg.Policy.OrgRepository, Policies: policies,
 		PolicyPaths:   []string{strings.TrimSuffix(cfg.Policy.Path, "/"), ".github/jitkey/"},
-		WebhookSecret: cfg.secrets.webhook, Now: env.Now, Log: log, Metrics: m,
+		WebhookSecret: cfg.secrets.webhook, PreviousWebhookSecret: cfg.secrets.previousWebhook, Now: env.Now, Log: log, Metrics: m,
 		Limits: broker.Limits{GlobalRate: cfg.Limits.GlobalRate, RepositoryRate: cfg.Limits.RepositoryRate,
 			MaxBodyBytes: cfg.Limits.MaxBodyBytes, RequestTimeout: cfg.requestTimeout()}})
 	if err != nil {

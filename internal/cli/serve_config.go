@@ -39,7 +39,9 @@ type serveConfig struct {
 	} `json:"ledger"`
 	EncryptionKey keySource    `json:"encryption_key"`
 	WebhookSecret secretSource `json:"webhook_secret"`
-	Limits        struct {
+	// PreviousWebhookSecret verifies deliveries too while the secret rotates.
+	PreviousWebhookSecret *secretSource `json:"webhook_secret_previous"`
+	Limits                struct {
 		GlobalRate     float64 `json:"global_rate"`
 		RepositoryRate float64 `json:"repository_rate"`
 		MaxBodyBytes   int64   `json:"max_body_bytes"`
@@ -58,8 +60,10 @@ type serveConfig struct {
 	secrets struct {
 		privateKey []byte
 		webhook    []byte
-		ledgerKeys [][]byte
-		dsn        string
+		// previousWebhook is nil unless a rotation is under way.
+		previousWebhook []byte
+		ledgerKeys      [][]byte
+		dsn             string
 	}
 }
 
@@ -96,6 +100,15 @@ func (c *serveConfig) resolve(env Env) error {
 		return err
 	}
 	c.secrets.webhook = bytes.TrimSpace(c.secrets.webhook)
+	if c.PreviousWebhookSecret != nil {
+		if c.secrets.previousWebhook, err = readSecret(env, "webhook_secret_previous", c.PreviousWebhookSecret); err != nil {
+			return err
+		}
+		c.secrets.previousWebhook = bytes.TrimSpace(c.secrets.previousWebhook)
+		if bytes.Equal(c.secrets.previousWebhook, c.secrets.webhook) {
+			return fmt.Errorf("webhook_secret_previous is the same as webhook_secret: set the new secret as webhook_secret, the old one as webhook_secret_previous")
+		}
+	}
 	if c.EncryptionKey.KMS != nil {
 		// Opened by KMS when the broker starts (serve).
 		return c.resolveRest(env)

@@ -55,11 +55,12 @@ type brokerWorld struct {
 	done   chan error
 	hc     *http.Client
 	cfg    string
+	env    cli.Env // what the broker runs with; start(env) restarts it
 }
 
 type brokerOpt struct {
 	ledger   string // extra ledger CUE; default SQLite in a temp dir
-	limits   string // CUE for limits
+	limits   string // CUE for limits, or any other top-level field
 	noStart  bool
 	prefix   string
 	simOpts  ghsim.Options
@@ -106,6 +107,7 @@ log_level: "debug"
 		vars[k] = v
 	}
 	env := cli.Env{Stdout: io.Discard, Stderr: w.logs, Getenv: func(k string) string { return vars[k] }, Now: time.Now, Dir: dir}
+	w.env = env
 	if o.noStart {
 		return w
 	}

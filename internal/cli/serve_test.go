@@ -1,10 +1,13 @@
 package cli_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -348,3 +351,56 @@ func ioCopy(b *strings.Builder, resp *http.Response) (int64, error) {
 }
 
 var _ = json.Marshal
+
+// TestServeWebhookSecretRotation rotates the webhook secret as an operator
+// would: the broker holds the new secret and the previous one while GitHub
+// switches; deliveries signed with either revoke, a delivery signed with
+// neither is refused; once the previous secret is removed from the
+// configuration, a delivery signed with it is refused too.
+func TestServeWebhookSecretRotation(t *testing.T) {
+	t.Parallel()
+	old := []byte("the-previous-webhook-secret-0123")
+	w := newBrokerWorld(t, brokerOpt{limits: `webhook_secret_previous: env: "HOOK_SECRET_OLD"`,
+		envExtra: map[string]string{"HOOK_SECRET_OLD": string(old)}})
+	ctx := context.Background()
+	deliver := func(runID int64, secret []byte) int {
+		hook := fmt.Appendf(nil, `{"action":"completed","workflow_run":{"id":%d,"run_attempt":1},"repository":{"full_name":"acme/api"}}`, runID)
+		status, body := w.post("/v1/webhook", "", hook, "X-GitHub-Event", "workflow_run", "X-Hub-Signature-256", ghsim.SignWebhook(secret, hook))
+		if status != http.StatusOK {
+			assert.Equal(t, "bad_signature", problemOf(t, body).Class)
+		}
+		return status
+	}
+	mintFor := func() (ghsim.Run, string) {
+		claims, run := w.pushClaims()
+		tok, err := w.exchange(ctx, w.oidc(claims), brokerclient.TokenRequest{})
+		require.NoError(t, err)
+		return run, tok.Token
+	}
+
+	runOld, tokOld := mintFor()
+	runNew, tokNew := mintFor()
+	runForged, tokForged := mintFor()
+	assert.Equal(t, http.StatusUnauthorized, deliver(runForged.ID, []byte("guessed-secret-guessed-guessed")), "signed with neither secret")
+	assert.Equal(t, http.StatusUnauthorized, deliver(runForged.ID, append(old, 'x')), "signed with a near miss of the previous secret")
+	assert.Equal(t, ghsim.StateValid, w.tokenState(tokForged), "a forged delivery revokes nothing")
+	assert.Equal(t, http.StatusOK, deliver(runOld.ID, old), "GitHub still signs with the previous secret")
+	assert.Equal(t, ghsim.StateRevoked, w.tokenState(tokOld))
+	assert.Equal(t, http.StatusOK, deliver(runNew.ID, w.secret), "GitHub signs with the new secret")
+	assert.Equal(t, ghsim.StateRevoked, w.tokenState(tokNew))
+	assert.Equal(t, 1.0, w.srv.Server.Metrics().Value("jitkey_broker_webhooks_total", "workflow_run", "previous_secret"))
+
+	// The rotation is over: the previous secret leaves the configuration.
+	w.shutdown()
+	cfg, err := os.ReadFile(w.cfg)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(w.cfg, bytes.ReplaceAll(cfg, []byte(`webhook_secret_previous: env: "HOOK_SECRET_OLD"`), nil), 0o600))
+	w.start(w.env)
+	runAfter, tokAfter := mintFor()
+	assert.Equal(t, http.StatusUnauthorized, deliver(runAfter.ID, old), "the removed secret no longer verifies")
+	assert.Equal(t, ghsim.StateValid, w.tokenState(tokAfter))
+	assert.Equal(t, http.StatusOK, deliver(runAfter.ID, w.secret))
+	assert.Equal(t, ghsim.StateRevoked, w.tokenState(tokAfter))
+	assert.Equal(t, ghsim.StateValid, w.tokenState(tokForged), "the forged run's token was never revoked by the forgery")
+	secretscan.AssertClean(t, "broker log", w.logText(), string(old), string(w.secret))
+}
