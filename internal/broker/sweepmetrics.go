@@ -20,6 +20,7 @@ func (s *Server) declareSweepMetrics() {
 	s.sweeps.started = s.o.Now()
 	s.m.Counter("jitkey_broker_sweeps_total", "Sweeps by result: ran, locked (another replica sweeps), error.", "result")
 	s.m.Counter("jitkey_broker_sweep_github_requests_total", "GitHub calls the sweeper made.")
+	s.m.Counter("jitkey_broker_ledger_pruned_total", "Ledger rows (revoked, expired, failed) deleted once older than the retention.")
 	s.m.Gauge("jitkey_broker_sweep_lag_seconds", "Seconds since this replica last saw a sweep complete (its own, or the lock held by another replica).", func() []Sample {
 		s.sweeps.mu.Lock()
 		defer s.sweeps.mu.Unlock()
@@ -42,6 +43,7 @@ func (s *Server) SweepReport(rep sweep.Report, err error) {
 	}
 	s.m.Inc("jitkey_broker_sweeps_total", result)
 	s.m.Add("jitkey_broker_sweep_github_requests_total", float64(rep.GitHubCalls))
+	s.m.Add("jitkey_broker_ledger_pruned_total", float64(rep.Pruned))
 	if err == nil {
 		s.sweeps.mu.Lock()
 		s.sweeps.completed = s.o.Now()
@@ -50,8 +52,8 @@ func (s *Server) SweepReport(rep sweep.Report, err error) {
 	switch {
 	case err != nil:
 		s.log.Error("sweep failed", "error", github.Redact(err.Error()))
-	case rep.Ran && (rep.Revoked > 0 || rep.Expired > 0 || rep.Dangling > 0 || len(rep.Errors) > 0):
-		s.log.Info("sweep", "revoked", rep.Revoked, "expired", rep.Expired, "jobs_checked", rep.JobsChecked,
+	case rep.Ran && (rep.Revoked > 0 || rep.Expired > 0 || rep.Dangling > 0 || rep.Pruned > 0 || len(rep.Errors) > 0):
+		s.log.Info("sweep", "revoked", rep.Revoked, "expired", rep.Expired, "pruned", rep.Pruned, "jobs_checked", rep.JobsChecked,
 			"github_calls", rep.GitHubCalls, "dangling", rep.Dangling, "errors", rep.Errors, "duration_ms", rep.Duration.Milliseconds())
 	}
 }

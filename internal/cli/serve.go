@@ -138,6 +138,7 @@ func serve(ctx context.Context, env Env, cfg *serveConfig, log *slog.Logger, rea
 		return err
 	}
 	sw := sweep.New(sweep.Options{Ledger: led, Revoker: srv, Now: env.Now, Log: log, MinAge: cfg.sweepMinAge(), DanglingAfter: mustDuration(cfg.Sweep.Dangling),
+		Retention: mustDuration(cfg.Sweep.Retention),
 		Runs: func(ctx context.Context, owner, repo string) (sweep.RunsAPI, error) {
 			return rc.Client(ctx, owner, repo)
 		}})

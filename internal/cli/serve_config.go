@@ -50,9 +50,10 @@ type serveConfig struct {
 		ShutdownGrace  string  `json:"shutdown_grace"`
 	} `json:"limits"`
 	Sweep struct {
-		Interval string `json:"interval"`
-		MinAge   string `json:"min_age"`
-		Dangling string `json:"dangling_after"`
+		Interval  string `json:"interval"`
+		MinAge    string `json:"min_age"`
+		Dangling  string `json:"dangling_after"`
+		Retention string `json:"retention"`
 	} `json:"sweep"`
 	LogLevel string `json:"log_level"`
 
@@ -149,7 +150,7 @@ func (c *serveConfig) resolveRest(env Env) error {
 	if _, err := github.ParseBaseURL(c.GitHub.APIURL); err != nil {
 		return fmt.Errorf("github.api_url: %w", err)
 	}
-	for _, d := range []string{c.Policy.MaxAge, c.Limits.RequestTimeout, c.Limits.ShutdownGrace, c.Sweep.Interval, c.Sweep.MinAge, c.Sweep.Dangling} {
+	for _, d := range []string{c.Policy.MaxAge, c.Limits.RequestTimeout, c.Limits.ShutdownGrace, c.Sweep.Interval, c.Sweep.MinAge, c.Sweep.Dangling, c.Sweep.Retention} {
 		if _, err := time.ParseDuration(d); err != nil {
 			return fmt.Errorf("duration %q: %w", d, err)
 		}

@@ -35,6 +35,13 @@ type Ledger interface {
 	// It returns how many tokens it marked.
 	Expire(ctx context.Context, now time.Time) (int, error)
 
+	// Prune deletes the rows closed before closedBefore: revoked, expired
+	// (their tokens were erased when they closed) and failed. Live tokens
+	// and intents without an answer are never pruned. It deletes batch rows
+	// at a time (0: 1,000), so no transaction holds the database long, until
+	// none is left or ctx ends, and returns how many it deleted.
+	Prune(ctx context.Context, closedBefore time.Time, batch int) (int, error)
+
 	// LiveTokensForJob returns the live tokens minted for one job: the same
 	// repository, run, attempt and check-run ID. A token minted without the
 	// check_run_id claim has CheckRunID 0 and is found by LiveTokensForRun.

@@ -726,3 +726,67 @@ func TestSweepLeaseLapses(t *testing.T) {
 	now.Add((2 * time.Second).Milliseconds())
 	assert.True(t, run(), "a lapsed lease still blocks the sweep")
 }
+
+// Prune deletes the rows closed (revoked, expired, failed) before the
+// retention cutoff, and only those: live tokens and intents without an
+// answer stay whatever their age; a pruned token is gone from the database,
+// and no closed row kept holds its token.
+func TestPrune(t *testing.T) {
+	forEach(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		dsn := b.fresh(t)
+		l := open(t, b, dsn)
+		cutoff := t0.Add(24 * time.Hour)
+		revokedOld := mint(t, l, intent("acme/api", 1, 1, 1), t0.Add(time.Hour))
+		expiredOld := mint(t, l, intent("acme/api", 2, 1, 2), t0.Add(time.Hour))
+		revokedNew := mint(t, l, intent("acme/api", 3, 1, 3), t0.Add(48*time.Hour))
+		liveOld := mint(t, l, intent("acme/api", 4, 1, 4), t0.Add(72*time.Hour))
+		failed, err := l.RecordIntent(ctx, intent("acme/api", 5, 1, 5))
+		require.NoError(t, err)
+		require.NoError(t, l.RecordFailure(ctx, failed, "permission_not_granted", t0.Add(time.Minute)))
+		dangling, err := l.RecordIntent(ctx, intent("acme/api", 6, 1, 6))
+		require.NoError(t, err)
+		sha := func(tok github.Secret) string { return audit.SHA256Hex(tok.Reveal()) }
+
+		_, err = l.MarkRevoked(ctx, sha(revokedOld), ledger.Revocation{By: "job", At: t0.Add(time.Minute)})
+		require.NoError(t, err)
+		_, err = l.Expire(ctx, t0.Add(time.Hour))
+		require.NoError(t, err)
+		_, err = l.MarkRevoked(ctx, sha(revokedNew), ledger.Revocation{By: "sweeper", At: cutoff.Add(time.Minute)})
+		require.NoError(t, err)
+
+		n, err := l.Prune(ctx, cutoff, 1) // one row a batch: the batches loop
+		require.NoError(t, err)
+		assert.Equal(t, 3, n, "the old revoked, expired and failed rows")
+		for _, tok := range []github.Secret{revokedOld, expiredOld} {
+			_, err := l.Get(ctx, sha(tok))
+			assert.ErrorIs(t, err, ledger.ErrNotFound, "pruned")
+		}
+		for tok, state := range map[github.Secret]ledger.State{revokedNew: ledger.StateRevoked, liveOld: ledger.StateLive} {
+			e, err := l.Get(ctx, sha(tok))
+			require.NoError(t, err, "kept")
+			assert.Equal(t, state, e.State)
+		}
+		left, err := l.DanglingIntents(ctx, cutoff)
+		require.NoError(t, err)
+		require.Len(t, left, 1, "an intent without an answer is never pruned: it is what the operator must see")
+		assert.Equal(t, dangling, left[0].ID)
+		raw := string(b.raw(t, dsn))
+		for _, tok := range []github.Secret{revokedOld, expiredOld, revokedNew, liveOld} {
+			assert.NotContains(t, raw, tok.Reveal(), "no token is ever in the database in clear")
+		}
+		db, err := sql.Open(map[string]string{"sqlite": "sqlite", "postgres": "pgx"}[b.name], dsn)
+		require.NoError(t, err)
+		defer db.Close()
+		var rows, sealed int
+		require.NoError(t, db.QueryRow("SELECT COUNT(*), COUNT(sealed_token) FROM entries").Scan(&rows, &sealed))
+		assert.Equal(t, 3, rows, "the recent revoked row, the live token and the dangling intent")
+		assert.Equal(t, 1, sealed, "only the live token is held; the revoked row kept holds none")
+		n, err = l.Prune(ctx, cutoff, 100)
+		require.NoError(t, err)
+		assert.Zero(t, n, "nothing left to prune")
+		st, err := l.Stats(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), st.Live)
+	})
+}

@@ -280,6 +280,25 @@ func (l *sqlLedger) Expire(ctx context.Context, now time.Time) (int, error) {
 	return int(n), nil
 }
 
+func (l *sqlLedger) Prune(ctx context.Context, closedBefore time.Time, batch int) (int, error) {
+	if batch <= 0 {
+		batch = 1000
+	}
+	total := 0
+	for ctx.Err() == nil {
+		n, err := l.execCount(ctx, nil, `DELETE FROM entries WHERE id IN (SELECT id FROM entries
+			WHERE state IN ('revoked', 'expired', 'failed') AND closed_at < $1 ORDER BY closed_at LIMIT $2)`, ms(closedBefore), batch)
+		if err != nil {
+			return total, fmt.Errorf("prune closed entries: %w", err)
+		}
+		total += int(n)
+		if n < int64(batch) {
+			return total, nil
+		}
+	}
+	return total, ctx.Err()
+}
+
 const liveCols = "token_sha256, sealed_token, installation_id, repository, run_id, run_attempt, check_run_id, expires_at"
 
 func (l *sqlLedger) LiveTokensForJob(ctx context.Context, job Job) ([]LiveToken, error) {

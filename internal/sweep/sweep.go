@@ -3,7 +3,8 @@
 // was down when it came. It asks GitHub whether each job holding live
 // tokens has completed (the job's check run when the token carried the
 // check_run_id claim, else the run attempt), revokes those tokens, marks
-// expired ones, and reports intents left dangling by a crash. With several
+// expired ones, reports intents left dangling by a crash, and prunes the
+// rows closed longer ago than the retention. With several
 // replicas on one database exactly one sweeps at a time: the ledger's lock.
 package sweep
 
@@ -46,8 +47,11 @@ type Options struct {
 	// DanglingAfter is how old an intent without an answer must be to be
 	// reported; 0 means two minutes.
 	DanglingAfter time.Duration
-	Now           func() time.Time
-	Log           *slog.Logger
+	// Retention is how long revoked, expired and failed rows are kept
+	// after they closed; older ones are pruned. 0 keeps them forever.
+	Retention time.Duration
+	Now       func() time.Time
+	Log       *slog.Logger
 }
 
 // Sweeper runs sweeps.
@@ -78,6 +82,7 @@ type Report struct {
 	GitHubCalls int
 	Revoked     int
 	Dangling    int // intents with no answer, older than DanglingAfter
+	Pruned      int // closed rows older than the retention, deleted
 	Errors      []string
 	Duration    time.Duration
 }
@@ -131,6 +136,13 @@ func (s *Sweeper) sweep(ctx context.Context, rep *Report) error {
 	dangling, err := s.o.Ledger.DanglingIntents(ctx, now.Add(-s.o.DanglingAfter))
 	if err != nil {
 		return fmt.Errorf("list dangling intents: %w", err)
+	}
+	if s.o.Retention > 0 {
+		// Under the lock, like the rest: one replica prunes.
+		rep.Pruned, err = s.o.Ledger.Prune(ctx, now.Add(-s.o.Retention), 0)
+		if err != nil {
+			return fmt.Errorf("prune the ledger: %w", err)
+		}
 	}
 	rep.Dangling = len(dangling)
 	for _, e := range dangling {
