@@ -340,6 +340,10 @@ func TestMintErrorsSayTheFix(t *testing.T) {
 		{"organisation policy missing", func(w *mintWorld, j *job) {
 			w.sim.RemoveFile("acme", ".github", "main", ".github/jitkey/org.cue")
 		}, cli.ExitFindings, "(policy unavailable)::read the organisation policy: the organisation policy at acme/.github:.github/jitkey has no policy files, so nothing is minted (jitkey fails closed)"},
+		{"an OIDC issuer the organisation did not list (jitkey's verifier accepts it)", func(w *mintWorld, j *job) {
+			w.sim.PutFile("acme", ".github", "main", ".github/jitkey/issuers.cue",
+				[]byte("apiVersion: \"jitkey.dev/v1\"\norganization: issuers: [\"https://token.actions.githubusercontent.com\"]\n"))
+		}, cli.ExitFindings, "the organisation policy (acme/.github) does not accept: organization.issuers lists \"https://token.actions.githubusercontent.com\""},
 		{"GHES web URL", func(w *mintWorld, j *job) { j.vars["INPUT_GITHUB-API-URL"] = "https://ghes.example.com/" }, cli.ExitUsage, "api/v3"},
 		{"rate limited", func(w *mintWorld, j *job) {
 			w.sim.Fault(ghsim.FaultSpec{Kind: ghsim.FaultRateLimitPrimary, Path: "/repos/{owner}/{repo}/installation"})

@@ -151,6 +151,26 @@ func TestServeDenialExplains(t *testing.T) {
 	assert.Empty(t, w.jobTokens())
 }
 
+// TestServeRefusesIssuersTheOrganisationDidNotList: the broker's
+// allowlist admits the simulator's issuer, but acme's organisation policy
+// accepts another one only; a job token from the simulator gets nothing.
+func TestServeRefusesIssuersTheOrganisationDidNotList(t *testing.T) {
+	t.Parallel()
+	w := newBrokerWorld(t, brokerOpt{})
+	w.sim.PutFile("acme", ".github", "main", ".github/jitkey/issuers.cue",
+		[]byte("apiVersion: \"jitkey.dev/v1\"\norganization: issuers: [\"https://ghes.acme.example/_services/token\"]\n"))
+	claims, _ := w.pushClaims()
+	status, body := w.post("/v1/token", w.oidc(claims), nil)
+	require.Equal(t, http.StatusForbidden, status, string(body))
+	p := problemOf(t, body)
+	assert.Equal(t, "denied", p.Class)
+	assert.Contains(t, p.Message, `has issuer "`+w.sim.OIDCIssuer()+`", which the organisation policy (acme/.github) does not accept`)
+	assert.Empty(t, w.jobTokens(), "nothing minted for the job")
+	for _, r := range w.policyReadTokens() {
+		assert.Equal(t, ghsim.StateRevoked, r.State(), "the policy-read token is revoked")
+	}
+}
+
 // TestServeRevokesWhenJobsEnd runs jobs whose runner dies before the post
 // step: the workflow_job webhook revokes each job's token; tokens without a
 // check run ID go with workflow_run; a re-run's tokens survive the first

@@ -20,13 +20,16 @@ type Evaluator interface {
 	Evaluate(ctx context.Context, files []source.File) (*policy.Set, error)
 }
 
-// InProcess evaluates in this process under policy.DefaultLimits; when ctx
-// ends it returns at once, leaving the evaluation to finish in the
-// background (see policy.Limits).
-type InProcess struct{}
+// InProcess evaluates in this process under Limits (zero:
+// policy.DefaultLimits); when ctx ends or a bound is crossed it returns at
+// once, leaving the evaluation to finish in the background (see
+// policy.Limits).
+type InProcess struct {
+	Limits policy.Limits
+}
 
-// Evaluate loads the files with policy.LoadContext.
-func (InProcess) Evaluate(ctx context.Context, files []source.File) (*policy.Set, error) {
+// Evaluate loads the files with policy.LoadLimits.
+func (e InProcess) Evaluate(ctx context.Context, files []source.File) (*policy.Set, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -36,7 +39,11 @@ func (InProcess) Evaluate(ctx context.Context, files []source.File) (*policy.Set
 		fsys[f.Name] = &fstest.MapFile{Data: f.Data}
 		names[i] = f.Name
 	}
-	return policy.LoadContext(ctx, fsys, names)
+	lim := e.Limits
+	if lim == (policy.Limits{}) {
+		lim = policy.DefaultLimits
+	}
+	return policy.LoadLimits(ctx, lim, fsys, names)
 }
 
 // PolicyRead is one policy directory a decision read.
