@@ -20,16 +20,13 @@ type Evaluator interface {
 	Evaluate(ctx context.Context, files []source.File) (*policy.Set, error)
 }
 
-// InProcess evaluates in this process under Limits (zero:
-// policy.DefaultLimits); when ctx ends or a bound is crossed it returns at
-// once, leaving the evaluation to finish in the background (see
-// policy.Limits).
-type InProcess struct {
-	Limits policy.Limits
-}
+// InProcess evaluates in this process under policy.DefaultLimits; when ctx
+// ends it returns at once, leaving the evaluation to finish in the
+// background (see policy.Limits).
+type InProcess struct{}
 
-// Evaluate loads the files with policy.LoadLimits.
-func (e InProcess) Evaluate(ctx context.Context, files []source.File) (*policy.Set, error) {
+// Evaluate loads the files with policy.LoadContext.
+func (InProcess) Evaluate(ctx context.Context, files []source.File) (*policy.Set, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -39,11 +36,7 @@ func (e InProcess) Evaluate(ctx context.Context, files []source.File) (*policy.S
 		fsys[f.Name] = &fstest.MapFile{Data: f.Data}
 		names[i] = f.Name
 	}
-	lim := e.Limits
-	if lim == (policy.Limits{}) {
-		lim = policy.DefaultLimits
-	}
-	return policy.LoadLimits(ctx, lim, fsys, names)
+	return policy.LoadContext(ctx, fsys, names)
 }
 
 // PolicyRead is one policy directory a decision read.
