@@ -68,9 +68,16 @@ func TestServeRevokesUndelivered(t *testing.T) {
 	},
 		"the undelivered token to be revoked")
 	rec := w.jobTokens()[minted]
-	e, err := w.srv.Ledger.Get(ctx, rec.SHA256)
-	require.NoError(t, err)
-	assert.Equal(t, "broker:undelivered", e.Revoked.By)
+	// GitHub's answer to the revoke comes before the ledger's record of it:
+	// wait for the record, then check who it names.
+	var by string
+	waitFor(t, func() bool {
+		e, err := w.srv.Ledger.Get(ctx, rec.SHA256)
+		require.NoError(t, err)
+		by = e.Revoked.By
+		return by != ""
+	}, "the ledger to record the revocation")
+	assert.Equal(t, "broker:undelivered", by)
 }
 
 // inFlightMint reports whether a mint request is at the simulator now.
