@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/jitkey/jitkey/internal/lint"
 	"github.com/jitkey/jitkey/internal/policy"
 	"github.com/jitkey/jitkey/internal/policyfile"
 	"github.com/jitkey/jitkey/internal/source"
@@ -225,4 +226,15 @@ func treeArg(env Env, paths []string) (*policyTree, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// holder says where set i of the tree lives, for the lint's guards and
+// the grant diff: its repository, the organisation policy's repository and
+// the IDs the organisation binds.
+func (lt *loadedTree) holder(i int) lint.Holder {
+	var ids map[string]int64
+	if org := lt.sets[0].l.set; org != nil && org.Organization != nil {
+		ids = org.Organization.RepositoryIDs
+	}
+	return lint.Holder{Repository: lt.sets[i].repo, OrgRepository: lt.orgRepository(), Org: i == 0, IDs: ids}
 }

@@ -13,25 +13,29 @@ import (
 // treeReport validates a policy tree: each directory loaded and linted as
 // its own set, and the checks between them.
 func treeReport(ctx context.Context, env Env, lim policy.Limits, t *policyTree, command string) (*report.Report, *loadedTree, error) {
-	lt, done, err := loadTree(ctx, env, lim, t)
+	r, lt, done, err := treeReportOpen(ctx, env, lim, t, command)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer done()
-	r := &report.Report{Command: command, Files: lt.files, Diagnostics: lt.diags, Rules: checkRules()}
-	orgRepo := lt.orgRepository()
-	var ids map[string]int64
-	if org := lt.sets[0].l.set; org != nil && org.Organization != nil {
-		ids = org.Organization.RepositoryIDs
+	done()
+	return r, lt, nil
+}
+
+// treeReportOpen is treeReport that keeps the tree's files open until done
+// is called (the grant diff reads them again).
+func treeReportOpen(ctx context.Context, env Env, lim policy.Limits, t *policyTree, command string) (*report.Report, *loadedTree, func(), error) {
+	lt, done, err := loadTree(ctx, env, lim, t)
+	if err != nil {
+		return nil, nil, nil, err
 	}
+	r := &report.Report{Command: command, Files: lt.files, Diagnostics: lt.diags, Rules: checkRules()}
 	for i, ts := range lt.sets {
 		if s := ts.l.set; s != nil {
-			h := lint.Holder{Repository: ts.repo, OrgRepository: orgRepo, Org: i == 0, IDs: ids}
-			r.Diagnostics = append(r.Diagnostics, lint.Waive(lint.LintHeld(s, h), s, env.Now())...)
+			r.Diagnostics = append(r.Diagnostics, lint.Waive(lint.LintHeld(s, lt.holder(i)), s, env.Now())...)
 		}
 	}
 	lint.Sort(r.Diagnostics)
-	return r, lt, nil
+	return r, lt, done, nil
 }
 
 // runTreeTests runs a tree's cases (those whose name matches run, when

@@ -29,7 +29,10 @@ files (default: .github/jitkey when it exists, else policies). With
 --base, or on a pull_request event with GITHUB_BASE_REF set, also says what
 the change grants that the base did not, each rule before and after, and
 the jobs that move from one rule to another, positioned on the changed
-lines; --fail-on-grant exits 1 when it grants anything new.
+lines; --fail-on-grant exits 1 when it grants anything new. On a policy
+tree each directory is compared with itself at the base, and a change to
+who may change policies (write on a policy repository, the organisation
+policy moved, policy refs or issuers allowed) is flagged as a grant.
 Evaluating each policy directory may take at most --eval-timeout (default
 10s) and grow the heap by at most --eval-memory MiB (default 512; 0 turns a
 bound off); beyond them it is an error naming the file.
@@ -63,7 +66,7 @@ func runValidate(ctx context.Context, env Env, args []string) int {
 		if err != nil {
 			return fail(env.Stderr, "validate", err)
 		}
-		return validateTree(ctx, env, lim, t, *format, min)
+		return validateTree(ctx, env, lim, t, treeValidation{format: *format, min: min, base: *base, failOnGrant: *failOnGrant})
 	}
 	l, done, err := loadPolicies(ctx, env, lim, paths)
 	if err != nil {
@@ -84,7 +87,7 @@ func runValidate(ctx context.Context, env Env, args []string) int {
 			ref = ""
 		}
 		if ref != "" {
-			res, err := grantDiff(ctx, env, lim, ref, l)
+			res, err := grantDiff(ctx, env, lim, ref, l, lint.Holder{})
 			switch {
 			case err != nil && explicit:
 				return fail(env.Stderr, "validate", err)
@@ -114,7 +117,7 @@ func runValidate(ctx context.Context, env Env, args []string) int {
 // addDiff puts the grant diff into the report.
 func addDiff(r *report.Report, res policydiff.Result) {
 	for _, c := range res.Grants {
-		r.Grants = append(r.Grants, report.Grant{Rule: c.Rule, Pos: c.Pos, Sentence: c.Sentence})
+		r.Grants = append(r.Grants, report.Grant{Rule: c.Rule, Pos: c.Pos, Sentence: c.Sentence, PolicyChange: c.PolicyChange})
 	}
 	side := func(s policydiff.Side) report.Side {
 		return report.Side{Match: s.Match, Repositories: s.Repositories, Permissions: s.Permissions}
@@ -164,7 +167,7 @@ func baseRef(env Env, flagValue string) (string, bool) {
 // git and compares grants: a file deleted in the change still counts in the
 // base, a file missing at the base is new, and a base that does not load is
 // treated as empty, so every rule counts as new.
-func grantDiff(ctx context.Context, env Env, lim policy.Limits, ref string, l *loaded) (policydiff.Result, error) {
+func grantDiff(ctx context.Context, env Env, lim policy.Limits, ref string, l *loaded, h lint.Holder) (policydiff.Result, error) {
 	if strings.HasPrefix(ref, "-") || strings.ContainsAny(ref, " \t\r\n:") {
 		return policydiff.Result{}, fmt.Errorf("base %q is not a git ref; give a branch, tag or commit", ref)
 	}
@@ -198,7 +201,7 @@ func grantDiff(ctx context.Context, env Env, lim policy.Limits, ref string, l *l
 			base = s
 		}
 	}
-	return policydiff.Compare(base, l.set, changedLines(ctx, env.Dir, ref, roots)), nil
+	return policydiff.CompareHeld(base, l.set, changedLines(ctx, env.Dir, ref, roots), h), nil
 }
 
 // changedLines reads where the working tree differs from ref under roots
@@ -275,20 +278,65 @@ func git(ctx context.Context, dir string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// validateTree is `jitkey validate` of a policy tree (see policyTree).
-func validateTree(ctx context.Context, env Env, lim policy.Limits, t *policyTree, format string, min policy.Severity) int {
-	r, _, err := treeReport(ctx, env, lim, t, "validate")
+// treeValidation are validate's options for a policy tree.
+type treeValidation struct {
+	format      string
+	min         policy.Severity
+	base        string
+	failOnGrant bool
+}
+
+// validateTree is `jitkey validate` of a policy tree (see policyTree):
+// each directory is linted knowing whose policy it is, and, with a base,
+// diffed against the same directory at the base, the organisation
+// policy's and each repository's, so that the grant diff also says when
+// the change widens who may change policies.
+func validateTree(ctx context.Context, env Env, lim policy.Limits, t *policyTree, o treeValidation) int {
+	r, lt, done, err := treeReportOpen(ctx, env, lim, t, "validate")
 	if err != nil {
 		return fail(env.Stderr, "validate", err)
 	}
-	if err := output(env, format, r); err != nil {
+	defer done()
+	if ref, explicit := baseRef(env, o.base); ref != "" {
+		err := treeDiff(ctx, env, lim, ref, lt, r)
+		switch {
+		case err != nil && explicit:
+			return fail(env.Stderr, "validate", err)
+		case err != nil:
+			slog.Warn("no grant diff", "base", ref, "err", err)
+		default:
+			r.Base = ref
+		}
+	}
+	if err := output(env, o.format, r); err != nil {
 		return fail(env.Stderr, "validate", err)
 	}
 	switch {
 	case malformed(r.Diagnostics):
 		return ExitUsage
-	case atOrAbove(r.Diagnostics, min):
+	case atOrAbove(r.Diagnostics, o.min):
+		return ExitFindings
+	case o.failOnGrant && len(r.Grants) > 0:
+		fmt.Fprintf(env.Stderr, "jitkey validate: the change grants what %s did not (--fail-on-grant); a reviewer must approve it\n", r.Base)
 		return ExitFindings
 	}
 	return ExitOK
+}
+
+// treeDiff adds the grant diff of every directory of the tree to r.
+func treeDiff(ctx context.Context, env Env, lim policy.Limits, ref string, lt *loadedTree, r *report.Report) error {
+	for i, ts := range lt.sets {
+		if ts.l.set == nil {
+			continue
+		}
+		if ts.l.root != env.Dir {
+			return fmt.Errorf("--base %s compares with this git repository, and the policies are outside it (in %s); run validate from the repository that holds them", ref, ts.l.root)
+		}
+		res, err := grantDiff(ctx, env, lim, ref, ts.l, lt.holder(i))
+		if err != nil {
+			return err
+		}
+		addDiff(r, res)
+	}
+	return nil
 }

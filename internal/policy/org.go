@@ -19,6 +19,10 @@ type Organization struct {
 	// RepositoryIDs binds "owner/name" (lower case) to the repository's ID.
 	RepositoryIDs map[string]int64 `json:"repository_ids,omitempty"`
 	Pos           Pos              `json:"pos"`
+	// PolicyPos and IssuersPos are where policy and issuers are written
+	// (zero when absent), for the grant diff.
+	PolicyPos  Pos `json:"-"`
+	IssuersPos Pos `json:"-"`
 }
 
 // RepositoryCeiling caps the repositories it names (by name, "owner/*" or
@@ -58,9 +62,11 @@ func (d *decoder) organization(v cue.Value, at vpath) *Organization {
 	if p, ok := lookup(v, "policy"); ok {
 		pp := at.field("policy")
 		o.PolicyRepository, o.PolicyPath = d.strField(p, pp, "repository", ""), d.strField(p, pp, "path", "")
+		o.PolicyPos = d.at(p, pp)
 	}
 	if f, ok := lookup(v, "issuers"); ok {
 		o.Issuers = d.strings(f, at.field("issuers"))
+		o.IssuersPos = d.at(f, at.field("issuers"))
 	}
 	if f, ok := lookup(v, "policy_refs"); ok {
 		c := d.condition("organization", "policy_ref", f, at.field("policy_refs"))

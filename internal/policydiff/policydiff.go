@@ -25,6 +25,9 @@ type Change struct {
 	// Cause is the base rule whose removal, move or narrowing lets Rule
 	// decide jobs it did not ("" when Rule itself changed).
 	Cause string
+	// PolicyChange marks a change to who may change policies (Rule is the
+	// rule, or "organization" for the organisation settings).
+	PolicyChange bool
 }
 
 // Diff compares head with base; a nil base is an empty set, so every rule

@@ -25,7 +25,11 @@ func (GitHub) Output(w io.Writer, r *Report) error {
 		annotate(&b, level, d.File, d.Line, d.Col, d.EndLine, d.EndCol, code(d), d.Message)
 	}
 	for _, g := range r.Grants {
-		annotate(&b, "notice", g.Pos.File, g.Pos.Line, g.Pos.Col, 0, 0, "New grant: "+g.Rule, g.Sentence)
+		title := "New grant: " + g.Rule
+		if g.PolicyChange {
+			title = "Who may change policies: " + g.Rule
+		}
+		annotate(&b, "notice", g.Pos.File, g.Pos.Line, g.Pos.Col, 0, 0, title, g.Sentence)
 	}
 	for _, m := range r.Moves {
 		to := m.To

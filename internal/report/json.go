@@ -39,6 +39,8 @@ type jsonGrant struct {
 	File     string `json:"file"`
 	Line     int    `json:"line"`
 	Sentence string `json:"sentence"`
+	// PolicyChange: the change widens who may change policies.
+	PolicyChange bool `json:"policy_change,omitempty"`
 }
 
 type jsonRow struct {
@@ -84,7 +86,7 @@ func (JSON) Output(w io.Writer, r *Report) error {
 			EndLine: end(l, d.EndLine), EndColumn: end(c, d.EndCol), Severity: string(d.Severity), Code: code(d), Rule: d.Rule, Message: d.Message})
 	}
 	for _, g := range r.Grants {
-		out.Grants = append(out.Grants, jsonGrant{Rule: g.Rule, File: g.Pos.File, Line: line(g.Pos.Line), Sentence: g.Sentence})
+		out.Grants = append(out.Grants, jsonGrant{Rule: g.Rule, File: g.Pos.File, Line: line(g.Pos.Line), Sentence: g.Sentence, PolicyChange: g.PolicyChange})
 	}
 	for _, row := range r.Rows {
 		jr := jsonRow{Rule: row.Rule, File: row.Pos.File, Line: line(row.Pos.Line), Status: row.Status}

@@ -38,6 +38,10 @@ type Grant struct {
 	Rule     string
 	Pos      policy.Pos
 	Sentence string
+	// PolicyChange marks a change to who may change policies: write on a
+	// policy repository, or organisation settings that move the policy or
+	// let jobs choose it.
+	PolicyChange bool
 }
 
 // Row is one rule before and after a change.
