@@ -74,11 +74,12 @@ func reportMedian(b *testing.B, times []time.Duration) {
 }
 
 // BenchmarkMintProcess runs the built binaries as the action's launchers
-// do: a fresh jitkey process per mint (main step) and a fresh jitkey-post
-// process per revoke (post step), against the loopback simulator.
+// do: a fresh jitkey-mint process per mint (main step) and a fresh
+// jitkey-post process per revoke (post step), against the loopback
+// simulator.
 func BenchmarkMintProcess(b *testing.B) {
-	bin, postBin := filepath.Join(b.TempDir(), "jitkey"), filepath.Join(b.TempDir(), "jitkey-post")
-	for out, pkg := range map[string]string{bin: "github.com/jitkey/jitkey/cmd/jitkey", postBin: "github.com/jitkey/jitkey/cmd/jitkey-post"} {
+	bin, postBin := filepath.Join(b.TempDir(), "jitkey-mint"), filepath.Join(b.TempDir(), "jitkey-post")
+	for out, pkg := range map[string]string{bin: "github.com/jitkey/jitkey/cmd/jitkey-mint", postBin: "github.com/jitkey/jitkey/cmd/jitkey-post"} {
 		if msg, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
 			b.Fatalf("build %s: %v\n%s", pkg, err, msg)
 		}
@@ -89,7 +90,7 @@ func BenchmarkMintProcess(b *testing.B) {
 	for range b.N {
 		j := w.newJob(b, w.deployClaims())
 		start := time.Now()
-		runProcess(b, bin, j, "mint")
+		runProcess(b, bin, j)
 		mints = append(mints, time.Since(start))
 		p := j.post()
 		start = time.Now()
