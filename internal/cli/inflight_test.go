@@ -114,3 +114,45 @@ func postWithState(j *job, state string) *job {
 	}
 	return p
 }
+
+// TestReadTokenInFlightIsRecordedForPost: the policy-read token is asked
+// for like the job's token: recorded in the step state before the request
+// is sent, so a step killed while GitHub's answer is on its way leaves the
+// post step saying a policy-read token may be live, and until when; once
+// the answer arrives the token itself is in the state, and the post step
+// revokes it.
+func TestReadTokenInFlightIsRecordedForPost(t *testing.T) {
+	t.Parallel()
+	w := newMintWorld(t)
+	w.sim.Fault(ghsim.FaultSpec{Method: "POST", Path: accessTokensPath, Count: 1, Kind: ghsim.FaultHold, Latency: time.Second})
+	j := w.newJob(t, w.deployClaims())
+	j.vars["INPUT_REPOSITORIES"] = "api,infra"
+	held := make(chan []byte, 1)
+	go func() {
+		for end := time.Now().Add(20 * time.Second); len(w.sim.Ledger()) == 0 && time.Now().Before(end); {
+			time.Sleep(2 * time.Millisecond)
+		}
+		b, _ := os.ReadFile(filepath.Join(j.dir, "state")) // the step killed now
+		held <- b
+	}()
+	require.Equal(t, cli.ExitOK, j.run(context.Background(), "mint"), "%s", &j.stdout)
+	snapshot := string(<-held)
+	line := regexp.MustCompile(`jitkey: asking GitHub for a policy-read token: policy-read token: installation \d+, contents:read on acme/.github, acme/api, acme/infra, asked at \S+; if this step is stopped before the answer, a token may be live until (\S+)`).
+		FindStringSubmatch(j.stdout.String())
+	require.NotNil(t, line, "the main step names the read token's request before asking:\n%s", &j.stdout)
+	assert.Empty(t, stateValues(t, snapshot, "policy-read-tokens"), "the answer was still held")
+
+	post := postWithState(j, snapshot)
+	assert.Equal(t, cli.ExitOK, post.run(context.Background(), "revoke"))
+	assert.Contains(t, post.stdout.String(), "::warning title=jitkey token may be live::a mint was in flight (policy-read token: installation ")
+	assert.Contains(t, post.stdout.String(), "a token may be live until "+line[1])
+
+	// The whole step's state: the read token is there, and the post step
+	// revokes it with the job's token.
+	reads := j.readTokens()
+	require.Len(t, reads, 1)
+	post = j.post()
+	assert.Equal(t, cli.ExitOK, post.run(context.Background(), "revoke"))
+	assert.Empty(t, w.sim.ValidTokens())
+	assertNoLeak(t, post, j.outputs()["token"], w)
+}
