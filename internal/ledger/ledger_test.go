@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -788,5 +789,49 @@ func TestPrune(t *testing.T) {
 		st, err := l.Stats(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, int64(1), st.Live)
+	})
+}
+
+// Concurrent writes share transactions (SQLite's group commit): a write
+// refused among them (the same token recorded twice) is refused alone, and
+// every other write lands.
+func TestConcurrentWritesFailAlone(t *testing.T) {
+	forEach(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		l := open(t, b, b.fresh(t))
+		const n = 24
+		ids := make([]ledger.IntentID, n)
+		for i := range ids {
+			var err error
+			ids[i], err = l.RecordIntent(ctx, intent("acme/api", int64(i), 1, int64(i)))
+			require.NoError(t, err)
+		}
+		dup := newToken()
+		var conflicts, recorded atomic.Int32
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				tok := newToken()
+				if i < 2 {
+					tok = dup
+				}
+				err := l.RecordMint(ctx, ids[i], ledger.Mint{Token: tok, MintedAt: t0, ExpiresAt: t0.Add(time.Hour)})
+				switch {
+				case err == nil:
+					recorded.Add(1)
+				case errors.Is(err, ledger.ErrConflict):
+					conflicts.Add(1)
+				default:
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		assert.Equal(t, int32(1), conflicts.Load(), "the second record of one token")
+		assert.Equal(t, int32(n-1), recorded.Load())
+		st, err := l.Stats(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, int64(n-1), st.Live)
+		assert.Equal(t, int64(1), st.Dangling, "the refused mint's intent stays open")
 	})
 }

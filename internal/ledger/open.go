@@ -35,6 +35,9 @@ type held interface {
 	release(ctx context.Context) error
 }
 
+// postgresConns bounds a replica's connections to PostgreSQL.
+const postgresConns = 16
+
 // migrationLockKey and sweepLockKey are PostgreSQL advisory lock keys; the
 // high half spells "jitk".
 const (
@@ -87,6 +90,15 @@ func Open(ctx context.Context, c Config) (Ledger, error) {
 		// busy handler sleeps 1-100 ms): 25-35% more exchanges a second in
 		// BenchmarkExchange.
 		db.SetMaxOpenConns(1)
+	} else {
+		// Keep the connections concurrent exchanges use: database/sql keeps
+		// 2 idle by default, so under load every other statement opened a
+		// connection (a PostgreSQL backend forked, the statements prepared
+		// again). 16 per replica: mind max_connections (100 by default)
+		// when running many replicas.
+		db.SetMaxOpenConns(postgresConns)
+		db.SetMaxIdleConns(postgresConns)
+		db.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	if err := ping(ctx, db); err != nil {
 		_ = db.Close()
@@ -97,7 +109,10 @@ func Open(ctx context.Context, c Config) (Ledger, error) {
 		return nil, err
 	}
 	l := &sqlLedger{db: db, d: d, keys: c.Keys, now: c.Now, lease: c.SweepLease}
-	for _, q := range []string{insertExchange, insertIntent} {
+	if d.name == "sqlite" {
+		l.batch = newBatcher(db)
+	}
+	for _, q := range []string{insertExchange, insertIntent, updateMint} {
 		// Prepared now: a transaction (on SQLite's one connection) then
 		// finds them prepared.
 		if _, err := l.stmt(ctx, nil, q); err != nil {

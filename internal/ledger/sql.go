@@ -21,6 +21,7 @@ type sqlLedger struct {
 	now   func() time.Time
 	lease time.Duration
 	stmts sync.Map // SQL text -> *sql.Stmt, prepared once
+	batch *batcher // SQLite's group commit; nil on PostgreSQL
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
@@ -108,21 +109,18 @@ func (l *sqlLedger) ExchangeIntent(ctx context.Context, x OIDCToken, in Intent) 
 		}
 		return IntentID(id), true, nil
 	}
-	// SQLite has no data-modifying WITH: one transaction of two statements.
-	tx, err := l.db.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, false, fmt.Errorf("record the OIDC exchange and the intent: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	first, err := l.execCount(ctx, tx, insertExchange, xargs...)
+	// SQLite has no data-modifying WITH: two statements in the writer's
+	// next transaction.
+	var first int64
+	err = l.batch.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		if first, err = l.execCount(ctx, tx, insertExchange, xargs...); err != nil || first == 0 {
+			return err
+		}
+		return l.scan(ctx, tx, insertIntent, args, &id)
+	})
 	if err != nil || first == 0 {
-		return 0, false, wrapErr("record the OIDC exchange", err)
-	}
-	if err := l.scan(ctx, tx, insertIntent, args, &id); err != nil {
-		return 0, false, fmt.Errorf("record the intent: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, false, fmt.Errorf("record the OIDC exchange and the intent: %w", err)
+		return 0, false, wrapErr("record the OIDC exchange and the intent", err)
 	}
 	return IntentID(id), true, nil
 }
@@ -170,6 +168,22 @@ func (l *sqlLedger) scan(ctx context.Context, tx *sql.Tx, q string, args []any, 
 	return st.QueryRowContext(ctx, args...).Scan(dest...)
 }
 
+// write runs the prepared statement q as a write of the exchange path: on
+// SQLite in the writer's next transaction (group commit), on PostgreSQL at
+// once. It returns the rows changed.
+func (l *sqlLedger) write(ctx context.Context, q string, args ...any) (int64, error) {
+	if l.batch == nil {
+		return l.execCount(ctx, nil, q, args...)
+	}
+	var n int64
+	err := l.batch.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		n, err = l.execCount(ctx, tx, q, args...)
+		return err
+	})
+	return n, err
+}
+
 // execCount runs the prepared statement q and returns the rows it changed.
 func (l *sqlLedger) execCount(ctx context.Context, tx *sql.Tx, q string, args ...any) (int64, error) {
 	st, err := l.stmt(ctx, tx, q)
@@ -199,9 +213,7 @@ func (l *sqlLedger) RecordMint(ctx context.Context, id IntentID, m Mint) error {
 	if err != nil {
 		return err
 	}
-	n, err := l.execCount(ctx, nil, `UPDATE entries SET state = 'live', token_sha256 = $1, sealed_token = $2,
-		minted_at = $3, expires_at = $4 WHERE id = $5 AND state = 'intent'`,
-		sha, sealed, ms(m.MintedAt), ms(m.ExpiresAt), int64(id))
+	n, err := l.write(ctx, updateMint, sha, sealed, ms(m.MintedAt), ms(m.ExpiresAt), int64(id))
 	if err != nil {
 		if taken, _ := l.exists(ctx, "token_sha256 = $1", sha); taken {
 			return fmt.Errorf("record the mint of intent %d: token %s: %w", id, audit.ShortSHA(sha), ErrConflict)
@@ -210,6 +222,10 @@ func (l *sqlLedger) RecordMint(ctx context.Context, id IntentID, m Mint) error {
 	}
 	return l.closedIntent(ctx, n, id, "record the mint of")
 }
+
+// updateMint completes an intent with its sealed token.
+const updateMint = `UPDATE entries SET state = 'live', token_sha256 = $1, sealed_token = $2,
+		minted_at = $3, expires_at = $4 WHERE id = $5 AND state = 'intent'`
 
 func (l *sqlLedger) RecordFailure(ctx context.Context, id IntentID, reason string, at time.Time) error {
 	n, err := l.execCount(ctx, nil, `UPDATE entries SET state = 'failed', failure = $1, closed_at = $2
@@ -435,6 +451,9 @@ func (l *sqlLedger) Stats(ctx context.Context) (Stats, error) {
 }
 
 func (l *sqlLedger) Close() error {
+	if l.batch != nil {
+		l.batch.close()
+	}
 	l.stmts.Range(func(_, v any) bool {
 		_ = v.(*sql.Stmt).Close()
 		return true
