@@ -41,12 +41,17 @@ func didYouMean(u cue.Value, path []string) string {
 	}
 	unknown := unquote(path[len(path)-1])
 	var names []string
-	if len(path) >= 2 && strings.HasSuffix(path[len(path)-2], "permissions") {
+	switch {
+	case len(path) >= 2 && strings.HasSuffix(path[len(path)-2], "permissions"):
 		for name := range permissionLevels {
 			names = append(names, name)
 		}
 		slices.Sort(names)
-	} else {
+	case len(path) == 4 && path[0] == "rules" && path[2] == "match":
+		// #Match names its claims in pattern constraints, which Fields
+		// does not list.
+		names = claimNames
+	default:
 		it, err := u.LookupPath(cuePath(path[:len(path)-1])).Fields(cue.Optional(true))
 		if err != nil {
 			return ""
