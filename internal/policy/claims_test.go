@@ -2,12 +2,16 @@ package policy_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/jitkey/jitkey/internal/policy"
+	"github.com/jitkey/jitkey/schemas"
 )
 
 func TestClaimsUnmarshalRealToken(t *testing.T) {
@@ -179,5 +183,46 @@ func TestClaimsComplete(t *testing.T) {
 			assert.Equal(t, tt.want, c)
 			assert.Equal(t, tt.filled, filled)
 		})
+	}
+}
+
+// TestClaimNamesAreTheSchemas checks that ClaimNames, which names the
+// closest claim for a misspelt match field, is exactly what #Match
+// accepts: the schema lists the claims in pattern constraints, which CUE
+// cannot enumerate.
+func TestClaimNamesAreTheSchemas(t *testing.T) {
+	t.Parallel()
+	value := map[string]string{
+		"ref_protected": "true", "ref_type": `"branch"`, "runner_environment": `"github-hosted"`,
+		"repository_visibility": `"private"`, "repository_id": `"42"`, "repository_owner_id": `"7"`, "enterprise_id": `"3"`,
+	}
+	load := func(claim string) error {
+		v, ok := value[claim]
+		if !ok {
+			v = `"x"`
+		}
+		src := fmt.Sprintf("apiVersion: \"jitkey.dev/v1\"\nrules: [{name: \"r\", match: {%s: %s}, grant: {repositories: [\"caller\"], permissions: {contents: \"read\"}}}]\n", claim, v)
+		_, err := policy.LoadBytes("p.cue", []byte(src))
+		return err
+	}
+	for _, claim := range append(policy.ClaimNames(), "repo_property_team") {
+		assert.NoError(t, load(claim), "the schema refuses claim %s", claim)
+	}
+	// Every claim the schema's #Match names is in ClaimNames.
+	data, err := schemas.FS.ReadFile("policy.cue")
+	require.NoError(t, err)
+	src := string(data)
+	start := strings.Index(src, "#Match: {")
+	require.GreaterOrEqual(t, start, 0)
+	block := src[start : start+strings.Index(src[start:], "\n}\n")]
+	named := regexp.MustCompile(`\[=~"\^\(?([a-z_|]+)`).FindAllStringSubmatch(block, -1)
+	require.NotEmpty(t, named)
+	for _, m := range named {
+		for claim := range strings.SplitSeq(strings.TrimSuffix(m[1], "|repo_property_"), "|") {
+			assert.Contains(t, policy.ClaimNames(), claim, "#Match accepts %s; add it to claimNames", claim)
+		}
+	}
+	for _, bad := range []string{"repositories", "Repository", "repo_property_", "event"} {
+		assert.Error(t, load(bad), "the schema accepts claim %s", bad)
 	}
 }
