@@ -116,7 +116,7 @@ func eventFindings(rule, v string, p policy.Pos) []policy.Diagnostic {
 			rule, v)}
 	}
 	hint := ""
-	if near := closest(v, events); near != "" {
+	if near := policy.Nearest(v, events); near != "" {
 		hint = fmt.Sprintf("; did you mean %q?", near)
 	}
 	return []policy.Diagnostic{diag(p, CodeUnknownEvent, rule,
@@ -299,36 +299,4 @@ func invisible(rule, claim, v, what string, p policy.Pos) (policy.Diagnostic, bo
 		}
 	}
 	return policy.Diagnostic{}, false
-}
-
-// closest returns the candidate within edit distance 2 of s, if any.
-func closest(s string, candidates []string) string {
-	best, bestD := "", 3
-	for _, c := range candidates {
-		if d := distance(s, c); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-// distance is the Levenshtein distance between a and b.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }

@@ -78,7 +78,7 @@ func invalidWaiver(w policy.Waiver, s *policy.Set) (policy.Diagnostic, bool) {
 			}
 		}
 		hint := "; the codes are in brackets after each finding of jitkey validate"
-		if near := closest(w.Code, codes); near != "" {
+		if near := policy.Nearest(w.Code, codes); near != "" {
 			hint = fmt.Sprintf("; did you mean %q?", near)
 		}
 		return diag(w.Pos, CodeWaiverInvalid, w.Rule, "a waiver names %q, which is not a lint check%s", w.Code, hint), true
@@ -89,7 +89,7 @@ func invalidWaiver(w policy.Waiver, s *policy.Set) (policy.Diagnostic, bool) {
 	}
 	if !slices.Contains(names, w.Rule) {
 		hint := ""
-		if near := closest(w.Rule, names); near != "" {
+		if near := policy.Nearest(w.Rule, names); near != "" {
 			hint = fmt.Sprintf("; did you mean %q?", near)
 		}
 		return diag(w.Pos, CodeWaiverInvalid, w.Rule, "a waiver of %s names rule %q, which no policy file defines%s", w.Code, w.Rule, hint), true
