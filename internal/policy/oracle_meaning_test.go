@@ -13,10 +13,36 @@ import (
 // can be put in: jitkey's decoded Set, and the JSON `cue export` prints
 // of the same unification, with the defaults the schema documents.
 type meaning struct {
-	Rules   []mRule
-	Ceiling *mCeiling
-	Review  *policy.Review
-	Tests   []mTest
+	Rules        []mRule
+	Ceiling      *mCeiling
+	Review       *policy.Review
+	Waivers      []mWaiver
+	Organization *mOrganization
+	Tests        []mTest
+}
+
+// mWaiver is a lint waiver without its position.
+type mWaiver struct {
+	Code, Rule, Reason, Approver string
+	Expires                      time.Time
+}
+
+// mOrganization is the organisation settings; repository_ids' names are
+// lower case (names are case-insensitive, as policy.Organization says).
+type mOrganization struct {
+	PolicyRepository string
+	PolicyPath       string
+	Issuers          []string
+	PolicyRefs       *mCond
+	RepositoryIDs    map[string]int64
+}
+
+// mRepositoryCeiling is one ceiling.per_repository entry: names ("owner/name"
+// or "owner/*") and IDs, from repositories ({id: N}) and repository_ids.
+type mRepositoryCeiling struct {
+	Repositories  []string
+	RepositoryIDs []int64
+	Permissions   map[string]string
 }
 
 type mRule struct {
@@ -41,9 +67,9 @@ type mCeiling struct {
 	RepositoryIDs []int64  `json:"-"`
 	// RawRepositories is ceiling.repositories as cue exports it: names and
 	// {id: N} entries.
-	RawRepositories json.RawMessage `json:"repositories"`
-	// Not compared yet (issue 9 added it while this oracle was written).
-	PerRepository json.RawMessage `json:"per_repository"`
+	RawRepositories  json.RawMessage      `json:"repositories"`
+	PerRepository    []mRepositoryCeiling `json:"-"`
+	RawPerRepository json.RawMessage      `json:"per_repository"`
 }
 
 type mTest struct {
@@ -69,6 +95,20 @@ func meaningOfSet(s *policy.Set) meaning {
 		m.Ceiling = &mCeiling{Permissions: c.Permissions, Repositories: c.Repositories, RepositoryIDs: c.RepositoryIDs}
 		if len(c.Repositories) == 0 {
 			m.Ceiling.Repositories = nil
+		}
+		for _, rc := range c.PerRepository {
+			m.Ceiling.PerRepository = append(m.Ceiling.PerRepository, mRepositoryCeiling{
+				Repositories: nilIfEmpty(rc.Repositories), RepositoryIDs: nilIfEmpty(rc.RepositoryIDs), Permissions: rc.Permissions})
+		}
+	}
+	for _, w := range s.Waivers {
+		m.Waivers = append(m.Waivers, mWaiver{Code: w.Code, Rule: w.Rule, Reason: w.Reason, Approver: w.Approver, Expires: w.Expires})
+	}
+	if o := s.Organization; o != nil {
+		m.Organization = &mOrganization{PolicyRepository: o.PolicyRepository, PolicyPath: o.PolicyPath,
+			Issuers: o.Issuers, RepositoryIDs: o.RepositoryIDs}
+		if o.PolicyRefs != nil {
+			m.Organization.PolicyRefs = &mCond{Values: o.PolicyRefs.Values, Patterns: o.PolicyRefs.Patterns}
 		}
 	}
 	if s.Review != nil {
@@ -101,9 +141,9 @@ func meaningOfExport(data []byte) (meaning, error) {
 		}
 		Ceiling *mCeiling
 		Review  json.RawMessage
-		// Not compared yet (added by issue 8 part 3 and issue 9 while this
-		// oracle was written): lint waivers and organisation settings.
-		Waivers      json.RawMessage
+		Waivers []struct {
+			Code, Rule, Reason, Approver, Expires string
+		}
 		Organization json.RawMessage
 		Tests        []struct {
 			Name    string
@@ -146,7 +186,13 @@ func meaningOfExport(data []byte) (meaning, error) {
 	}
 	m.Ceiling = doc.Ceiling
 	if m.Ceiling != nil {
-		m.Ceiling.PerRepository = nil
+		if m.Ceiling.RawPerRepository != nil {
+			per, err := perRepositoryOfJSON(m.Ceiling.RawPerRepository)
+			if err != nil {
+				return meaning{}, fmt.Errorf("ceiling.per_repository: %w", err)
+			}
+			m.Ceiling.PerRepository, m.Ceiling.RawPerRepository = per, nil
+		}
 		if m.Ceiling.RawRepositories != nil {
 			repos, ids, err := repositoriesOfJSON(m.Ceiling.RawRepositories)
 			if err != nil {
@@ -161,6 +207,20 @@ func meaningOfExport(data []byte) (meaning, error) {
 			return meaning{}, fmt.Errorf("review: %w", err)
 		}
 		m.Review = rv
+	}
+	for _, w := range doc.Waivers {
+		t, err := time.Parse(time.DateOnly, w.Expires)
+		if err != nil {
+			return meaning{}, fmt.Errorf("waivers: %w", err)
+		}
+		m.Waivers = append(m.Waivers, mWaiver{Code: w.Code, Rule: w.Rule, Reason: w.Reason, Approver: w.Approver, Expires: t})
+	}
+	if doc.Organization != nil {
+		o, err := organizationOfJSON(doc.Organization)
+		if err != nil {
+			return meaning{}, fmt.Errorf("organization: %w", err)
+		}
+		m.Organization = o
 	}
 	for _, tc := range doc.Tests {
 		c := policy.Claims{Verified: true}
@@ -265,4 +325,74 @@ func repositoriesOfJSON(raw json.RawMessage) (names []string, ids []int64, _ err
 		ids = append(ids, byID.ID)
 	}
 	return names, ids, nil
+}
+
+// perRepositoryOfJSON reads ceiling.per_repository: an entry's IDs are its
+// {id: N} repositories, then its repository_ids.
+func perRepositoryOfJSON(raw json.RawMessage) ([]mRepositoryCeiling, error) {
+	var entries []struct {
+		Repositories  json.RawMessage
+		RepositoryIDs []int64 `json:"repository_ids"`
+		Permissions   map[string]string
+	}
+	if err := strictJSON(raw, &entries); err != nil {
+		return nil, err
+	}
+	var out []mRepositoryCeiling
+	for _, e := range entries {
+		rc := mRepositoryCeiling{Permissions: e.Permissions}
+		if e.Repositories != nil {
+			names, ids, err := repositoriesOfJSON(e.Repositories)
+			if err != nil {
+				return nil, fmt.Errorf("repositories: %w", err)
+			}
+			rc.Repositories, rc.RepositoryIDs = names, ids
+		}
+		rc.RepositoryIDs = nilIfEmpty(append(rc.RepositoryIDs, e.RepositoryIDs...))
+		rc.Repositories = nilIfEmpty(rc.Repositories)
+		out = append(out, rc)
+	}
+	return out, nil
+}
+
+// organizationOfJSON reads the organisation settings; repository_ids'
+// names are compared in lower case.
+func organizationOfJSON(raw json.RawMessage) (*mOrganization, error) {
+	var doc struct {
+		Policy *struct {
+			Repository, Path string
+		}
+		Issuers       []string
+		PolicyRefs    json.RawMessage  `json:"policy_refs"`
+		RepositoryIDs map[string]int64 `json:"repository_ids"`
+	}
+	if err := strictJSON(raw, &doc); err != nil {
+		return nil, err
+	}
+	o := &mOrganization{Issuers: doc.Issuers}
+	if doc.Policy != nil {
+		o.PolicyRepository, o.PolicyPath = doc.Policy.Repository, doc.Policy.Path
+	}
+	if doc.PolicyRefs != nil {
+		c, err := condOfJSON(doc.PolicyRefs)
+		if err != nil {
+			return nil, fmt.Errorf("policy_refs: %w", err)
+		}
+		o.PolicyRefs = &c
+	}
+	if doc.RepositoryIDs != nil {
+		o.RepositoryIDs = map[string]int64{}
+		for name, id := range doc.RepositoryIDs {
+			o.RepositoryIDs[strings.ToLower(name)] = id
+		}
+	}
+	return o, nil
+}
+
+// nilIfEmpty makes an empty list nil, as a list left out.
+func nilIfEmpty[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
 }
