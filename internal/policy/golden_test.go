@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jitkey/jitkey/internal/policy"
+	"github.com/jitkey/jitkey/internal/report"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -72,11 +73,13 @@ var messageCases = []struct{ kind, name, src string }{
 func TestGoldenMessages(t *testing.T) {
 	t.Parallel()
 	var b strings.Builder
+	var all []policy.Diagnostic
 	for _, c := range messageCases {
 		_, err := policy.LoadBytes(c.name, []byte(c.src))
 		var errs policy.Errors
 		require.True(t, errors.As(err, &errs), "%s: want diagnostics, got %v", c.kind, err)
 		require.NotEmpty(t, errs, c.kind)
+		all = append(all, errs...)
 		fmt.Fprintf(&b, "# %s\n", c.kind)
 		for _, d := range errs {
 			fmt.Fprintf(&b, "%s:%d:%d: %s: %s [%s]\n", d.File, d.Line, d.Col, d.Severity, d.Message, d.Code)
@@ -86,12 +89,28 @@ func TestGoldenMessages(t *testing.T) {
 		}
 		b.WriteString("\n")
 	}
-	golden := filepath.Join("testdata", "messages.golden")
+	checkGolden(t, "messages.golden", b.String())
+	// The same diagnostics as the other formats render them: GitHub
+	// annotations, JSON and SARIF (one report of every case, in order).
+	r := &report.Report{Command: "validate", Files: []string{"p.cue", "p_test.cue"}, Diagnostics: all}
+	for _, format := range []string{"github", "json", "sarif"} {
+		out, err := report.New(format)
+		require.NoError(t, err)
+		var w strings.Builder
+		require.NoError(t, out.Output(&w, r), format)
+		checkGolden(t, "messages."+format+".golden", w.String())
+	}
+}
+
+// checkGolden compares got with testdata/name, rewriting it under -update.
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	golden := filepath.Join("testdata", name)
 	if *update {
 		require.NoError(t, os.MkdirAll("testdata", 0o755))
-		require.NoError(t, os.WriteFile(golden, []byte(b.String()), 0o644))
+		require.NoError(t, os.WriteFile(golden, []byte(got), 0o644))
 	}
 	want, err := os.ReadFile(golden)
 	require.NoError(t, err, "run go test -run TestGoldenMessages -update to create it")
-	assert.Equal(t, string(want), b.String(), "messages changed; review and run go test -run TestGoldenMessages -update")
+	assert.Equal(t, string(want), got, "%s changed; review and run go test -run TestGoldenMessages -update", name)
 }
