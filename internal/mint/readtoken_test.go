@@ -83,3 +83,27 @@ func TestReadTokenSkipsRepositoriesOutsideTheInstallation(t *testing.T) {
 func appCreds(f *fixture) github.AppCredentials {
 	return github.AppCredentials{ID: strconv.FormatInt(f.app.ID, 10), PrivateKey: f.app.PrivateKeyPEM}
 }
+
+// TestReadTokenOrganisationPolicyOutsideTheInstallation: an installation
+// that does not cover the organisation policy's repository fails closed,
+// saying so, though GitHub refuses the read token without naming it.
+func TestReadTokenOrganisationPolicyOutsideTheInstallation(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.sim.AddOrg("initech")
+	for _, r := range []string{".github", "api"} {
+		f.sim.AddRepo(ghsim.RepoSpec{Owner: "initech", Name: r, Private: true})
+	}
+	f.sim.Install(f.app.ID, "initech", ghsim.InstallSpec{Permissions: map[string]string{"contents": "write"}, Repositories: []string{"api"}})
+	f.sim.PutFile("initech", ".github", "main", ".github/jitkey/org.cue", []byte(orgPolicy))
+	in := deployInput()
+	in.Claims.Repository, in.Claims.RepositoryOwner = "initech/api", "initech"
+	_, err := f.m.Mint(context.Background(), in)
+	require.Error(t, err)
+	assert.Equal(t, github.ClassPolicyUnavailable, github.ClassOf(err), "%v", err)
+	assert.Contains(t, err.Error(), "the organisation policy at initech/.github:.github/jitkey does not exist or the App cannot read it")
+	for _, rec := range f.sim.Ledger() {
+		assert.Equal(t, []string{"api"}, rec.Repositories, "read tokens only on what the installation covers")
+	}
+	assert.Empty(t, f.validMinted(t))
+}
