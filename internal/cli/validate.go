@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os/exec"
@@ -77,37 +78,68 @@ func runValidate(ctx context.Context, env Env, args []string) int {
 	if l.set != nil {
 		r.Diagnostics = append(r.Diagnostics, lint.Waive(lint.LintHeld(l.set, lint.Holder{}), l.set, env.Now())...)
 		lint.Sort(r.Diagnostics)
-		ref, explicit := baseRef(env, *base)
-		if ref != "" && l.root != env.Dir {
-			// The grant diff reads the same paths at a git ref of this
-			// repository; policies outside it have no base there.
-			if explicit {
-				return fail(env.Stderr, "validate", fmt.Errorf("--base %s compares with this git repository, and the policies are outside it (in %s); run validate from the repository that holds them", ref, l.root))
+		err := diffBase(env, *base, r, func(ref string) error {
+			if err := inside(env, ref, l); err != nil {
+				return err
 			}
-			ref = ""
-		}
-		if ref != "" {
 			res, err := grantDiff(ctx, env, lim, ref, l, lint.Holder{})
-			switch {
-			case err != nil && explicit:
-				return fail(env.Stderr, "validate", err)
-			case err != nil:
-				slog.Warn("no grant diff", "base", ref, "err", err)
-			default:
-				r.Base = ref
+			if err == nil {
 				addDiff(r, res)
 			}
+			return err
+		})
+		if err != nil {
+			return fail(env.Stderr, "validate", err)
 		}
 	}
 	if err := output(env, *format, r); err != nil {
 		return fail(env.Stderr, "validate", err)
 	}
+	return validateExit(env, r, malformed(l.diags), min, *failOnGrant)
+}
+
+// errOutside is a base asked of policies outside this git repository:
+// silent unless --base was given.
+var errOutside = errors.New("the policies are outside this git repository")
+
+// inside checks that l lies in this git repository: the grant diff reads
+// the same paths at a git ref of it, and policies outside have no base.
+func inside(env Env, ref string, l *loaded) error {
+	if l.root == env.Dir {
+		return nil
+	}
+	return fmt.Errorf("--base %s compares with this git repository, and the policies are outside it (in %s); run validate from the repository that holds them: %w", ref, l.root, errOutside)
+}
+
+// diffBase runs diff against the base (--base, or on a pull request its
+// base branch) and records it in r. A diff that fails is an error only
+// when --base named the base; otherwise a warning (policies outside the
+// repository: nothing).
+func diffBase(env Env, flagValue string, r *report.Report, diff func(ref string) error) error {
+	ref, explicit := baseRef(env, flagValue)
+	if ref == "" {
+		return nil
+	}
+	switch err := diff(ref); {
+	case err != nil && explicit:
+		return err
+	case errors.Is(err, errOutside):
+	case err != nil:
+		slog.Warn("no grant diff", "base", ref, "err", err)
+	default:
+		r.Base = ref
+	}
+	return nil
+}
+
+// validateExit is validate's exit status once r is written.
+func validateExit(env Env, r *report.Report, badInput bool, min policy.Severity, failOnGrant bool) int {
 	switch {
-	case malformed(l.diags):
+	case badInput:
 		return ExitUsage
 	case atOrAbove(r.Diagnostics, min):
 		return ExitFindings
-	case *failOnGrant && len(r.Grants) > 0:
+	case failOnGrant && len(r.Grants) > 0:
 		fmt.Fprintf(env.Stderr, "jitkey validate: the change grants what %s did not (--fail-on-grant); a reviewer must approve it\n", r.Base)
 		return ExitFindings
 	}
@@ -297,45 +329,33 @@ func validateTree(ctx context.Context, env Env, lim policy.Limits, t *policyTree
 		return fail(env.Stderr, "validate", err)
 	}
 	defer done()
-	if ref, explicit := baseRef(env, o.base); ref != "" {
-		err := treeDiff(ctx, env, lim, ref, lt, r)
-		switch {
-		case err != nil && explicit:
-			return fail(env.Stderr, "validate", err)
-		case err != nil:
-			slog.Warn("no grant diff", "base", ref, "err", err)
-		default:
-			r.Base = ref
-		}
+	if err := diffBase(env, o.base, r, func(ref string) error { return treeDiff(ctx, env, lim, ref, lt, r) }); err != nil {
+		return fail(env.Stderr, "validate", err)
 	}
 	if err := output(env, o.format, r); err != nil {
 		return fail(env.Stderr, "validate", err)
 	}
-	switch {
-	case malformed(r.Diagnostics):
-		return ExitUsage
-	case atOrAbove(r.Diagnostics, o.min):
-		return ExitFindings
-	case o.failOnGrant && len(r.Grants) > 0:
-		fmt.Fprintf(env.Stderr, "jitkey validate: the change grants what %s did not (--fail-on-grant); a reviewer must approve it\n", r.Base)
-		return ExitFindings
-	}
-	return ExitOK
+	return validateExit(env, r, malformed(r.Diagnostics), o.min, o.failOnGrant)
 }
 
-// treeDiff adds the grant diff of every directory of the tree to r.
+// treeDiff adds the grant diff of every directory of the tree to r, or
+// nothing when one fails.
 func treeDiff(ctx context.Context, env Env, lim policy.Limits, ref string, lt *loadedTree, r *report.Report) error {
+	var all []policydiff.Result
 	for i, ts := range lt.sets {
 		if ts.l.set == nil {
 			continue
 		}
-		if ts.l.root != env.Dir {
-			return fmt.Errorf("--base %s compares with this git repository, and the policies are outside it (in %s); run validate from the repository that holds them", ref, ts.l.root)
+		if err := inside(env, ref, ts.l); err != nil {
+			return err
 		}
 		res, err := grantDiff(ctx, env, lim, ref, ts.l, lt.holder(i))
 		if err != nil {
 			return err
 		}
+		all = append(all, res)
+	}
+	for _, res := range all {
 		addDiff(r, res)
 	}
 	return nil
