@@ -424,3 +424,37 @@ func TestServeWebhookSecretRotation(t *testing.T) {
 	assert.Equal(t, ghsim.StateValid, w.tokenState(tokForged), "the forged run's token was never revoked by the forgery")
 	secretscan.AssertClean(t, "broker log", w.logText(), string(old), string(w.secret))
 }
+
+// An exchange says how long it spent in the broker and at GitHub
+// (Server-Timing), and the broker's own time is a metric; a replay, refused
+// after the decision, spends neither a token nor its repository's rate.
+func TestServeTimingAndReplayRate(t *testing.T) {
+	t.Parallel()
+	w := newBrokerWorld(t, brokerOpt{limits: "limits: repository_rate: 60"}) // a burst of 10, one a second
+	claims, _ := w.pushClaims()
+	oidc := w.oidc(claims)
+	req, err := http.NewRequest(http.MethodPost, w.url+"/v1/token", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+oidc)
+	resp, err := w.hc.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	timing := resp.Header.Get("Server-Timing")
+	assert.Regexp(t, `^broker;dur=[0-9]+\.[0-9]{3}, github;dur=[0-9]+\.[0-9]{3}$`, timing)
+	var m strings.Builder
+	_, err = w.srv.Server.Metrics().WriteTo(&m)
+	require.NoError(t, err)
+	assert.Contains(t, m.String(), "jitkey_broker_exchange_added_seconds_count 1\n")
+
+	// 9 of the burst are left: 12 replays would spend them if replays
+	// spent the rate, and the next job would be refused (429).
+	for range 12 {
+		status, body := w.post("/v1/token", oidc, nil)
+		assert.Equal(t, http.StatusConflict, status, "a replay: %s", body)
+	}
+	c2, _ := w.pushClaims()
+	status, body := w.post("/v1/token", w.oidc(c2), nil)
+	assert.Equal(t, http.StatusOK, status, "replays spent the repository's rate: %s", body)
+	assert.Len(t, w.jobTokens(), 2, "no replay was minted")
+}
