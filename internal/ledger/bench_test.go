@@ -12,13 +12,18 @@ import (
 
 // BenchmarkExchange is the ledger's share of one broker exchange: the OIDC
 // token's jti recorded once with the intent (one transaction), the mint (sealed token), from
-// parallel goroutines as concurrent requests would.
+// parallel goroutines as concurrent requests would. PostgreSQL runs with
+// its default durability, SQLite as the broker opens it (WAL,
+// synchronous=NORMAL).
 //
 //	go test -run '^$' -bench Exchange ./internal/ledger
 func BenchmarkExchange(b *testing.B) {
 	for _, be := range backends {
 		b.Run(be.name, func(b *testing.B) {
 			dsn := be.fresh(b)
+			if be.name == "postgres" {
+				dsn = pgDurable.Database(b) // fsync and synchronous commits on, as operators run it
+			}
 			l, err := ledger.Open(context.Background(), ledger.Config{Driver: be.driver(), DSN: dsn, Keys: testKey})
 			if err != nil {
 				b.Fatal(err)
@@ -27,6 +32,7 @@ func BenchmarkExchange(b *testing.B) {
 			var n atomic.Int64
 			ctx := context.Background()
 			b.ReportAllocs()
+			b.SetParallelism(8) // 16 goroutines on 2 cores: the broker benchmark's 16 jobs
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {

@@ -25,12 +25,17 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// pg is this test binary's private PostgreSQL cluster.
-var pg = pgtest.New()
+// pg is this test binary's private PostgreSQL cluster; pgDurable, with
+// PostgreSQL's default durability, is the benchmark's (started only by it).
+var (
+	pg        = pgtest.New()
+	pgDurable = pgtest.NewDurable()
+)
 
 func TestMain(m *testing.M) {
 	code := m.Run()
 	pg.Stop()
+	pgDurable.Stop()
 	os.Exit(code)
 }
 
