@@ -219,19 +219,7 @@ func widerThanAsked(req github.TokenRequest, tok *github.InstallationToken) stri
 			return fmt.Sprintf("GitHub granted %s:%s, which was not asked for", name, level)
 		}
 	}
-	if tok.RepositorySelection != "" && tok.RepositorySelection != "selected" {
-		return fmt.Sprintf("GitHub granted repository selection %q instead of the %d repositories asked for", tok.RepositorySelection, len(req.Repositories))
-	}
-	asked := map[string]bool{}
-	for _, r := range req.Repositories {
-		asked[strings.ToLower(r)] = true
-	}
-	for _, r := range tok.Repositories {
-		if !asked[strings.ToLower(r.Name)] {
-			return fmt.Sprintf("GitHub granted repository %s, which was not asked for", r.FullName)
-		}
-	}
-	return ""
+	return tok.BeyondRepositories(req.Repositories)
 }
 
 var tokenInPartial = regexp.MustCompile(`"token"\s*:\s*"([^"\\]{8,})"`)

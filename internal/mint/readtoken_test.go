@@ -2,6 +2,7 @@ package mint_test
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"testing"
 
@@ -106,4 +107,61 @@ func TestReadTokenOrganisationPolicyOutsideTheInstallation(t *testing.T) {
 		assert.Equal(t, []string{"api"}, rec.Repositories, "read tokens only on what the installation covers")
 	}
 	assert.Empty(t, f.validMinted(t))
+}
+
+// TestReadTokenWiderThanAskedIsRevoked: a GitHub (or a path to it) that
+// answers the policy-read token's request with a token on more than was
+// asked gets it revoked and the mint refused, as the job's token would be.
+func TestReadTokenWiderThanAskedIsRevoked(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		req  github.TokenRequest // what the answer's token really covers
+		want string
+	}{
+		{"every repository of the installation (selection all)", github.TokenRequest{}, `repository selection "all"`},
+		{"a repository not asked for", github.TokenRequest{Repositories: []string{".github", "api", "web"}, Permissions: map[string]string{"contents": "read"}}, "repository acme/web, which was not asked for"},
+		{"write", github.TokenRequest{Repositories: []string{".github", "api"}, Permissions: map[string]string{"contents": "write"}}, "contents:write, which was not asked for"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			app, err := github.NewAppClient(f.opts(), appCreds(f))
+			require.NoError(t, err)
+			var wide *github.InstallationToken
+			if tt.req.Repositories == nil {
+				wide, err = app.CreateReadToken(context.Background(), f.inst.ID, map[string]string{"contents": "read"})
+			} else {
+				wide, err = app.CreateInstallationToken(context.Background(), f.inst.ID, tt.req)
+			}
+			require.NoError(t, err)
+			var answer map[string]any // the token as GitHub writes it (a Secret marshals redacted)
+			raw, err := json.Marshal(wide)
+			require.NoError(t, err)
+			require.NoError(t, json.Unmarshal(raw, &answer))
+			answer["token"] = wide.Token.Reveal()
+			if tt.req.Repositories == nil { // as GitHub answers for an installation on all repositories
+				answer["repository_selection"] = "all"
+				delete(answer, "repositories")
+			}
+			body, err := json.Marshal(answer)
+			require.NoError(t, err)
+			f.sim.Fault(ghsim.FaultSpec{Method: "POST", Path: "/app/installations/{installation_id}/access_tokens", Kind: ghsim.FaultHostile, Count: 1, Body: body})
+			in := deployInput()
+			in.Request.Repositories = []string{"api"}
+			_, err = f.m.Mint(context.Background(), in)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "refusing the policy-read token")
+			assert.Contains(t, err.Error(), tt.want)
+			assert.Contains(t, err.Error(), "it was revoked")
+			assert.NotContains(t, err.Error(), wide.Token.Reveal())
+			rec, ok := f.sim.TokenByValue(wide.Token.Reveal())
+			require.True(t, ok)
+			assert.Equal(t, ghsim.StateRevoked, rec.State(), "the wide token is revoked")
+			for _, r := range jobTokensOf(f) {
+				assert.Equal(t, rec.SHA256, r.SHA256, "nothing minted for the job")
+			}
+		})
+	}
 }

@@ -259,10 +259,34 @@ func (g *GitHub) mint(ctx context.Context, id int64, owner string, names []strin
 	if rt.c, err = g.client(tok.Token.Reveal()); err != nil {
 		return nil, err
 	}
+	if wider := widerThanAsked(req, tok); wider != "" {
+		_, rerr := revoke(ctx, rt)
+		what := "it was revoked"
+		if rerr != nil {
+			g.hold(rt) // Close tries again
+			what = "revoking it failed: " + rerr.Error()
+		}
+		return nil, fmt.Errorf("refusing the policy-read token (sha256 %s): %s; %s", audit.ShortSHA(rt.SHA256), wider, what)
+	}
 	if !g.revokeAfter {
 		g.hold(rt)
 	}
 	return rt, nil
+}
+
+// widerThanAsked reports a read token GitHub minted beyond the request:
+// another permission than contents: read (and the metadata: read GitHub
+// adds), every repository, or a repository not asked for.
+func widerThanAsked(req github.TokenRequest, tok *github.InstallationToken) string {
+	for name, level := range tok.Permissions {
+		if level != "read" || (name != "contents" && name != "metadata") {
+			return fmt.Sprintf("GitHub granted %s:%s, which was not asked for", name, level)
+		}
+	}
+	if tok.RepositorySelection == "" {
+		return "GitHub's answer does not say which repositories the token covers"
+	}
+	return tok.BeyondRepositories(req.Repositories)
 }
 
 func (g *GitHub) hold(rt *readToken) {
