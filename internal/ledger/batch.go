@@ -20,7 +20,9 @@ type batcher struct {
 	ops  chan *batchOp
 	quit chan struct{}
 	done chan struct{}
-	once sync.Once
+
+	mu     sync.RWMutex // held to queue; close takes it to stop the queueing
+	closed bool
 }
 
 // batchOp is one write: fn runs in the batch's transaction.
@@ -48,13 +50,19 @@ func newBatcher(db *sql.DB) *batcher {
 // be reported dangling).
 func (b *batcher) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	op := &batchOp{ctx: ctx, fn: fn, answer: make(chan error, 1)}
+	b.mu.RLock()
+	if b.closed {
+		b.mu.RUnlock()
+		return errClosed
+	}
 	select {
 	case b.ops <- op:
-	case <-b.quit:
-		return errClosed
 	case <-ctx.Done():
+		b.mu.RUnlock()
 		return ctx.Err()
 	}
+	b.mu.RUnlock()
+	// Queued before close: the writer commits it or answers errClosed.
 	return <-op.answer
 }
 
@@ -116,6 +124,11 @@ func (b *batcher) commit(batch []*batchOp) {
 }
 
 func (b *batcher) close() {
-	b.once.Do(func() { close(b.quit) })
+	b.mu.Lock()
+	if !b.closed {
+		b.closed = true
+		close(b.quit)
+	}
+	b.mu.Unlock()
 	<-b.done
 }
