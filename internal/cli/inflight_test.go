@@ -137,7 +137,7 @@ func TestReadTokenInFlightIsRecordedForPost(t *testing.T) {
 	}()
 	require.Equal(t, cli.ExitOK, j.run(context.Background(), "mint"), "%s", &j.stdout)
 	snapshot := string(<-held)
-	line := regexp.MustCompile(`jitkey: asking GitHub for a policy-read token: policy-read token: installation \d+, contents:read on acme/.github, acme/api, acme/infra, asked at \S+; if this step is stopped before the answer, a token may be live until (\S+)`).
+	line := regexp.MustCompile(`jitkey: asking GitHub for a policy-read token: installation \d+, contents:read on acme/.github, acme/api, acme/infra, asked at \S+; if this step is stopped before the answer, a token may be live until (\S+)`).
 		FindStringSubmatch(j.stdout.String())
 	require.NotNil(t, line, "the main step names the read token's request before asking:\n%s", &j.stdout)
 	assert.Empty(t, stateValues(t, snapshot, "policy-read-tokens"), "the answer was still held")

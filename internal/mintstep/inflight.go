@@ -20,11 +20,11 @@ import (
 func (st *step) recordInFlight(f github.TokenInFlight) error {
 	exp := f.ExpiresBy.UTC().Format(time.RFC3339)
 	st.inFlight = true
-	what := "a token"
+	what, plain := "a token", f
 	if f.What != "" {
-		what = "a " + f.What
+		what, plain.What = "a "+f.What, ""
 	}
-	st.Infof("jitkey: asking GitHub for %s: %s; if this step is stopped before the answer, a token may be live until %s", what, f, exp)
+	st.Infof("jitkey: asking GitHub for %s: %s; if this step is stopped before the answer, a token may be live until %s", what, plain, exp)
 	return firstErr(
 		func() error { return st.SaveState(runstep.StateInFlight, f.String()) },
 		func() error { return st.SaveState(runstep.StateInFlightExpiresBy, exp) },
