@@ -81,10 +81,8 @@ func TestGoldenFindings(t *testing.T) {
 	checkGolden(t, "findings.golden", text.String())
 	r := &report.Report{Command: "validate", Files: []string{"p.cue"}, Diagnostics: all}
 	for _, format := range []string{"github", "json", "sarif"} {
-		out, err := report.New(format)
-		require.NoError(t, err)
-		var w strings.Builder
-		require.NoError(t, out.Output(&w, r), format)
-		checkGolden(t, "findings."+format+".golden", w.String())
+		got, err := report.Render(format, r)
+		require.NoError(t, err, format)
+		checkGolden(t, "findings."+format+".golden", got)
 	}
 }

@@ -94,11 +94,9 @@ func TestGoldenMessages(t *testing.T) {
 	// annotations, JSON and SARIF (one report of every case, in order).
 	r := &report.Report{Command: "validate", Files: []string{"p.cue", "p_test.cue"}, Diagnostics: all}
 	for _, format := range []string{"github", "json", "sarif"} {
-		out, err := report.New(format)
-		require.NoError(t, err)
-		var w strings.Builder
-		require.NoError(t, out.Output(&w, r), format)
-		checkGolden(t, "messages."+format+".golden", w.String())
+		got, err := report.Render(format, r)
+		require.NoError(t, err, format)
+		checkGolden(t, "messages."+format+".golden", got)
 	}
 }
 

@@ -131,6 +131,19 @@ func New(format string) (Outputter, error) {
 	return nil, fmt.Errorf("unknown format %q; use one of %s", format, strings.Join(Formats(), ", "))
 }
 
+// Render returns r as format prints it.
+func Render(format string, r *Report) (string, error) {
+	out, err := New(format)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	if err := out.Output(&b, r); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
 // line and col clamp a position to 1: GitHub hides annotations without a
 // line, SARIF rejects lines below 1.
 func line(n int) int { return max(n, 1) }
