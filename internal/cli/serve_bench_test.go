@@ -23,14 +23,19 @@ import (
 
 // BenchmarkBroker is `jitkey serve` as its own process (this test binary
 // acting as jitkey) against the loopback simulator, on SQLite and on
-// PostgreSQL, with 16 jobs exchanging at once: exchanges per second,
-// latency percentiles as the job sees them (verification, jti, decision,
-// intent, mint at the simulator, record, answer), GitHub calls per exchange
-// at steady state and the broker's peak resident memory. The in-job mint
-// (`jitkey mint` in process, the same simulator) runs in the same
-// benchmark for comparison. Run with a fixed count:
+// PostgreSQL (a cluster with PostgreSQL's default durability), with 16 jobs
+// exchanging at once: exchanges per second; latency percentiles as the job
+// sees them and as added by the broker (its Server-Timing: the time in the
+// broker, the mint's round trip to GitHub excluded); GitHub calls per
+// exchange at steady state; the broker's peak resident memory; the CPU per
+// exchange of the broker, of this process (the simulator and the jobs) and
+// of the rest of the machine, and the rate the broker's CPU alone implies on
+// the machine's cores. The in-job mint (`jitkey mint` in process, the same
+// simulator) runs in the same benchmark for comparison. Run with a fixed
+// count; JITKEY_BENCH_BROKER_CPUPROFILE=FILE writes the broker's CPU profile
+// to FILE.sqlite and FILE.postgres:
 //
-//	go test -run '^$' -bench BenchmarkBroker -benchtime 3000x ./internal/cli
+//	go test -run '^$' -bench BenchmarkBroker -benchtime 2000x ./internal/cli
 func BenchmarkBroker(b *testing.B) {
 	b.Run("in-job-mint", benchInJob)
 	b.Run("serve-sqlite", func(b *testing.B) { benchServe(b, "sqlite", "") })
