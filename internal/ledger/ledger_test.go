@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -838,5 +839,45 @@ func TestConcurrentWritesFailAlone(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, int64(n-1), st.Live)
 		assert.Equal(t, int64(1), st.Dangling, "the refused mint's intent stays open")
+	})
+}
+
+// A token's ciphertext erased at revocation or expiry is gone from the
+// database's bytes too, not only from its rows: an attacker with a copy of
+// the file (or a dump) once the broker checkpointed finds no sealed token
+// of a closed row, even one that would open with a stolen key.
+func TestErasedCiphertextLeavesNoBytes(t *testing.T) {
+	forEach(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		dsn := b.fresh(t)
+		l, err := ledger.Open(ctx, ledger.Config{Driver: b.driver(), DSN: dsn, Keys: testKey})
+		require.NoError(t, err)
+		revoked := mint(t, l, intent("acme/api", 1, 1, 1), t0.Add(time.Hour))
+		expired := mint(t, l, intent("acme/api", 2, 1, 2), t0.Add(time.Hour))
+		live := mint(t, l, intent("acme/api", 3, 1, 3), t0.Add(2*time.Hour))
+		sealed := map[string][]byte{}
+		db, err := sql.Open(map[string]string{"sqlite": "sqlite", "postgres": "pgx"}[b.name], dsn)
+		require.NoError(t, err)
+		for _, tok := range []github.Secret{revoked, expired, live} {
+			var c []byte
+			require.NoError(t, db.QueryRow("SELECT sealed_token FROM entries WHERE token_sha256 = $1", audit.SHA256Hex(tok.Reveal())).Scan(&c))
+			require.NotEmpty(t, c)
+			sealed[audit.SHA256Hex(tok.Reveal())] = c
+		}
+		require.NoError(t, db.Close())
+		_, err = l.MarkRevoked(ctx, audit.SHA256Hex(revoked.Reveal()), ledger.Revocation{By: "job", At: t0})
+		require.NoError(t, err)
+		_, err = l.Expire(ctx, t0.Add(time.Hour))
+		require.NoError(t, err)
+		require.NoError(t, l.Close()) // SQLite checkpoints its WAL into the file when the last connection closes
+		raw := b.raw(t, dsn)
+		for sha, c := range sealed {
+			held := sha == audit.SHA256Hex(live.Reveal())
+			needle := c[len(c)-32:]
+			if b.name == "postgres" {
+				needle = []byte(hex.EncodeToString(needle)) // the dump shows bytea in hex
+			}
+			assert.Equal(t, held, bytes.Contains(raw, needle), "the ciphertext of %s in the database's bytes (held while live, erased once closed)", sha[:16])
+		}
 	})
 }

@@ -142,7 +142,9 @@ func (d dialect) dsn(s string) (string, error) {
 	_ = f.Close()
 	// WAL lets readers run beside the writer; writers wait for each other
 	// (busy_timeout) and take the write lock when their transaction begins.
-	return s + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate", nil
+	// secure_delete zeroes what a write frees, so an erased token's
+	// ciphertext leaves the file's bytes, not only its rows.
+	return s + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=secure_delete(ON)&_txlock=immediate", nil
 }
 
 // holderID names one acquisition of the sweep lock.
