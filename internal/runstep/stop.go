@@ -33,11 +33,13 @@ func StopContext(parent context.Context) (context.Context, context.CancelFunc) {
 	go func() {
 		select {
 		case s := <-sigs:
-			cancel(fmt.Errorf("signal %v", s))
 			// The first signal is a stop: what is under way (a mint's
 			// revocation) finishes within its grace. A second one takes the
-			// signal's default action and ends the process at once.
+			// signal's default action and ends the process at once, so the
+			// handler goes before anyone can see the stop: a second signal
+			// sent once the first was seen must not land in this channel.
 			signal.Stop(sigs)
+			cancel(fmt.Errorf("signal %v", s))
 		case <-done:
 		}
 	}()
