@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jitkey/jitkey/internal/action"
@@ -84,33 +85,64 @@ func Run(ctx context.Context, env runstep.Env, args []string) int {
 	defer stop()
 	rctx, cancel := context.WithTimeout(rctx, revokeBound)
 	defer cancel()
+	// The policy-read tokens are revoked while the job's token is: each is
+	// its own request to GitHub, so the step waits for one round trip, not
+	// one per token. What became of them is reported after the job's token.
+	// Their client logs nothing: the step's writers are the main
+	// goroutine's, and a failure is reported with its cause below.
+	readOpts := st.ClientOptions(api)
+	readOpts.Logger = nil
+	readsDone := make(chan []readRevocation, 1)
+	go func() { readsDone <- revokeReadTokens(rctx, readOpts, reads) }()
 	var code int
 	if tok == "" {
 		code = nothingRecorded(st, len(reads))
 	} else {
 		code = revokeThroughBroker(rctx, st, github.Secret(tok), audit.SHA256Hex(tok), st.A.State(runstep.StateBroker), api, file)
 	}
-	revokeReadTokens(rctx, st, api, reads)
+	reportReadTokens(st, <-readsDone)
 	return code
 }
 
-// revokeReadTokens revokes the policy-read tokens the main step left: off
-// the mint's path, and however the main step ended.
-func revokeReadTokens(ctx context.Context, st *runstep.Step, apiURL string, toks []string) {
-	for _, t := range toks {
-		sha := audit.ShortSHA(audit.SHA256Hex(t))
-		out, err := revocation.Revoke(ctx, runstep.RevokeClients(st.ClientOptions(apiURL)), github.Secret(t))
-		if err != nil {
+// readRevocation is what became of one policy-read token.
+type readRevocation struct {
+	sha string // short SHA-256, never the token
+	out revocation.Outcome
+	err error
+}
+
+// revokeReadTokens revokes the policy-read tokens the main step left (off
+// the mint's path, and however the main step ended), all at once.
+func revokeReadTokens(ctx context.Context, opts github.Options, toks []string) []readRevocation {
+	res := make([]readRevocation, len(toks))
+	var wg sync.WaitGroup
+	for i, t := range toks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := revocation.Revoke(ctx, runstep.RevokeClients(opts), github.Secret(t))
+			res[i] = readRevocation{sha: audit.ShortSHA(audit.SHA256Hex(t)), out: out, err: err}
+		}()
+	}
+	wg.Wait()
+	return res
+}
+
+// reportReadTokens says, in the order the main step recorded them, what
+// became of the policy-read tokens.
+func reportReadTokens(st *runstep.Step, res []readRevocation) {
+	for _, r := range res {
+		if r.err != nil {
 			st.Annotate(action.Warning, "jitkey policy-read token left valid",
 				fmt.Sprintf("could not revoke the policy-read token sha256 %s (contents: read on the repositories whose policies were read; it expires within the hour): %s",
-					sha, github.Redact(err.Error())))
+					r.sha, github.Redact(r.err.Error())))
 			continue
 		}
 		what := "revoked"
-		if out == revocation.AlreadyRevoked {
+		if r.out == revocation.AlreadyRevoked {
 			what = "already revoked or expired"
 		}
-		st.Infof("jitkey: policy-read token sha256 %s %s", sha, what)
+		st.Infof("jitkey: policy-read token sha256 %s %s", r.sha, what)
 	}
 }
 
