@@ -160,10 +160,39 @@ func (c *Cluster) boot() error {
 		log, _ := os.ReadFile(filepath.Join(dir, "log"))
 		return fmt.Errorf("%w\nserver log:\n%s", err, log)
 	}
+	if err := c.watch(data); err != nil {
+		c.Stop()
+		return err
+	}
 	c.admin, err = sql.Open("pgx", c.DSN("postgres"))
 	if err != nil {
 		return fmt.Errorf("pgtest: %w", err)
 	}
+	return nil
+}
+
+// watchScript waits for the test binary ($1) to end, however it ends, then
+// stops the server of data directory $3 with pg_ctl ($2) and removes the
+// cluster's directory ($4). It checks /proc, not kill -0: as nobody it may
+// not signal a test binary run as root.
+const watchScript = `while [ -d "/proc/$1" ]; do sleep 0.5; done
+"$2" stop -D "$3" -m immediate >/dev/null 2>&1
+rm -rf "$4"`
+
+// watch starts a watchdog, as the server's user, that stops the server
+// and removes its directory once this test binary has ended: a binary that
+// panics, times out or is killed never runs Stop, and its server would
+// otherwise run on. After Stop the watchdog finds nothing left to do.
+func (c *Cluster) watch(data string) error {
+	argv := append(append([]string{}, c.asUID...), "/bin/sh", "-c", watchScript, "pgtest-watch",
+		strconv.Itoa(os.Getpid()), filepath.Join(c.bin, "pg_ctl"), data, c.dir)
+	// #nosec G204 -- /bin/sh with a fixed script; the arguments are ours.
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = os.TempDir()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("pgtest: start the server's watchdog: %w", err)
+	}
+	go func() { _ = cmd.Wait() }()
 	return nil
 }
 
@@ -205,4 +234,15 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// postmasterPID is the PID of the server of the cluster in dir, from the
+// first line of its postmaster.pid.
+func postmasterPID(dir string) (int, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "data", "postmaster.pid"))
+	if err != nil {
+		return 0, fmt.Errorf("pgtest: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	return strconv.Atoi(strings.TrimSpace(line))
 }
