@@ -423,17 +423,29 @@ func (sb *sandbox) mintDenied(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	before := len(sb.sim.ValidTokens())
-	code, log := sb.step(ctx, vars, mintstep.Run)
-	sb.sayf("%s", log)
-	if code != ExitFindings || !strings.Contains(log, "denied") {
-		return fmt.Errorf("expected a denial (exit %d), got exit %d", ExitFindings, code)
-	}
-	if n := len(sb.sim.ValidTokens()) - before; n != 0 {
-		return fmt.Errorf("a denied job left %d tokens valid", n)
+	before, err := sb.mintRefused(ctx, vars, "denied", "a denial", "denied")
+	if err != nil {
+		return err
 	}
 	sb.sayf("nothing was minted: the simulator still holds %d valid token(s) (the policy-read token was revoked)", before)
 	return nil
+}
+
+// mintRefused runs the mint step with vars and checks that it was refused
+// (exit ExitFindings, its log holding want) and left no token valid; it
+// returns the valid tokens before the step. expected and refused name the
+// refusal in the errors.
+func (sb *sandbox) mintRefused(ctx context.Context, vars map[string]string, want, expected, refused string) (int, error) {
+	before := len(sb.sim.ValidTokens())
+	code, log := sb.step(ctx, vars, mintstep.Run)
+	sb.sayf("%s", log)
+	if code != ExitFindings || !strings.Contains(log, want) {
+		return before, fmt.Errorf("expected %s (exit %d), got exit %d", expected, ExitFindings, code)
+	}
+	if n := len(sb.sim.ValidTokens()) - before; n != 0 {
+		return before, fmt.Errorf("a %s job left %d tokens valid", refused, n)
+	}
+	return before, nil
 }
 
 func (sb *sandbox) mintNoConsent(ctx context.Context) error {
@@ -445,14 +457,8 @@ func (sb *sandbox) mintNoConsent(ctx context.Context) error {
 		return err
 	}
 	vars["GITHUB_REPOSITORY"] = "acme/web"
-	before := len(sb.sim.ValidTokens())
-	code, log := sb.step(ctx, vars, mintstep.Run)
-	sb.sayf("%s", log)
-	if code != ExitFindings || !strings.Contains(log, "acme/infra refuses") {
-		return fmt.Errorf("expected acme/infra to refuse (exit %d), got exit %d", ExitFindings, code)
-	}
-	if n := len(sb.sim.ValidTokens()) - before; n != 0 {
-		return fmt.Errorf("a refused job left %d tokens valid", n)
+	if _, err := sb.mintRefused(ctx, vars, "acme/infra refuses", "acme/infra to refuse", "refused"); err != nil {
+		return err
 	}
 	sb.sayf("nothing was minted for acme/web: its own policy cannot grant on acme/infra")
 	return nil

@@ -82,16 +82,15 @@ func duplicateNames(pols []*filePolicy) []Diagnostic {
 func aboveCeiling(fp *filePolicy, c *Ceiling, org *Organization) []Diagnostic {
 	var out []Diagnostic
 	for i, r := range fp.rules {
-		for _, name := range sortedKeys(r.Grant.Permissions) {
+		for _, name := range permissionsAbove(r.Grant.Permissions, c) {
 			level, limit := r.Grant.Permissions[name], c.Permissions[name]
-			switch {
-			case limit == "":
+			if limit == "" {
 				out = append(out, fp.permPos[i][name].diag(CodeAboveCeiling, r.Name,
 					"rule %q grants %s: %s, but the ceiling at %s does not allow %s; remove it or add it to the ceiling", r.Name, name, level, c.Pos, name))
-			case !LevelAtMost(level, limit):
-				out = append(out, fp.permPos[i][name].diag(CodeAboveCeiling, r.Name,
-					"rule %q grants %s: %s, but the ceiling at %s allows at most %s; lower the grant or raise the ceiling", r.Name, name, level, c.Pos, limit))
+				continue
 			}
+			out = append(out, fp.permPos[i][name].diag(CodeAboveCeiling, r.Name,
+				"rule %q grants %s: %s, but the ceiling at %s allows at most %s; lower the grant or raise the ceiling", r.Name, name, level, c.Pos, limit))
 		}
 		if c.Repositories == nil {
 			continue

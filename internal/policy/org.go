@@ -123,17 +123,28 @@ func AboveCeiling(s *Set, c *Ceiling) []Diagnostic {
 	}
 	var out []Diagnostic
 	for _, r := range s.Rules {
-		for _, name := range sortedKeys(r.Grant.Permissions) {
+		for _, name := range permissionsAbove(r.Grant.Permissions, c) {
 			level, limit := r.Grant.Permissions[name], c.Permissions[name]
-			switch {
-			case limit == "":
+			if limit == "" {
 				out = append(out, r.Grant.Pos.diag(CodeAboveCeiling, r.Name,
 					"rule %q grants %s: %s, but the organisation ceiling at %s does not allow %s; remove it, or ask the organisation to raise its ceiling", r.Name, name, level, c.Pos, name))
-			case !LevelAtMost(level, limit):
-				out = append(out, r.Grant.Pos.diag(CodeAboveCeiling, r.Name,
-					"rule %q grants %s: %s, but the organisation ceiling at %s allows at most %s; lower the grant", r.Name, name, level, c.Pos, limit))
+				continue
 			}
+			out = append(out, r.Grant.Pos.diag(CodeAboveCeiling, r.Name,
+				"rule %q grants %s: %s, but the organisation ceiling at %s allows at most %s; lower the grant", r.Name, name, level, c.Pos, limit))
 		}
 	}
 	return out
+}
+
+// permissionsAbove lists, in name order, the permissions of perms that the
+// ceiling c does not allow at all (no limit) or allows only at a lower level.
+func permissionsAbove(perms map[string]string, c *Ceiling) []string {
+	var above []string
+	for _, name := range sortedKeys(perms) {
+		if limit := c.Permissions[name]; limit == "" || !LevelAtMost(perms[name], limit) {
+			above = append(above, name)
+		}
+	}
+	return above
 }
