@@ -10,8 +10,11 @@
 // Never run a file this job did not verify. A binary comes from one of:
 //  - dist/ of the action's own tree (a release): checked against
 //    dist/SHA256SUMS from the same tree, so the sums are pinned by the commit
-//    the workflow pins; main checks the binary it runs, post checks
-//    jitkey-post.
+//    the workflow pins; main checks the binary it runs and, while a mint
+//    runs, jitkey-post too, recording what it verified (path, SHA-256 and the
+//    file's identity: device, inode, size, modification and change times) in
+//    the step state; post runs jitkey-post unread only if the file still has
+//    that identity, and hashes it otherwise (see unchanged).
 //  - a build from source (a branch, `uses: ./`): the runner's Go builds into a
 //    directory the launcher has just created for this step (mode 0700, owned
 //    by the runner user). No shared or persistent cache is ever run: another
@@ -25,15 +28,30 @@
 const fs = require('fs');
 const path = require('path');
 const os = require('os');
-const crypto = require('crypto');
 const { spawn } = require('child_process');
+
+// crypto is loaded when first needed (~4 ms of a post step that finds its
+// binary unchanged and hashes nothing).
+let cryptoModule;
+const crypto = () => (cryptoModule ||= require('crypto'));
 
 const GOOS = { linux: 'linux', darwin: 'darwin', win32: 'windows' };
 const GOARCH = { x64: 'amd64', arm64: 'arm64' };
 
 // POST_STATE is the step-state name under which main records the jitkey-post
-// it built from source: {"path": ..., "sha256": ...}.
+// it verified or built for the post step: {"path": ..., "sha256": ...,
+// "id": ...} (id: see fileIdentity; absent when the file changed too
+// recently to be identified by it).
 const POST_STATE = 'jitkey_launcher_post';
+
+// IDENTITY_AGE is how long before its verification a file must have last
+// changed for its identity to stand for its content (ms). Any change to a
+// file (a write, a truncation, a chmod, a rename onto its name) sets its
+// change time to the kernel's clock, which no unprivileged process can set
+// back and which lags the clock node reads by at most a tick: a file that
+// changed at least this long before main hashed it and has the same change
+// time at post has not changed since main hashed it.
+const IDENTITY_AGE = 1000n;
 
 function target(platform = process.platform, arch = process.arch) {
   const goos = GOOS[platform];
@@ -55,16 +73,29 @@ function binaryName(t, cmd = 'jitkey') {
 // cache while it is read into and hashed costs about a quarter less CPU than
 // a 1 MiB one (20 vs 27 ms for jitkey-mint, measured on an AMD EPYC).
 function sha256File(file) {
-  const h = crypto.createHash('sha256');
+  return hashFile(file).sha256;
+}
+
+// hashFile is sha256File that also returns the status of the file it read
+// (fstat of the open file after the last byte), as { sha256, st } with
+// bigint times.
+function hashFile(file) {
+  const h = crypto().createHash('sha256');
   const fd = fs.openSync(file, 'r');
   try {
     const buf = Buffer.allocUnsafe(64 << 10);
     let n;
     while ((n = fs.readSync(fd, buf, 0, buf.length, null)) > 0) h.update(buf.subarray(0, n));
+    return { sha256: h.digest('hex'), st: fs.fstatSync(fd, { bigint: true }) };
   } finally {
     fs.closeSync(fd);
   }
-  return h.digest('hex');
+}
+
+// fileIdentity names a file's content without reading it: device, inode,
+// size, and modification and change times in nanoseconds.
+function fileIdentity(st) {
+  return [st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs].join(':');
 }
 
 // readSums parses sha256sum output: "<hex>  <name>" (or "<hex> *<name>").
@@ -111,26 +142,52 @@ function checkRunnable(bin) {
 
 // verified returns bin if its SHA-256 is want (as source says), else throws.
 function verified(bin, want, source, label = bin) {
-  checkRunnable(bin);
-  const got = sha256File(bin);
-  if (got !== want) {
-    throw new Error(`jitkey: checksum mismatch for ${label}: SHA-256 ${got}, ${source} says ${want}; refusing to run it`);
-  }
-  if (posix) {
-    // Verified above, so making it executable (a checkout may drop the bit) is safe.
-    try {
-      fs.accessSync(bin, fs.constants.X_OK);
-    } catch {
-      fs.chmodSync(bin, 0o755);
-    }
-  }
+  verify(bin, want, source, label);
   return bin;
 }
 
+// verify checks bin as verified does and returns the identity of the file
+// it hashed (fileIdentity), or undefined when that identity cannot stand
+// for the content (see IDENTITY_AGE; on Windows, always).
+function verify(bin, want, source, label = bin) {
+  const start = BigInt(Date.now()) * 1000000n;
+  checkRunnable(bin);
+  const { sha256: got, st } = hashFile(bin);
+  if (got !== want) {
+    throw new Error(`jitkey: checksum mismatch for ${label}: SHA-256 ${got}, ${source} says ${want}; refusing to run it`);
+  }
+  if (!posix) return undefined;
+  // Verified above, so making it executable (a checkout may drop the bit) is
+  // safe; the chmod sets the change time, so the file is not identified.
+  try {
+    fs.accessSync(bin, fs.constants.X_OK);
+  } catch {
+    fs.chmodSync(bin, 0o755);
+    return undefined;
+  }
+  // The name must still lead to the file hashed, unchanged, and that file
+  // must have changed long enough ago.
+  const id = fileIdentity(st);
+  if (fileIdentity(fs.lstatSync(bin, { bigint: true })) !== id || st.ctimeNs > start - IDENTITY_AGE * 1000000n) return undefined;
+  return id;
+}
+
+// unchanged reports whether the file at bin is the one main verified for
+// the post step with SHA-256 want: rec (main's record) names it with that
+// SHA-256 and an identity the file still has. Its owner and mode are checked
+// as for any run.
+function unchanged(rec, bin, want) {
+  if (!posix || !rec || !rec.id || rec.path !== bin || rec.sha256 !== want) return false;
+  checkRunnable(bin);
+  return fileIdentity(fs.lstatSync(bin, { bigint: true })) === rec.id;
+}
+
 // prebuilt returns dist/'s binary of command cmd, verified against
-// dist/SHA256SUMS (listed only, when check is 'listed'), or null when the
-// action has no dist/ (a branch or `uses: ./`). A dist/ that is incomplete
-// or does not match its checksums is an error: never run an unverified binary.
+// dist/SHA256SUMS, or null when the action has no dist/ (a branch or
+// `uses: ./`). With check 'listed' it only checks that the sums list it and
+// returns { bin, want }: the path and its listed SHA-256. A dist/ that is
+// incomplete or does not match its checksums is an error: never run an
+// unverified binary.
 function prebuilt(root, t, cmd = 'jitkey', check = 'hash') {
   const dist = path.join(root, 'dist');
   const sumsFile = path.join(dist, 'SHA256SUMS');
@@ -141,7 +198,7 @@ function prebuilt(root, t, cmd = 'jitkey', check = 'hash') {
   const want = readSums(sumsFile).get(name);
   if (!want) throw new Error(`jitkey: dist/SHA256SUMS lists no ${name}; this release has no build for this runner`);
   if (!fs.existsSync(bin)) throw new Error(`jitkey: dist/SHA256SUMS lists ${name} but the file is missing`);
-  if (check === 'listed') return bin;
+  if (check === 'listed') return { bin, want, label: `dist/${name}` };
   return verified(bin, want, 'dist/SHA256SUMS', `dist/${name}`);
 }
 
@@ -151,7 +208,7 @@ const SKIP = new Set(['.git', 'node_modules', 'dist']);
 // skipping .git, dist, node_modules and dot-directories: a build from source
 // is stamped with it as its version.
 function sourceHash(root) {
-  const h = crypto.createHash('sha256');
+  const h = crypto().createHash('sha256');
   const walk = (dir, rel) => {
     const entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
@@ -256,45 +313,47 @@ async function buildFromSource(root, t, env, log, cmd, dir, version) {
 // STATE_<name>. Without a state file (outside Actions) it does nothing.
 function saveState(env, name, value) {
   if (!env.GITHUB_STATE) return;
-  const delim = `ghadelimiter_${crypto.randomUUID()}`;
+  const delim = `ghadelimiter_${crypto().randomUUID()}`;
   fs.appendFileSync(env.GITHUB_STATE, `${name}<<${delim}${os.EOL}${value}${os.EOL}${delim}${os.EOL}`);
 }
 
-// postFromState returns the jitkey-post main built and recorded, verified
-// against the recorded SHA-256, or null when main recorded none.
-function postFromState(env) {
+// postRecord returns the record main left in the step state for the post
+// step (see POST_STATE), or null when it left none.
+function postRecord(env) {
   const raw = env[`STATE_${POST_STATE}`];
   if (!raw) return null;
   let rec;
   try {
     rec = JSON.parse(raw);
   } catch {
+    rec = null;
+  }
+  if (!rec || typeof rec.path !== 'string' || !/^[0-9a-f]{64}$/.test(rec.sha256 || '') || (rec.id !== undefined && typeof rec.id !== 'string')) {
     throw new Error(`jitkey: the step state ${POST_STATE} is not what the main step wrote; refusing it`);
   }
-  if (typeof rec.path !== 'string' || !/^[0-9a-f]{64}$/.test(rec.sha256 || '')) {
-    throw new Error(`jitkey: the step state ${POST_STATE} is not what the main step wrote; refusing it`);
-  }
-  return verified(rec.path, rec.sha256, 'the main step');
+  return rec;
 }
 
 // resolve finds the binaries a step runs: { bin } to run, verified in this
 // job. For a main step that mints, it also readies jitkey-post for the post
-// step before anything is minted: listed in dist/SHA256SUMS (post verifies
-// it), or built from source and recorded in the step state.
+// step before anything is minted: listed in dist/SHA256SUMS (returned as
+// post: { bin, want, label }, for main to verify while the mint runs), or
+// built from source and recorded in the step state. The post step runs
+// jitkey-post without reading it when main's record says it verified that
+// very file (unchanged), and hashes it otherwise.
 async function resolve(kind, cmd, root, env = process.env, log = console.log) {
   const t = target();
   // A mint, direct or through a broker (exchange), has a post step to ready.
   const mint = kind === 'main' && (cmd.cmd === 'jitkey-mint' || cmd.args[0] === 'exchange');
   if (kind === 'post') {
-    const bin = prebuilt(root, t, 'jitkey-post') || postFromState(env);
-    if (bin) return { bin };
+    const rec = postRecord(env);
+    const dist = prebuilt(root, t, 'jitkey-post', 'listed');
+    if (dist) return { bin: unchanged(rec, dist.bin, dist.want) ? dist.bin : verified(dist.bin, dist.want, 'dist/SHA256SUMS', dist.label) };
+    if (rec) return { bin: unchanged(rec, rec.path, rec.sha256) ? rec.path : verified(rec.path, rec.sha256, 'the main step') };
     log('jitkey: the main step recorded no jitkey-post build; building it again');
   } else {
     const bin = prebuilt(root, t, cmd.cmd);
-    if (bin) {
-      if (mint) prebuilt(root, t, 'jitkey-post', 'listed');
-      return { bin };
-    }
+    if (bin) return mint ? { bin, post: prebuilt(root, t, 'jitkey-post', 'listed') } : { bin };
   }
   const dir = privateDir(env);
   const version = sourceHash(root).slice(0, 12);
@@ -304,6 +363,18 @@ async function resolve(kind, cmd, root, env = process.env, log = console.log) {
     saveState(env, POST_STATE, JSON.stringify({ path: post.bin, sha256: post.sha256 }));
   }
   return { bin: built.bin };
+}
+
+// verifyForPost verifies dist's jitkey-post (post: { bin, want, label }) for
+// the post step and returns the record to keep in the step state, or null
+// when it cannot be verified now (post then says why, and refuses it).
+function verifyForPost(post) {
+  try {
+    const id = verify(post.bin, post.want, 'dist/SHA256SUMS', post.label);
+    return { path: post.bin, sha256: post.want, ...(id && { id }) };
+  } catch {
+    return null;
+  }
 }
 
 // commandArgs says what a step runs, as { cmd, args }: main runs jitkey with
@@ -326,8 +397,14 @@ async function launch(kind, root = path.resolve(__dirname, '..')) {
   try {
     const step = commandArgs(kind);
     if (!step) return 0;
-    const { bin } = await resolve(kind, step, root);
-    return await run(bin, step.args);
+    const { bin, post } = await resolve(kind, step, root);
+    const running = run(bin, step.args);
+    // While the mint runs (its network round trips leave a core idle), main
+    // verifies jitkey-post once for this job, so that post need not read it.
+    const rec = post && verifyForPost(post);
+    const code = await running;
+    if (rec) saveState(process.env, POST_STATE, JSON.stringify(rec));
+    return code;
   } catch (err) {
     // Workflow-command escaping of the message: % \r \n.
     const msg = String(err.message || err).replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
@@ -337,6 +414,6 @@ async function launch(kind, root = path.resolve(__dirname, '..')) {
 }
 
 module.exports = {
-  POST_STATE, target, binaryName, readSums, sha256File, prebuilt, sourceHash, buildFromSource, privateDir,
+  POST_STATE, target, binaryName, readSums, sha256File, fileIdentity, prebuilt, sourceHash, buildFromSource, privateDir,
   checkOwned, resolve, run, commandArgs, launch,
 };

@@ -136,6 +136,117 @@ test('post runs jitkey-post without arguments after mint and nothing after other
   assert.strictEqual(r.out, `ran ${name} with 1 args: validate\n`, 'other commands run jitkey');
 });
 
+// verifiedOnce lays out an action whose binaries touch marker/<name> and
+// last changed over a second ago (the age main needs to identify a file by
+// its status), runs a mint's main step, and returns the action, the job's
+// environment and main's record for the post step.
+async function verifiedOnce() {
+  const marker = fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-marker-'));
+  const root = fakeAction(`#!/bin/sh\ntouch ${marker}/$(basename "$0")\n`);
+  await new Promise((r) => setTimeout(r, 1200));
+  const job = fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-job-'));
+  const env = { RUNNER_TEMP: job, GITHUB_STATE: path.join(job, 'state') };
+  const r = await runLauncher(root, 'main', env);
+  assert.strictEqual(r.code, 0, r.out);
+  const state = stateOf(env.GITHUB_STATE);
+  return { root, marker, env: { ...env, ...state }, rec: JSON.parse(state[`STATE_${launcher.POST_STATE}`]) };
+}
+
+// opened runs fn with fs.openSync watched and returns the paths it opened.
+async function opened(fn) {
+  const open = fs.openSync;
+  const paths = [];
+  fs.openSync = (p, ...rest) => {
+    paths.push(String(p));
+    return open(p, ...rest);
+  };
+  try {
+    await fn();
+  } finally {
+    fs.openSync = open;
+  }
+  return paths;
+}
+
+test('main verifies jitkey-post once for the job; post runs it unread while it is the file main verified', { skip: skipWin }, async () => {
+  const { root, marker, env, rec } = await verifiedOnce();
+  const post = path.join(root, 'dist', postName);
+  assert.strictEqual(rec.path, post);
+  assert.strictEqual(rec.sha256, launcher.sha256File(post));
+  assert.strictEqual(rec.id, launcher.fileIdentity(fs.lstatSync(post, { bigint: true })));
+
+  const step = launcher.commandArgs('post', {});
+  let got;
+  const paths = await opened(async () => {
+    got = await launcher.resolve('post', step, root, env, () => {});
+  });
+  assert.strictEqual(got.bin, post);
+  assert.ok(!paths.includes(post), `post read the binary main verified: ${paths}`);
+  const r = await runLauncher(root, 'post', env);
+  assert.strictEqual(r.code, 0, r.out);
+  assert.ok(fs.existsSync(path.join(marker, postName)));
+
+  // Without main's record (main was killed before it wrote one), or with a
+  // record of another action's file, post hashes the binary itself.
+  for (const e of [{ ...env, [`STATE_${launcher.POST_STATE}`]: '' },
+    { ...env, [`STATE_${launcher.POST_STATE}`]: JSON.stringify({ ...rec, path: `${post}.other` }) }]) {
+    const p = await opened(async () => {
+      got = await launcher.resolve('post', step, root, e, () => {});
+    });
+    assert.ok(p.includes(post), 'post hashes what main did not verify');
+  }
+});
+
+test('a jitkey-post changed after main verified it is hashed again by post and refused', { skip: skipWin }, async () => {
+  // What another job running as the runner user could do between the steps:
+  // rewrite the file in place or rename another file onto its name, the
+  // same size, its times set back. Either changes the file's change time
+  // or inode.
+  // Times are restored to the nanosecond as touch -r does (utimensat).
+  const { execFileSync } = require('child_process');
+  const plant = (post, marker) => {
+    const ref = `${post}.times`;
+    fs.writeFileSync(ref, '');
+    execFileSync('touch', ['-r', post, ref]);
+    const size = fs.statSync(post).size;
+    const script = `#!/bin/sh\ntouch ${marker}/planted\n#`;
+    assert.ok(script.length < size);
+    return { ref, body: `${script}${'#'.repeat(size - script.length - 1)}\n` };
+  };
+  const attacks = {
+    'rewritten in place, same size, times restored': (post, marker) => {
+      const { ref, body } = plant(post, marker);
+      fs.writeFileSync(post, body);
+      execFileSync('touch', ['-r', ref, post]);
+    },
+    'replaced by a rename, same size, times restored': (post, marker) => {
+      const { ref, body } = plant(post, marker);
+      const planted = `${post}.planted`;
+      fs.writeFileSync(planted, body, { mode: 0o755 });
+      execFileSync('touch', ['-r', ref, planted]);
+      fs.renameSync(planted, post);
+    },
+  };
+  for (const [what, attack] of Object.entries(attacks)) {
+    const { root, marker, env } = await verifiedOnce();
+    attack(path.join(root, 'dist', postName), marker);
+    const r = await runLauncher(root, 'post', env);
+    assert.strictEqual(r.code, 1, `${what}: ${r.out}`);
+    assert.match(r.out, /checksum mismatch for dist\/jitkey-post-.*dist\/SHA256SUMS says/, what);
+    assert.ok(!fs.existsSync(path.join(marker, 'planted')), `${what}: the planted binary ran`);
+  }
+});
+
+test('a jitkey-post that changed just before main verified it is not identified by its status', { skip: skipWin }, async () => {
+  const root = fakeAction('#!/bin/sh\n');
+  const job = fs.mkdtempSync(path.join(os.tmpdir(), 'jitkey-job-'));
+  const env = { GITHUB_STATE: path.join(job, 'state') };
+  assert.strictEqual((await runLauncher(root, 'main', env)).code, 0);
+  const rec = JSON.parse(stateOf(env.GITHUB_STATE)[`STATE_${launcher.POST_STATE}`]);
+  assert.strictEqual(rec.sha256, launcher.sha256File(path.join(root, 'dist', postName)));
+  assert.strictEqual(rec.id, undefined, 'a file changed less than a second before could change again within the same clock tick');
+});
+
 test('commandArgs picks the binary and its arguments', () => {
   assert.deepStrictEqual(launcher.commandArgs('post', {}), { cmd: 'jitkey-post', args: [] });
   assert.deepStrictEqual(launcher.commandArgs('post', { INPUT_COMMAND: 'mint' }), { cmd: 'jitkey-post', args: [] });
