@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"net/http"
 	"os"
@@ -81,8 +82,10 @@ func benchServe(b *testing.B, name, ledgerCUE string) {
 	if p := os.Getenv(brokerProfileEnv); p != "" {
 		env[brokerProfileEnv] = p + "." + name
 	}
+	postmaster := 0
 	if ledgerCUE != "" {
 		env["PG_DSN"] = pgDurable.Database(b)
+		postmaster = postmasterOf(b, env["PG_DSN"])
 	}
 	w := newBrokerWorld(b, brokerOpt{noStart: true, ledger: ledgerCUE,
 		limits: "limits: {repository_rate: 10000000, global_rate: 100000}"})
@@ -115,7 +118,7 @@ func benchServe(b *testing.B, name, ledgerCUE string) {
 		oidc[i] = w.oidc(claims)
 	}
 	before := total(w.sim.Calls())
-	cpu0, self0, all0 := cpuTime(r.cmd.Process.Pid), selfCPU(), machineCPU()
+	cpu0, self0, all0, pg0 := cpuTime(r.cmd.Process.Pid), selfCPU(), machineCPU(), clusterCPU(postmaster)
 	lat := make([]time.Duration, b.N)
 	timings := make([]serverTimings, b.N)
 	var next atomic.Int64
@@ -141,7 +144,7 @@ func benchServe(b *testing.B, name, ledgerCUE string) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	b.StopTimer()
-	cpu1, self1, all1 := cpuTime(r.cmd.Process.Pid), selfCPU(), machineCPU()
+	cpu1, self1, all1, pg1 := cpuTime(r.cmd.Process.Pid), selfCPU(), machineCPU(), clusterCPU(postmaster)
 	reportLatency(b, lat, elapsed, total(w.sim.Calls())-before)
 	added := make([]time.Duration, b.N)
 	for i, t := range timings {
@@ -156,6 +159,11 @@ func benchServe(b *testing.B, name, ledgerCUE string) {
 	b.ReportMetric(broker, "broker-cpu-ms/op")
 	b.ReportMetric(harness, "sim+jobs-cpu-ms/op")
 	b.ReportMetric(max(perOp(all1-all0)-broker-harness, 0), "other-cpu-ms/op")
+	if postmaster != 0 {
+		// The part of other-cpu that is this cluster's processes alone,
+		// whatever else runs on the machine.
+		b.ReportMetric(perOp(pg1-pg0), "postgres-cpu-ms/op")
+	}
 	b.ReportMetric(float64(runtime.NumCPU())*1000/broker, "implied-exchanges/s")
 	if load, err := os.ReadFile("/proc/loadavg"); err == nil {
 		b.Logf("load average during the run: %s", strings.Fields(string(load))[0])
@@ -230,15 +238,76 @@ func machineCPU() time.Duration {
 
 // cpuTime is a process's user and system CPU time so far (Linux).
 func cpuTime(pid int) time.Duration {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
+	f := procStat(pid)
+	if len(f) < 13 {
 		return 0
 	}
-	// Fields after the command (which may hold spaces) start at ") ".
-	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
+// postmasterOf is the process ID of the PostgreSQL server holding dsn: the
+// parent of a backend.
+func postmasterOf(b *testing.B, dsn string) int {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	var backend int
+	if err := db.QueryRow("SELECT pg_backend_pid()").Scan(&backend); err != nil {
+		b.Fatal(err)
+	}
+	f := procStat(backend)
+	if len(f) < 2 {
+		return 0 // not Linux: not reported
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
+}
+
+// clusterCPU is the CPU time of a PostgreSQL server's processes so far: the
+// postmaster, its children (backends, WAL writer, checkpointer), and the
+// children it already reaped (Linux).
+func clusterCPU(postmaster int) time.Duration {
+	if postmaster == 0 {
+		return 0
+	}
+	ticks := func(f []string, from int) int64 {
+		var n int64
+		for _, v := range f[from : from+2] {
+			t, _ := strconv.ParseInt(v, 10, 64)
+			n += t
+		}
+		return n
+	}
+	var total int64
+	if f := procStat(postmaster); len(f) > 14 {
+		total += ticks(f, 11) + ticks(f, 13) // its own time, its reaped children's
+	}
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		if f := procStat(pid); len(f) > 14 && f[1] == strconv.Itoa(postmaster) {
+			total += ticks(f, 11)
+		}
+	}
+	return time.Duration(total) * time.Second / 100 // USER_HZ
+}
+
+// procStat is the fields of /proc/PID/stat after the command: state, ppid,
+// ... (utime is index 11, stime 12, cutime 13, cstime 14).
+func procStat(pid int) []string {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil
+	}
+	// The command (which may hold spaces) ends at the last ")".
+	return strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
 }
 
 // peakRSS is a process's peak resident set (VmHWM) in MB.

@@ -8,93 +8,120 @@ import (
 	"time"
 )
 
-// batcher is SQLite's group commit: the writes of concurrent exchanges (the
-// jti and intent, the mint) queue for the one writer, which runs all those
-// waiting in one transaction. One commit, one append of the pages they
-// share to the WAL, for many exchanges: the commit cost most of an
-// exchange's ledger time. Each write is answered only once its transaction
-// committed; a write's statement that fails is undone alone (SQLite rolls
-// back the statement, not the transaction).
-type batcher struct {
-	db   *sql.DB
-	ops  chan *batchOp
-	quit chan struct{}
-	done chan struct{}
+// groupCommit is the group commit of the exchange path: the writes of
+// concurrent exchanges (the jti and intent, the mint) queue, and a
+// committer takes all those waiting into one transaction. One commit (one
+// WAL flush) for many exchanges: the commit cost most of an exchange's
+// ledger time. Each write is answered only once its transaction committed,
+// or with the error that stopped it; a write refused by the database is
+// refused alone. How a group runs is the dialect's commit: SQLite's runs
+// the writes in a transaction of its one connection (sqliteCommit),
+// PostgreSQL's sends them in one pipelined round trip (pgCommitter).
+type groupCommit[W any] struct {
+	ops    chan *pending[W]
+	commit func(batch []*pending[W])
+	quit   chan struct{}
+	done   sync.WaitGroup
 
 	mu     sync.RWMutex // held to queue; close takes it to stop the queueing
 	closed bool
 }
 
-// batchOp is one write: fn runs in the batch's transaction.
-type batchOp struct {
+// pending is one queued write w, answered on answer once its group ended.
+type pending[W any] struct {
 	ctx    context.Context
-	fn     func(ctx context.Context, tx *sql.Tx) error
+	w      W
 	answer chan error
 }
 
 // maxBatch bounds the writes one transaction holds.
 const maxBatch = 64
 
+// commitBound is how long one group's transaction may take.
+const commitBound = 30 * time.Second
+
 // errClosed answers writes queued after the ledger was closed.
 var errClosed = errors.New("ledger: closed")
 
-func newBatcher(db *sql.DB) *batcher {
-	b := &batcher{db: db, ops: make(chan *batchOp, maxBatch), quit: make(chan struct{}), done: make(chan struct{})}
-	go b.run()
-	return b
+// newGroupCommit starts committers goroutines, each committing the writes
+// waiting when it is free: more than one keeps a group filling while
+// another commits.
+func newGroupCommit[W any](committers int, commit func(batch []*pending[W])) *groupCommit[W] {
+	g := &groupCommit[W]{ops: make(chan *pending[W], maxBatch), commit: commit, quit: make(chan struct{})}
+	for range committers {
+		g.done.Go(g.run)
+	}
+	return g
 }
 
-// write queues fn and waits for its transaction to commit. It waits even
+// write queues w and waits for its transaction to commit. It waits even
 // when ctx ends meanwhile: a write that ran is reported, never left behind
 // unknown to its caller (an intent written behind the broker's back would
-// be reported dangling).
-func (b *batcher) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
-	op := &batchOp{ctx: ctx, fn: fn, answer: make(chan error, 1)}
-	b.mu.RLock()
-	if b.closed {
-		b.mu.RUnlock()
+// be reported dangling). A write whose ctx ended before its group began is
+// not run.
+func (g *groupCommit[W]) write(ctx context.Context, w W) error {
+	op := &pending[W]{ctx: ctx, w: w, answer: make(chan error, 1)}
+	g.mu.RLock()
+	if g.closed {
+		g.mu.RUnlock()
 		return errClosed
 	}
 	select {
-	case b.ops <- op:
+	case g.ops <- op:
 	case <-ctx.Done():
-		b.mu.RUnlock()
+		g.mu.RUnlock()
 		return ctx.Err()
 	}
-	b.mu.RUnlock()
-	// Queued before close: the writer commits it or answers errClosed.
+	g.mu.RUnlock()
+	// Queued before close: a committer commits it or answers errClosed.
 	return <-op.answer
 }
 
-func (b *batcher) run() {
-	defer close(b.done)
+func (g *groupCommit[W]) run() {
 	for {
-		var first *batchOp
 		select {
-		case first = <-b.ops:
-		case <-b.quit:
-			b.drain()
+		case <-g.quit: // closed: checked first, so no group begins after
+			g.drain()
+			return
+		default:
+		}
+		var first *pending[W]
+		select {
+		case first = <-g.ops:
+		case <-g.quit:
+			g.drain()
 			return
 		}
-		batch := []*batchOp{first}
+		batch := []*pending[W]{first}
 	more:
 		for len(batch) < maxBatch {
 			select {
-			case op := <-b.ops:
+			case op := <-g.ops:
 				batch = append(batch, op)
 			default:
 				break more
 			}
 		}
-		b.commit(batch)
+		// Those whose caller left before their group began are not run.
+		running := batch[:0]
+		for _, op := range batch {
+			if err := op.ctx.Err(); err != nil {
+				op.answer <- err
+				continue
+			}
+			running = append(running, op)
+		}
+		if len(running) > 0 {
+			g.commit(running)
+		}
 	}
 }
 
 // drain answers the writes still queued at close.
-func (b *batcher) drain() {
+func (g *groupCommit[W]) drain() {
 	for {
 		select {
-		case op := <-b.ops:
+		case op := <-g.ops:
 			op.answer <- errClosed
 		default:
 			return
@@ -102,33 +129,43 @@ func (b *batcher) drain() {
 	}
 }
 
-func (b *batcher) commit(batch []*batchOp) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	errs := make([]error, len(batch))
-	tx, err := b.db.BeginTx(ctx, nil)
-	if err == nil {
-		for i, op := range batch {
-			if errs[i] = op.ctx.Err(); errs[i] == nil {
-				errs[i] = op.fn(ctx, tx)
-			}
-		}
-		err = tx.Commit()
+// close stops the queueing, lets the groups under way commit, answers the
+// writes still queued with errClosed, and returns once every committer
+// ended. Closing twice is harmless.
+func (g *groupCommit[W]) close() {
+	g.mu.Lock()
+	if !g.closed {
+		g.closed = true
+		close(g.quit)
 	}
-	for i, op := range batch {
-		if err != nil {
-			errs[i] = err
-		}
-		op.answer <- errs[i]
-	}
+	g.mu.Unlock()
+	g.done.Wait()
 }
 
-func (b *batcher) close() {
-	b.mu.Lock()
-	if !b.closed {
-		b.closed = true
-		close(b.quit)
+// sqliteWrite is a write of SQLite's group: it runs in the group's
+// transaction.
+type sqliteWrite func(ctx context.Context, tx *sql.Tx) error
+
+// sqliteCommit runs a group in one transaction of SQLite's one connection.
+// A write's statement that fails is undone alone (SQLite rolls back the
+// statement, not the transaction); the others commit.
+func sqliteCommit(db *sql.DB) func(batch []*pending[sqliteWrite]) {
+	return func(batch []*pending[sqliteWrite]) {
+		ctx, cancel := context.WithTimeout(context.Background(), commitBound)
+		defer cancel()
+		errs := make([]error, len(batch))
+		tx, err := db.BeginTx(ctx, nil)
+		if err == nil {
+			for i, op := range batch {
+				errs[i] = op.w(ctx, tx)
+			}
+			err = tx.Commit()
+		}
+		for i, op := range batch {
+			if err != nil {
+				errs[i] = err
+			}
+			op.answer <- errs[i]
+		}
 	}
-	b.mu.Unlock()
-	<-b.done
 }

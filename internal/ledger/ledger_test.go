@@ -21,7 +21,6 @@ import (
 	"github.com/jitkey/jitkey/internal/audit"
 	"github.com/jitkey/jitkey/internal/github"
 	"github.com/jitkey/jitkey/internal/ledger"
-	"github.com/jitkey/jitkey/internal/pgtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -29,8 +28,8 @@ import (
 // pg is this test binary's private PostgreSQL cluster; pgDurable, with
 // PostgreSQL's default durability, is the benchmark's (started only by it).
 var (
-	pg        = pgtest.New()
-	pgDurable = pgtest.NewDurable()
+	pg        = ledger.PG
+	pgDurable = ledger.PGDurable
 )
 
 func TestMain(m *testing.M) {

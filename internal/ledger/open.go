@@ -91,11 +91,13 @@ func Open(ctx context.Context, c Config) (Ledger, error) {
 		// BenchmarkExchange.
 		db.SetMaxOpenConns(1)
 	} else {
-		// Keep the connections concurrent exchanges use: database/sql keeps
-		// 2 idle by default, so under load every other statement opened a
-		// connection (a PostgreSQL backend forked, the statements prepared
-		// again). 16 per replica: mind max_connections (100 by default)
-		// when running many replicas.
+		// The exchange path's writes take pgCommitters connections (group
+		// commit); revocations, webhooks, the sweeper and metrics the rest.
+		// Keep those opened: database/sql keeps 2 idle by default, so
+		// under load every other statement opened a connection (a
+		// PostgreSQL backend forked, the statements prepared again). At
+		// most 16 per replica: mind max_connections (100 by default) when
+		// running many replicas.
 		db.SetMaxOpenConns(postgresConns)
 		db.SetMaxIdleConns(postgresConns)
 		db.SetConnMaxIdleTime(5 * time.Minute)
@@ -109,9 +111,12 @@ func Open(ctx context.Context, c Config) (Ledger, error) {
 		return nil, err
 	}
 	l := &sqlLedger{db: db, d: d, keys: c.Keys, now: c.Now, lease: c.SweepLease}
-	if d.name == "sqlite" {
-		l.batch = newBatcher(db)
+	if d.name == "postgres" {
+		// pgx prepares the group's statements once per connection itself.
+		l.pg = newGroupCommit(pgCommitters, pgCommitter{db: db}.commit)
+		return l, nil
 	}
+	l.lite = newGroupCommit(1, sqliteCommit(db))
 	for _, q := range []string{insertExchange, insertIntent, updateMint} {
 		// Prepared now: a transaction (on SQLite's one connection) then
 		// finds them prepared.

@@ -20,8 +20,10 @@ type sqlLedger struct {
 	keys  *Keyring
 	now   func() time.Time
 	lease time.Duration
-	stmts sync.Map // SQL text -> *sql.Stmt, prepared once
-	batch *batcher // SQLite's group commit; nil on PostgreSQL
+	stmts sync.Map // SQL text -> *sql.Stmt, prepared once (SQLite)
+	// The group commit of the exchange path's writes: one of them is set.
+	lite *groupCommit[sqliteWrite]
+	pg   *groupCommit[pgWrite]
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
@@ -99,27 +101,21 @@ func (l *sqlLedger) ExchangeIntent(ctx context.Context, x OIDCToken, in Intent) 
 	}
 	xargs := []any{x.Issuer, x.JTI, ms(x.Expires)}
 	var id int64
-	if l.d.name == "postgres" {
-		err := l.scan(ctx, nil, exchangeIntentPostgres, append(xargs, args...), &id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return 0, false, nil
-		}
-		if err != nil {
-			return 0, false, fmt.Errorf("record the OIDC exchange and the intent: %w", err)
-		}
-		return IntentID(id), true, nil
+	var first bool
+	if l.pg != nil {
+		err = l.pg.write(ctx, pgWrite{query: exchangeIntentPostgres, args: append(xargs, args...), dest: []any{&id}, found: &first})
+	} else {
+		// SQLite has no data-modifying WITH: two statements in the
+		// writer's next transaction.
+		err = l.lite.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			n, err := l.execCount(ctx, tx, insertExchange, xargs...)
+			if first = n == 1; err != nil || !first {
+				return err
+			}
+			return l.scan(ctx, tx, insertIntent, args, &id)
+		})
 	}
-	// SQLite has no data-modifying WITH: two statements in the writer's
-	// next transaction.
-	var first int64
-	err = l.batch.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		var err error
-		if first, err = l.execCount(ctx, tx, insertExchange, xargs...); err != nil || first == 0 {
-			return err
-		}
-		return l.scan(ctx, tx, insertIntent, args, &id)
-	})
-	if err != nil || first == 0 {
+	if err != nil || !first {
 		return 0, false, wrapErr("record the OIDC exchange and the intent", err)
 	}
 	return IntentID(id), true, nil
@@ -168,15 +164,15 @@ func (l *sqlLedger) scan(ctx context.Context, tx *sql.Tx, q string, args []any, 
 	return st.QueryRowContext(ctx, args...).Scan(dest...)
 }
 
-// write runs the prepared statement q as a write of the exchange path: on
-// SQLite in the writer's next transaction (group commit), on PostgreSQL at
-// once. It returns the rows changed.
+// write runs q as a write of the exchange path, in the next group commit,
+// and returns the rows changed.
 func (l *sqlLedger) write(ctx context.Context, q string, args ...any) (int64, error) {
-	if l.batch == nil {
-		return l.execCount(ctx, nil, q, args...)
-	}
 	var n int64
-	err := l.batch.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	if l.pg != nil {
+		err := l.pg.write(ctx, pgWrite{query: q, args: args, n: &n})
+		return n, err
+	}
+	err := l.lite.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		n, err = l.execCount(ctx, tx, q, args...)
 		return err
@@ -451,8 +447,11 @@ func (l *sqlLedger) Stats(ctx context.Context) (Stats, error) {
 }
 
 func (l *sqlLedger) Close() error {
-	if l.batch != nil {
-		l.batch.close()
+	if l.lite != nil {
+		l.lite.close()
+	}
+	if l.pg != nil {
+		l.pg.close()
 	}
 	l.stmts.Range(func(_, v any) bool {
 		_ = v.(*sql.Stmt).Close()
