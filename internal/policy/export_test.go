@@ -11,7 +11,7 @@ func SchemaCheck(name string, data []byte) []Diagnostic {
 	if err != nil {
 		panic(err)
 	}
-	defer schemaPool.Put(sc)
+	defer putSchema(sc)
 	_, _, diags := sc.validate(name, data)
 	return diags
 }
@@ -23,7 +23,7 @@ func Compiles(name string, data []byte) bool {
 	if err != nil {
 		panic(err)
 	}
-	defer schemaPool.Put(sc)
+	defer putSchema(sc)
 	_, diags := sc.compile(name, data)
 	return diags == nil
 }

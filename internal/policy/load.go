@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"cuelang.org/go/cue"
@@ -99,23 +100,83 @@ type schema struct {
 // schemaPool keeps contexts that have evaluated fewer than
 // filesPerContext files, so that small runs (one file read through the
 // API, a test) do not rebuild the schema each time; a context is dropped
-// once full, so memory stays bounded.
-var schemaPool sync.Pool
+// once full, so memory stays bounded. A sync.Pool returns a context to the
+// processor that put it, so one context is also kept in lastSchema, which
+// any goroutine takes: a mint evaluates its policy directories one after
+// the other on whichever processor is free, and each would otherwise build
+// the schema anew (a few milliseconds each).
+var (
+	schemaPool sync.Pool
+	lastSchema atomic.Pointer[schema]
+)
+
+// preparing is closed when the Prepare in progress has kept its schema.
+var preparing struct {
+	mu   sync.Mutex
+	done chan struct{} // nil when no Prepare runs
+}
 
 func getSchema() (*schema, error) {
-	if sc, ok := schemaPool.Get().(*schema); ok {
+	if sc := takeSchema(); sc != nil {
 		return sc, nil
+	}
+	// A schema being prepared is ready sooner than a new one, and building
+	// both would cost the CPU the head start was meant to save.
+	preparing.mu.Lock()
+	done := preparing.done
+	preparing.mu.Unlock()
+	if done != nil {
+		<-done
+		if sc := takeSchema(); sc != nil {
+			return sc, nil
+		}
 	}
 	return newSchema()
 }
 
+func takeSchema() *schema {
+	if sc := lastSchema.Swap(nil); sc != nil {
+		return sc
+	}
+	if sc, ok := schemaPool.Get().(*schema); ok {
+		return sc
+	}
+	return nil
+}
+
+// putSchema keeps sc for the next getSchema.
+func putSchema(sc *schema) {
+	if !lastSchema.CompareAndSwap(nil, sc) {
+		schemaPool.Put(sc)
+	}
+}
+
 // Prepare builds the schema into a context and keeps it for the next Load,
 // so a caller that will load a policy after some network round trips (jitkey
-// mint reads it through the API) can build the schema meanwhile. It is only
-// a head start: Load works the same without it.
+// mint reads it through the API) can build the schema meanwhile; a Load
+// that starts before it is done waits for it rather than build another. It
+// is only a head start: Load works the same without it.
 func Prepare() {
-	if sc, err := getSchema(); err == nil {
-		schemaPool.Put(sc)
+	if sc := takeSchema(); sc != nil {
+		putSchema(sc)
+		return
+	}
+	preparing.mu.Lock()
+	if preparing.done != nil {
+		preparing.mu.Unlock()
+		return
+	}
+	done := make(chan struct{})
+	preparing.done = done
+	preparing.mu.Unlock()
+	defer func() {
+		preparing.mu.Lock()
+		preparing.done = nil
+		preparing.mu.Unlock()
+		close(done)
+	}()
+	if sc, err := newSchema(); err == nil {
+		putSchema(sc)
 	}
 }
 
@@ -236,7 +297,7 @@ func loadFresh(fl *inFlight, srcs []source) (*Set, error) {
 				sc.used++
 			}
 			if sc != nil && sc.used < filesPerContext {
-				schemaPool.Put(sc)
+				putSchema(sc)
 			}
 		})
 	}
