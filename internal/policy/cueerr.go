@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"cuelang.org/go/cue"
 	cueerrors "cuelang.org/go/cue/errors"
@@ -255,16 +256,23 @@ func ruleName(raw cue.Value, path []string) string {
 	return s
 }
 
+// The expressions that read CUE's messages are compiled on first use: only a
+// file with errors needs them, and compiling them at start-up cost every
+// jitkey-mint process about half a millisecond before main.
 var (
-	refNotFound = regexp.MustCompile(`reference "([^"]+)" not found`)
-	wantList    = regexp.MustCompile(`conflicting values ("(?:[^"\\]|\\.)*"|[0-9.]+|true|false) and \[.*\(mismatched types \w+ and list\)`)
+	refNotFound = lazyRegexp(`reference "([^"]+)" not found`)
+	wantList    = lazyRegexp(`conflicting values ("(?:[^"\\]|\\.)*"|[0-9.]+|true|false) and \[.*\(mismatched types \w+ and list\)`)
 	// longPattern is a schema regular expression too long to help anyone.
-	longPattern = regexp.MustCompile(`=~"(?:[^"\\]|\\.){60,}"`)
+	longPattern = lazyRegexp(`=~"(?:[^"\\]|\\.){60,}"`)
 	// badValue is CUE's refusal of a string outside a schema pattern or format.
-	badValue   = regexp.MustCompile(`invalid value ("(?:[^"\\]|\\.)*") \((?:out of bound =~|does not satisfy )`)
-	conflict   = regexp.MustCompile(`conflicting values ("(?:[^"\\]|\\.)*") and ("(?:[^"\\]|\\.)*")`)
-	ruleNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+	badValue   = lazyRegexp(`invalid value ("(?:[^"\\]|\\.)*") \((?:out of bound =~|does not satisfy )`)
+	conflict   = lazyRegexp(`conflicting values ("(?:[^"\\]|\\.)*") and ("(?:[^"\\]|\\.)*")`)
+	ruleNameRe = lazyRegexp(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 )
+
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
 
 // explain prefixes the message with its path and says what to do next.
 func explain(path []string, msg string) string {
@@ -275,10 +283,10 @@ func explain(path []string, msg string) string {
 		last = unquote(path[len(path)-1])
 	}
 	inPerms := len(path) >= 2 && strings.HasSuffix(path[len(path)-2], "permissions")
-	if m := refNotFound.FindStringSubmatch(msg); m != nil {
+	if m := refNotFound().FindStringSubmatch(msg); m != nil {
 		msg = fmt.Sprintf("%s is read as a reference to a field, and the file defines none of that name; if you meant the text, quote it: %q", m[1], m[1])
 	}
-	if m := wantList.FindStringSubmatch(msg); m != nil {
+	if m := wantList().FindStringSubmatch(msg); m != nil {
 		msg = fmt.Sprintf("a single value where a list is needed; use a list: [%s]", m[1])
 	} else if strings.Contains(msg, "mismatched types list and struct") {
 		msg = "a list where a map of name: value is needed"
@@ -289,7 +297,7 @@ func explain(path []string, msg string) string {
 		}
 	}
 	msg = plainValue(path, last, msg)
-	msg = longPattern.ReplaceAllString(msg, `=~"…"`)
+	msg = longPattern().ReplaceAllString(msg, `=~"…"`)
 	switch {
 	case hint != "":
 	case strings.Contains(msg, "struct.MinFields(1)"):
@@ -300,7 +308,7 @@ func explain(path []string, msg string) string {
 	case strings.Contains(msg, "field not allowed"):
 		hint = "remove the field or fix its spelling; the fields are listed in jitkey's docs/policy.md"
 	case inPerms && len(permissionLevels[last]) > 0:
-		if m := badValue.FindStringSubmatch(msg); m != nil {
+		if m := badValue().FindStringSubmatch(msg); m != nil {
 			msg = levelMessage(last, m[1])
 		}
 		hint = fmt.Sprintf("%s accepts %s", last, strings.Join(permissionLevels[last], ", "))
@@ -335,7 +343,7 @@ func plainValue(path []string, last, msg string) string {
 	if enum := oneOf(msg); enum != "" {
 		return enum
 	}
-	m := badValue.FindStringSubmatch(msg)
+	m := badValue().FindStringSubmatch(msg)
 	if m == nil {
 		return msg
 	}
@@ -346,7 +354,7 @@ func plainValue(path []string, last, msg string) string {
 	switch {
 	case last == "name" && len(path) == 3 && path[0] == "rules":
 		msg = fmt.Sprintf("%q is not a rule name: use lower-case letters, digits, '.', '_' and '-', starting with a letter or digit, at most 63 characters", v)
-		if slug := strings.ReplaceAll(strings.ToLower(strings.TrimSpace(v)), " ", "-"); ruleNameRe.MatchString(slug) {
+		if slug := strings.ReplaceAll(strings.ToLower(strings.TrimSpace(v)), " ", "-"); ruleNameRe().MatchString(slug) {
 			msg += fmt.Sprintf(", e.g. %q", slug)
 		}
 	case last == "expires":
@@ -363,8 +371,8 @@ func plainValue(path []string, last, msg string) string {
 // against "branch" | "tag") as the choices and the closest of them, or
 // returns "" when msg is not only such conflicts.
 func oneOf(msg string) string {
-	ms := conflict.FindAllStringSubmatch(msg, -1)
-	if len(ms) < 2 || len(conflict.ReplaceAllString(msg, "")) != len("no allowed form matches: ")+2*(len(ms)-1) {
+	ms := conflict().FindAllStringSubmatch(msg, -1)
+	if len(ms) < 2 || len(conflict().ReplaceAllString(msg, "")) != len("no allowed form matches: ")+2*(len(ms)-1) {
 		return ""
 	}
 	given := ms[0][2]
