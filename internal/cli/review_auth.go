@@ -16,6 +16,7 @@ import (
 
 	"github.com/jitkey/jitkey/internal/action"
 	"github.com/jitkey/jitkey/internal/github"
+	"github.com/jitkey/jitkey/internal/github/rest"
 	"github.com/jitkey/jitkey/internal/revocation"
 )
 
@@ -87,10 +88,10 @@ func reviewConnect(ctx context.Context, env Env, a reviewAuth, org string, repos
 			return nil, "", noop, err
 		}
 		if a.identity != "" {
-			return c.REST(), a.identity, noop, nil
+			return rest.Client(c), a.identity, noop, nil
 		}
-		id, err := reviewTokenIdentity(ctx, env, c.REST(), a.tokenEnv)
-		return c.REST(), id, noop, err
+		id, err := reviewTokenIdentity(ctx, env, rest.Client(c), a.tokenEnv)
+		return rest.Client(c), id, noop, err
 	}
 	key := []byte(env.Getenv("JITKEY_APP_PRIVATE_KEY"))
 	if len(key) == 0 {
@@ -132,7 +133,7 @@ func reviewConnect(ctx context.Context, env Env, a reviewAuth, org string, repos
 	if err != nil {
 		return nil, "", noop, err
 	}
-	return c.REST(), inst.AppSlug + "[bot]", rt.revokeAll, nil
+	return rest.Client(c), inst.AppSlug + "[bot]", rt.revokeAll, nil
 }
 
 // reviewTokenIdentity is the login a token from the environment writes as:

@@ -13,8 +13,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	gh "github.com/google/go-github/v62/github"
 )
 
 // Options configure a Client. Zero values are sensible for production.
@@ -187,15 +185,8 @@ func (c *Client) BaseURL() *url.URL { u := *c.base; return &u }
 // HTTPClient is the authenticated, retrying HTTP client.
 func (c *Client) HTTPClient() *http.Client { return c.hc }
 
-// REST returns a go-github client over the same authenticated, retrying
-// transport and base URL.
-func (c *Client) REST() *gh.Client {
-	rc := gh.NewClient(c.hc)
-	rc.BaseURL = c.BaseURL()
-	rc.UploadURL = c.BaseURL()
-	rc.UserAgent = c.ua
-	return rc
-}
+// UserAgent is the User-Agent the client sends.
+func (c *Client) UserAgent() string { return c.ua }
 
 // Response describes a successful answer.
 type Response struct {

@@ -329,16 +329,6 @@ func TestContextBoundsRetries(t *testing.T) {
 	assert.Less(t, time.Since(start), time.Second)
 }
 
-func TestREST(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t, "/api/v3")
-	rest := f.tokenClient(t, f.sim.JobToken("acme/api")).REST()
-	repo, resp, err := rest.Repositories.Get(context.Background(), "acme", "api")
-	require.NoError(t, err)
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Equal(t, "acme/api", repo.GetFullName())
-}
-
 // A GHES web server (not its /api/v3/) answers HTML, whatever the status.
 func TestWrongAPIURLAnswersHTML(t *testing.T) {
 	t.Parallel()
