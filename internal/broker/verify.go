@@ -2,8 +2,6 @@ package broker
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -29,41 +27,27 @@ func bearer(r *http.Request) (string, *Problem) {
 // token, which a stateless one (ghs_APPID_JWT) also has.
 func looksJWT(s string) bool { return !github.IsToken(s) && strings.Count(s, ".") == 2 }
 
-// peekIssuer reads iss from a JWT without verifying it, only to choose the
-// verifier; the verifier checks it again.
-func peekIssuer(raw string) (string, bool) {
-	parts := strings.Split(raw, ".")
-	if len(parts) != 3 {
-		return "", false
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return "", false
-	}
-	var c struct {
-		Iss string `json:"iss"`
-	}
-	if json.Unmarshal(payload, &c) != nil || c.Iss == "" {
-		return "", false
-	}
-	return c.Iss, true
-}
-
 // verify checks a job's OIDC token: an issuer on the allowlist, its
 // signature, this broker as audience, expiry. It does not consume the jti.
+// The token is read once: its issuer chooses the verifier, which checks it.
 func (s *Server) verify(ctx context.Context, raw string) (identity.Identity, *Problem) {
-	iss, ok := peekIssuer(raw)
-	if !ok {
+	tok, err := identity.Parse(raw)
+	if err != nil || tok.Issuer() == "" {
+		msg := "the bearer credential is not a JWT with an issuer"
+		if err != nil && looksJWT(raw) {
+			msg = err.Error()
+		}
 		return identity.Identity{}, &Problem{Status: http.StatusUnauthorized, Class: ClassInvalidToken,
-			Message: "the bearer credential is not a JWT with an issuer", Fix: "send the job's OIDC token"}
+			Message: msg, Fix: "send the job's OIDC token"}
 	}
+	iss := tok.Issuer()
 	v := s.verifierFor(iss)
 	if v == nil {
 		return identity.Identity{}, &Problem{Status: http.StatusUnauthorized, Class: ClassIssuer,
 			Message: "issuer " + strconv.Quote(clip(iss, 200)) + " is not on this broker's allowlist",
 			Fix:     "run the job on a GitHub this broker trusts, or have the operator add the issuer to issuers"}
 	}
-	id, err := v.Verify(ctx, raw, s.o.Audience)
+	id, err := v.VerifyToken(ctx, tok, s.o.Audience)
 	if err != nil {
 		return identity.Identity{}, &Problem{Status: http.StatusUnauthorized, Class: ClassInvalidToken, Message: err.Error(),
 			Fix: "request the OIDC token with audience " + strconv.Quote(s.o.Audience) + " just before the exchange ('permissions: id-token: write')"}

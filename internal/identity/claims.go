@@ -27,34 +27,25 @@ type Identity struct {
 	RunID, RunAttempt, CheckRunID string
 }
 
-// extra holds the claims policy.Claims does not carry.
-type extra struct {
-	JTI        string          `json:"jti"`
-	RunID      json.RawMessage `json:"run_id"`
-	RunAttempt json.RawMessage `json:"run_attempt"`
-	CheckRunID json.RawMessage `json:"check_run_id"`
-}
-
-// parseClaims reads GitHub's job claims from a token payload and checks that
-// they hang together: a repository "owner/name" under repository_owner, and a
-// subject that agrees with them. It does not check signature or time.
-func parseClaims(payload []byte) (Identity, error) {
+// parseClaims reads GitHub's job claims from a token payload, whose members
+// readClaims split (each named once), and checks that they hang together: a
+// repository "owner/name" under repository_owner, and a subject that agrees
+// with them. It does not check signature or time.
+func parseClaims(payload []byte, cs claimSet) (Identity, error) {
 	var id Identity
 	if err := json.Unmarshal(payload, &id.Claims); err != nil {
 		return Identity{}, err
 	}
-	var x extra
-	if err := json.Unmarshal(payload, &x); err != nil {
+	var err error
+	if id.TokenID, err = cs.str("jti"); err != nil {
 		return Identity{}, fmt.Errorf("parse claims: %w", err)
 	}
-	id.TokenID = x.JTI
 	id.RepositoryID, id.RepositoryOwnerID = id.Claims.RepositoryID, id.Claims.RepositoryOwnerID
 	for _, f := range []struct {
 		name string
-		raw  json.RawMessage
 		dst  *string
-	}{{"run_id", x.RunID, &id.RunID}, {"run_attempt", x.RunAttempt, &id.RunAttempt}, {"check_run_id", x.CheckRunID, &id.CheckRunID}} {
-		v := strings.Trim(string(f.raw), `"`)
+	}{{"run_id", &id.RunID}, {"run_attempt", &id.RunAttempt}, {"check_run_id", &id.CheckRunID}} {
+		v := strings.Trim(string(cs.get(f.name)), `"`)
 		if v != "" && v != "null" && !isID(v) {
 			return Identity{}, fmt.Errorf("claims: %s is not a number", f.name)
 		}

@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -217,6 +218,83 @@ func TestVerifyRejects(t *testing.T) {
 	}
 }
 
+// A claim named twice is refused, whatever its spelling: encoding/json keeps
+// the last of two names it matches to one field (and it matches names
+// case-insensitively, with Unicode folding), another reader of the same
+// token may keep the first, so the job would be one repository to jitkey and
+// another to an auditor. Each token here is signed by the issuer and
+// consistent when read last-wins; each must be refused all the same.
+func TestVerifyRefusesDuplicateClaims(t *testing.T) {
+	t.Parallel()
+	is := newIssuer(t)
+	a, _ := testKeys()
+	v := is.verifier(t, t0)
+	for _, tt := range []struct {
+		name, extra, dup string
+	}{
+		{name: "repository, owner and subject again", dup: "repository",
+			extra: `"repository":"evil/x","repository_owner":"evil","sub":"repo:evil/x:ref:refs/heads/main","repository_owner_id":"8","repository_id":"9"`},
+		{name: "subject again", dup: "sub", extra: `"sub":"repo:acme/api:ref:refs/heads/main"`},
+		{name: "in capitals", dup: "repository", extra: `"REPOSITORY":"evil/x","Repository_Owner":"evil","SUB":"repo:evil/x:ref:refs/heads/main"`},
+		{name: "escaped", dup: "repository", extra: `"repo\u0073itory":"evil/x","repository_owner":"evil","sub":"repo:evil/x:ref:refs/heads/main"`},
+		{name: "Kelvin sign folds to k", dup: "job_workflow_ref", extra: `"job_wor\u212aflow_ref":"evil/x/.github/workflows/w.yml@refs/heads/main"`},
+		{name: "long s folds to s", dup: "sub", extra: `"\u017fub":"repo:acme/api:ref:refs/heads/main"`},
+		{name: "issuer again", dup: "iss", extra: `"iss":` + strconv.Quote(is.url())},
+		{name: "audience again", dup: "aud", extra: `"aud":"jitkey"`},
+		{name: "expiry again", dup: "exp", extra: fmt.Sprintf(`"exp":%d`, t0.Add(time.Hour).Unix())},
+		{name: "jti again", dup: "jti", extra: `"jti":"j2"`},
+		{name: "run_id again", dup: "run_id", extra: `"run_id":"1","run_id":"2"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			payload, err := json.Marshal(jobClaims(is.url()))
+			require.NoError(t, err)
+			payload = append(append(payload[:len(payload)-1], ','), tt.extra+"}"...)
+			require.True(t, json.Valid(payload), "%s", payload)
+			_, err = v.Verify(context.Background(), signPayload(t, a, payload), "jitkey")
+			require.ErrorIs(t, err, ErrInvalidToken)
+			assert.Contains(t, err.Error(), "claim "+strconv.Quote(tt.dup)+" appears twice")
+		})
+	}
+}
+
+// A signed payload that is not one well-formed JSON object is refused,
+// though its claims split.
+func TestVerifyRefusesMalformedClaims(t *testing.T) {
+	t.Parallel()
+	is := newIssuer(t)
+	a, _ := testKeys()
+	v := is.verifier(t, t0)
+	good, err := json.Marshal(jobClaims(is.url()))
+	require.NoError(t, err)
+	body := string(good[1 : len(good)-1])
+	for name, payload := range map[string]string{
+		"a bad literal":     "{" + body + `,"x":tru}`,
+		"a bad number":      "{" + body + `,"x":1.2.3}`,
+		"trailing bytes":    "{" + body + "}]",
+		"an array":          "[{" + body + "}]",
+		"an unended string": "{" + body + `,"x":"a}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := v.Verify(context.Background(), signPayload(t, a, []byte(payload)), "jitkey")
+			require.ErrorIs(t, err, ErrInvalidToken)
+		})
+	}
+}
+
+// signPayload signs payload as it is (RS256, kid "a").
+func signPayload(t *testing.T, key *rsa.PrivateKey, payload []byte) string {
+	t.Helper()
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "a"))
+	require.NoError(t, err)
+	jws, err := s.Sign(payload)
+	require.NoError(t, err)
+	out, err := jws.CompactSerialize()
+	require.NoError(t, err)
+	return out
+}
+
 func TestVerifyRejectsAlgNone(t *testing.T) {
 	t.Parallel()
 	is := newIssuer(t)
@@ -366,7 +444,11 @@ func FuzzParseClaims(f *testing.F) {
 	f.Add([]byte(`{"ref_protected":null,"sub":"custom"}`))
 	f.Add([]byte(`[1,2]`))
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		id, err := parseClaims(payload)
+		cs, err := readClaims(payload)
+		if err != nil {
+			return
+		}
+		id, err := parseClaims(payload, cs)
 		if err != nil {
 			return
 		}
@@ -377,6 +459,50 @@ func FuzzParseClaims(f *testing.F) {
 		require.False(t, id.Claims.Verified, "parsing alone never verifies")
 		if s, isRepo, _ := ParseSubject(id.Claims.Subject); isRepo {
 			require.True(t, strings.EqualFold(s.Owner+"/"+s.Repo, id.Claims.Repository))
+		}
+	})
+}
+
+// readClaims agrees with encoding/json on every JSON object: the same
+// members with the same values, and it refuses exactly those with two names
+// encoding/json would fold together (bytes.EqualFold is its matching).
+func FuzzReadClaims(f *testing.F) {
+	seed, _ := json.Marshal(jobClaims(GitHubIssuer))
+	f.Add(seed)
+	for _, s := range []string{`{}`, ` { "a" : [1, {"b": "}"}], "A": 2 } `, `{"a\u0041":1,"aa":2}`, `{"\u212a":1,"k":2}`,
+		`{"x":"\"}\\","y":null,"z":-1.5e3,"w":true}`, `[1]`, `{"a":1}x`, `{"a":}`, `{"a" 1}`, `{"a":1,}`, "{\"\xff\":1}"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, p []byte) {
+		cs, err := readClaims(p)
+		var m map[string]json.RawMessage
+		if !json.Valid(p) || json.Unmarshal(p, &m) != nil || m == nil {
+			return // not an object: refused here or by the decoding that follows
+		}
+		dec := json.NewDecoder(bytes.NewReader(p))
+		_, _ = dec.Token()
+		var names []string
+		for dec.More() {
+			k, err := dec.Token()
+			require.NoError(t, err)
+			names = append(names, k.(string))
+			var skip json.RawMessage
+			require.NoError(t, dec.Decode(&skip))
+		}
+		dup := false
+		for i := range names {
+			for j := range i {
+				dup = dup || bytes.EqualFold([]byte(names[i]), []byte(names[j]))
+			}
+		}
+		if dup {
+			require.ErrorContains(t, err, "appears twice", "%q", p)
+			return
+		}
+		require.NoError(t, err, "%q", p)
+		require.Len(t, cs, len(m))
+		for _, c := range cs {
+			require.Equal(t, string(m[c.name]), string(c.raw), "claim %q", c.name)
 		}
 	})
 }

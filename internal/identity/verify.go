@@ -15,7 +15,6 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
-	josejson "github.com/go-jose/go-jose/v4/json"
 	"github.com/go-jose/go-jose/v4/jwt"
 )
 
@@ -66,45 +65,81 @@ func NewVerifier(issuer string, opts Options) (*Verifier, error) {
 // Issuer is the issuer the Verifier expects.
 func (v *Verifier) Issuer() string { return v.issuer }
 
-// Verify checks raw, a job's OIDC token, and returns its claims marked
-// verified: RS256 signature by a key the issuer publishes, issuer, audience,
-// exp/nbf/iat within the leeway, and a subject that agrees with the
-// repository claims. Errors wrap ErrInvalidToken when the token is refused;
-// they never contain the token.
-func (v *Verifier) Verify(ctx context.Context, raw, audience string) (Identity, error) {
+// Token is a job's OIDC token read but not verified: nothing of it is to be
+// trusted before (*Verifier).VerifyToken checked it.
+type Token struct {
+	jws     *jose.JSONWebSignature
+	payload []byte
+	claims  claimSet
+	iss     string
+}
+
+// Parse reads raw, a compact RS256-signed JWT, and its claims, in one pass
+// over them: a claim named twice (in any spelling encoding/json would match
+// to the same field) is refused. Its errors wrap ErrInvalidToken and never
+// contain the token.
+func Parse(raw string) (*Token, error) {
 	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
-		return Identity{}, fmt.Errorf("%w: not an RS256-signed JWT", ErrInvalidToken)
+		return nil, fmt.Errorf("%w: not an RS256-signed JWT", ErrInvalidToken)
 	}
 	if len(jws.Signatures) != 1 {
-		return Identity{}, fmt.Errorf("%w: want exactly one signature", ErrInvalidToken)
+		return nil, fmt.Errorf("%w: want exactly one signature", ErrInvalidToken)
 	}
-	// The standard claims are read once, before the signature is checked,
-	// only to choose the key; nothing of them is used unless it verifies.
-	// go-jose's JSON matches names exactly, unlike encoding/json.
 	payload := jws.UnsafePayloadWithoutVerification()
-	var std jwt.Claims
-	if err := josejson.Unmarshal(payload, &std); err != nil {
-		return Identity{}, fmt.Errorf("%w: unreadable claims", ErrInvalidToken)
+	claims, err := readClaims(payload)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	iss := std.Issuer
+	iss, err := claims.str("iss")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	return &Token{jws: jws, payload: payload, claims: claims, iss: iss}, nil
+}
+
+// Issuer is the token's iss claim, unverified: only to choose the Verifier,
+// which checks it again.
+func (t *Token) Issuer() string { return t.iss }
+
+// Verify checks raw, a job's OIDC token, and returns its claims marked
+// verified: RS256 signature by a key the issuer publishes, issuer, audience,
+// exp/nbf/iat within the leeway, each claim named once, and a subject that
+// agrees with the repository claims. Errors wrap ErrInvalidToken when the
+// token is refused; they never contain the token.
+func (v *Verifier) Verify(ctx context.Context, raw, audience string) (Identity, error) {
+	t, err := Parse(raw)
+	if err != nil {
+		return Identity{}, err
+	}
+	return v.VerifyToken(ctx, t, audience)
+}
+
+// VerifyToken is Verify of a token already parsed.
+func (v *Verifier) VerifyToken(ctx context.Context, t *Token, audience string) (Identity, error) {
+	// The issuer is read before the signature is checked only to choose the
+	// key; keys are only ever fetched from an allowed issuer.
+	iss := t.iss
 	if !issuerAllowed(v.issuer, iss) {
-		// Keys are only ever fetched from an allowed issuer.
 		return Identity{}, fmt.Errorf("%w: issuer %q, want %q", ErrInvalidToken, iss, v.issuer)
 	}
-	kid := jws.Signatures[0].Header.KeyID
+	kid := t.jws.Signatures[0].Header.KeyID
 	key, err := v.key(ctx, iss, kid)
 	if err != nil {
 		return Identity{}, err
 	}
-	verified, err := jws.Verify(key)
-	if err != nil || !bytes.Equal(verified, payload) {
+	verified, err := t.jws.Verify(key)
+	if err != nil || !bytes.Equal(verified, t.payload) {
 		return Identity{}, fmt.Errorf("%w: signature does not verify with the issuer's key %q", ErrInvalidToken, kid)
+	}
+	std, err := t.claims.standard()
+	if err != nil {
+		return Identity{}, fmt.Errorf("%w: unreadable claims: %w", ErrInvalidToken, err)
 	}
 	if err := v.checkStandard(std, iss, audience); err != nil {
 		return Identity{}, err
 	}
-	id, err := parseClaims(verified)
+	id, err := parseClaims(t.payload, t.claims)
 	if err != nil {
 		return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
