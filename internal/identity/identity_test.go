@@ -54,7 +54,7 @@ type issuer struct {
 	discIss   string // override of the discovery document's issuer
 }
 
-func newIssuer(t *testing.T) *issuer {
+func newIssuer(t testing.TB) *issuer {
 	t.Helper()
 	a, _ := testKeys()
 	is := &issuer{}
@@ -82,7 +82,7 @@ func newIssuer(t *testing.T) *issuer {
 
 func (is *issuer) url() string { return is.srv.URL + "/_services/token" }
 
-func (is *issuer) verifier(t *testing.T, now time.Time) *Verifier {
+func (is *issuer) verifier(t testing.TB, now time.Time) *Verifier {
 	t.Helper()
 	iss, err := IssuerFor(is.srv.URL)
 	require.NoError(t, err)
@@ -105,7 +105,7 @@ func jobClaims(iss string) map[string]any {
 	}
 }
 
-func sign(t *testing.T, key any, alg jose.SignatureAlgorithm, kid string, claims map[string]any) string {
+func sign(t testing.TB, key any, alg jose.SignatureAlgorithm, kid string, claims map[string]any) string {
 	t.Helper()
 	opts := (&jose.SignerOptions{}).WithType("JWT")
 	if kid != "" {

@@ -23,7 +23,7 @@ func TestBatcherCloseAnswersEveryWrite(t *testing.T) {
 	db.SetMaxOpenConns(1)
 	_, err = db.Exec("CREATE TABLE t (v INTEGER)")
 	require.NoError(t, err)
-	b := newGroupCommit(1, sqliteCommit(db))
+	b := newGroupCommit(sqliteCommit(db))
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	answers := map[string]int{}

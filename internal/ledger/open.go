@@ -91,8 +91,7 @@ func Open(ctx context.Context, c Config) (Ledger, error) {
 		// BenchmarkExchange.
 		db.SetMaxOpenConns(1)
 	} else {
-		// The exchange path's writes take pgCommitters connections (group
-		// commit); revocations, webhooks, the sweeper and metrics the rest.
+		// The exchange path's writes take one connection (group commit); revocations, webhooks, the sweeper and metrics the rest.
 		// Keep those opened: database/sql keeps 2 idle by default, so
 		// under load every other statement opened a connection (a
 		// PostgreSQL backend forked, the statements prepared again). At
@@ -113,10 +112,10 @@ func Open(ctx context.Context, c Config) (Ledger, error) {
 	l := &sqlLedger{db: db, d: d, keys: c.Keys, now: c.Now, lease: c.SweepLease}
 	if d.name == "postgres" {
 		// pgx prepares the group's statements once per connection itself.
-		l.pg = newGroupCommit(pgCommitters, pgCommitter{db: db}.commit)
+		l.pg = newGroupCommit(pgCommitter{db: db}.commit)
 		return l, nil
 	}
-	l.lite = newGroupCommit(1, sqliteCommit(db))
+	l.lite = newGroupCommit(sqliteCommit(db))
 	for _, q := range []string{insertExchange, insertIntent, updateMint} {
 		// Prepared now: a transaction (on SQLite's one connection) then
 		// finds them prepared.

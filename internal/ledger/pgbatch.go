@@ -41,10 +41,6 @@ func (w pgWrite) read(br pgx.BatchResults) error {
 	return err
 }
 
-// pgCommitters is how many groups a replica commits at once on PostgreSQL:
-// a group fills while the other waits for its WAL flush.
-const pgCommitters = 2
-
 // pgCommitter commits PostgreSQL's groups: the group's statements are sent
 // in one pipeline (one round trip) that PostgreSQL runs as one implicit
 // transaction, committed at its end. Each write is answered once the

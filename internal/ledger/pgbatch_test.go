@@ -48,7 +48,7 @@ func newGroupWorld(t *testing.T) *groupWorld {
 	hold, err := check.Conn(ctx)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = hold.Close() })
-	w := &groupWorld{g: newGroupCommit(1, pgCommitter{db: db}.commit), check: check, hold: hold}
+	w := &groupWorld{g: newGroupCommit(pgCommitter{db: db}.commit), check: check, hold: hold}
 	t.Cleanup(w.g.close)
 	return w
 }
