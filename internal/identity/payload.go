@@ -235,14 +235,17 @@ func clip(b []byte, n int) []byte {
 // them to fields: ASCII upper case, and each other rune the smallest of its
 // Unicode simple fold orbit (so the Kelvin sign is k, the long s is s).
 func appendFolded(out []byte, name string) []byte {
-	for _, r := range name {
-		if r < utf8.RuneSelf {
-			if 'a' <= r && r <= 'z' {
-				r -= 'a' - 'A'
+	for i := 0; i < len(name); {
+		if c := name[i]; c < utf8.RuneSelf {
+			if 'a' <= c && c <= 'z' {
+				c -= 'a' - 'A'
 			}
-			out = append(out, byte(r))
+			out = append(out, c)
+			i++
 			continue
 		}
+		r, n := utf8.DecodeRuneInString(name[i:])
+		i += n
 		for {
 			r2 := unicode.SimpleFold(r)
 			if r2 <= r {
