@@ -185,6 +185,35 @@ func TestAppJWTRejections(t *testing.T) {
 	}
 }
 
+// An App JWT accepted once is checked again at each call: its signature
+// is not verified twice, but its expiry is, on the simulator's clock.
+func TestAppJWTReusedUntilItExpires(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "")
+	now := f.clk.Now()
+	jwt, err := SignAppJWT(f.app.PrivateKey, strconv.FormatInt(f.app.ID, 10), now.Add(-30*time.Second), now.Add(5*time.Minute))
+	require.NoError(t, err)
+	for range 3 {
+		_, _, err := f.client(t, jwt).Apps.ListInstallations(context.Background(), nil)
+		require.NoError(t, err)
+	}
+	f.clk.Advance(6 * time.Minute)
+	_, resp, err := f.client(t, jwt).Apps.ListInstallations(context.Background(), nil)
+	var ge *github.ErrorResponse
+	require.ErrorAs(t, err, &ge)
+	assert.Equal(t, http.StatusUnauthorized, statusOf(t, resp))
+	assert.Equal(t, msgJWTExp, ge.Message)
+	// The same claims signed by a stranger's key are refused, the
+	// accepted JWT's signature notwithstanding.
+	parts := strings.Split(jwt, ".")
+	forged, err := SignAppJWT(cachedKey(5), strconv.FormatInt(f.app.ID, 10), now.Add(-30*time.Second), now.Add(5*time.Minute))
+	require.NoError(t, err)
+	assert.Equal(t, parts[1], strings.Split(forged, ".")[1], "the same claims")
+	app, reason := f.sim.verifyAppJWT(forged)
+	assert.Nil(t, app)
+	assert.Equal(t, msgJWTDecode, reason)
+}
+
 func TestJobToken(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, "")

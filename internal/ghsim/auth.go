@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -126,9 +127,12 @@ func (s *Sim) verifyAppJWT(raw string) (*appState, string) {
 	if app == nil {
 		return nil, msgJWTIss
 	}
-	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	if rsa.VerifyPKCS1v15(app.key, crypto.SHA256, digest[:], sig) != nil {
-		return nil, msgJWTDecode
+	if !s.jwts.verified(raw, app.key) {
+		digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+		if rsa.VerifyPKCS1v15(app.key, crypto.SHA256, digest[:], sig) != nil {
+			return nil, msgJWTDecode
+		}
+		s.jwts.remember(raw, app.key)
 	}
 	now := s.Now().Unix()
 	exp, expOK := numericDate(claims.Exp)
@@ -315,4 +319,30 @@ func (s *Sim) repoByName(owner, name string) *repo {
 		return a.byName[lower(name)]
 	}
 	return nil
+}
+
+// verifiedJWTs remembers the App JWTs whose signature verified, with the
+// key that verified it: a client sends the same JWT for minutes, and the
+// same bytes verify under the same key every time (the times in it are
+// checked at each call). It keeps at most maxVerifiedJWTs.
+type verifiedJWTs struct {
+	mu   sync.Mutex
+	seen map[string]*rsa.PublicKey
+}
+
+const maxVerifiedJWTs = 1024
+
+func (v *verifiedJWTs) verified(raw string, key *rsa.PublicKey) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.seen[raw] == key
+}
+
+func (v *verifiedJWTs) remember(raw string, key *rsa.PublicKey) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.seen == nil || len(v.seen) >= maxVerifiedJWTs {
+		v.seen = map[string]*rsa.PublicKey{}
+	}
+	v.seen[raw] = key
 }

@@ -51,6 +51,8 @@ type Sim struct {
 	// routeList holds every served route, "METHOD /template", written only by New.
 	routeList []string
 
+	jwts verifiedJWTs // App JWTs whose signature verified
+
 	mu        sync.Mutex // guards the GitHub state below
 	nextID    int64
 	apps      map[int64]*appState
