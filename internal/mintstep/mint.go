@@ -157,12 +157,17 @@ func checkPolicyInput(p string) error {
 // mint step's own work.
 type step struct {
 	*runstep.Step
+	// net is the network of every GitHub client of the step and of the
+	// OIDC issuer's keys: one connection pool, so that the installation
+	// lookup, the policy reads and the mint share connections (a TLS
+	// handshake each otherwise).
+	net        *http.Transport
 	inFlight   bool     // a mint request was recorded as sent (see recordInFlight)
 	readTokens []string // the policy-read tokens, for the post step (see keepReadToken)
 }
 
 func newStep(env runstep.Env, getenv func(string) string) *step {
-	return &step{Step: runstep.New(env, getenv)}
+	return &step{Step: runstep.New(env, getenv), net: github.NewNetTransport()}
 }
 
 func (st *step) fail(title string, err error) { st.Annotate(action.Error, title, errorText(err)) }
@@ -178,15 +183,21 @@ func errorText(err error) string {
 
 // mint runs the whole main step after the inputs are read.
 func (st *step) mint(ctx context.Context, in action.Inputs, auditFile string) int {
+	// The App's client comes first, so that the installation lookup runs
+	// while the job's identity is established; a configuration error is
+	// still reported after an identity error.
+	m, src, early, cerr := st.minter(ctx, in)
+	if early != nil {
+		defer early.stop()
+	}
 	claims, issuer, err := st.whoAsks(ctx, in)
 	if err != nil {
 		st.fail("jitkey identity failed", err)
 		st.recordFailure(mint.WithError(mint.NewRecord(st.Env.Now(), "mint", claims), err), auditFile)
 		return runstep.ExitFindings
 	}
-	m, src, err := st.minter(in)
-	if err != nil {
-		st.fail("jitkey configuration invalid", err)
+	if cerr != nil {
+		st.fail("jitkey configuration invalid", cerr)
 		return runstep.ExitUsage
 	}
 	input := mint.Input{Claims: claims, Issuer: issuer, PolicyRef: in.PolicyRef, InstallationID: in.InstallationID,
@@ -329,7 +340,7 @@ func (st *step) whoAsks(ctx context.Context, in action.Inputs) (policy.Claims, s
 		return env, "", err
 	}
 	v, err := identity.NewVerifier(issuer, identity.Options{Now: st.Env.Now,
-		HTTPClient: &http.Client{Transport: github.NewNetTransport(), Timeout: 15 * time.Second}})
+		HTTPClient: &http.Client{Transport: st.net, Timeout: 15 * time.Second}})
 	if err != nil {
 		return env, "", err
 	}
@@ -344,15 +355,23 @@ func (st *step) whoAsks(ctx context.Context, in action.Inputs) (policy.Claims, s
 // reads with a read-only token on the repositories read, recorded for the
 // post step), and the token clients that revoke. The organisation accepts
 // the issuer of the GitHub the job runs on unless its policy lists others.
-func (st *step) minter(in action.Inputs) (*mint.Minter, *source.GitHub, error) {
+// When the job's identity comes from an OIDC token, the installation lookup
+// starts at once (see earlyLookup); the caller stops it.
+func (st *step) minter(ctx context.Context, in action.Inputs) (*mint.Minter, *source.GitHub, *earlyLookup, error) {
 	opts := st.ClientOptions(in.APIURL)
+	opts.Transport = st.net
 	id := in.AppID
 	if id == "" {
 		id = in.ClientID
 	}
 	app, err := github.NewAppClient(opts, github.AppCredentials{ID: id, PrivateKey: []byte(in.PrivateKey)})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	var api mint.AppAPI = app
+	early := st.startEarly(ctx, app, in)
+	if early != nil {
+		api = early
 	}
 	src := source.NewGitHub(app, func(tok string) (source.TokenClient, error) { return github.NewTokenClient(opts, tok) },
 		source.WithClock(st.Env.Now), source.WithHooks(source.Hooks{Asking: st.recordInFlight, Minted: st.keepReadToken}))
@@ -360,7 +379,22 @@ func (st *step) minter(in action.Inputs) (*mint.Minter, *source.GitHub, error) {
 	if iss, err := identity.IssuerFor(st.Getenv("GITHUB_SERVER_URL")); err == nil {
 		opt = append(opt, mint.WithDefaultIssuers(iss))
 	}
-	return mint.New(app, src, runstep.RevokeClients(opts), opt...), src, nil
+	return mint.New(api, src, runstep.RevokeClients(opts), opt...), src, early, nil
+}
+
+// startEarly starts the installation lookup of the job's repository as the
+// runner names it (or of the installation-id input) when the identity will
+// come from an OIDC token, whose request and verification take network
+// round trips of their own; nil otherwise.
+func (st *step) startEarly(ctx context.Context, app mint.AppAPI, in action.Inputs) *earlyLookup {
+	if !st.A.OIDCAvailable() {
+		return nil
+	}
+	owner, repo, err := source.Split(identity.FromEnvironment(st.Getenv).Repository)
+	if err != nil && in.InstallationID == 0 {
+		return nil
+	}
+	return startLookup(ctx, app, owner, repo, in.InstallationID)
 }
 
 func firstErr(fns ...func() error) error {
