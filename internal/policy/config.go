@@ -7,7 +7,6 @@ import (
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/build"
-	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/parser"
 
 	"github.com/jitkey/jitkey/schemas"
@@ -26,7 +25,7 @@ func DecodeConfig(name string, data []byte, schemaFile, def string, dst any) err
 	if err != nil {
 		return err
 	}
-	ctx := cuecontext.New()
+	ctx := newContext()
 	sv := ctx.BuildInstance(inst)
 	if err := sv.Err(); err != nil {
 		return fmt.Errorf("build the embedded schema %s (a build defect): %w", schemaFile, err)
@@ -34,6 +33,9 @@ func DecodeConfig(name string, data []byte, schemaFile, def string, dst any) err
 	f, err := parser.ParseFile(name, data, parser.ParseComments)
 	if err != nil {
 		return Errors(syntaxDiagnostics(name, err))
+	}
+	if pos, ok := embedFile(f); ok {
+		return Errors{toPos(name, pos).diag(CodeSchema, "", "%s", embedMessage)}
 	}
 	raw := ctx.BuildFile(f)
 	if err := raw.Err(); err != nil {

@@ -17,7 +17,6 @@ import (
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/build"
-	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/parser"
 
 	"github.com/jitkey/jitkey/schemas"
@@ -216,7 +215,7 @@ func newSchema() (*schema, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx := cuecontext.New()
+	ctx := newContext()
 	v := ctx.BuildInstance(inst)
 	if err := v.Err(); err != nil {
 		return nil, fmt.Errorf("build the embedded schema (a build defect): %w", err)
@@ -369,12 +368,18 @@ func (sc *schema) compile(name string, data []byte) (cue.Value, []Diagnostic) {
 				"import %q: a policy file is self-contained and may import only CUE's standard library; inline the values", p)}
 		}
 	}
+	if pos, ok := embedFile(f); ok {
+		return cue.Value{}, []Diagnostic{toPos(name, pos).diag(CodeSchema, "", "%s", embedMessage)}
+	}
 	raw := sc.ctx.BuildFile(f)
 	if err := raw.Err(); err != nil {
 		return cue.Value{}, cueDiagnostics(name, raw, raw, err)
 	}
 	return raw, nil
 }
+
+// embedMessage refuses @extern(embed) in a file jitkey reads.
+const embedMessage = "@extern(embed): the file is read on its own, outside any CUE module, so it cannot embed other files; write their values in the file"
 
 // checkBytes rejects input that cannot be a policy before CUE sees it:
 // these checks are jitkey's, beyond the schema (CUE itself accepts bytes
