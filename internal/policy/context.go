@@ -19,8 +19,12 @@ import (
 // initialisation in every jitkey-mint process, for a feature no policy can
 // use.
 func newContext() *cue.Context {
-	var rt cue.Runtime            //nolint:staticcheck // SA1019: the only way to a Context without cuecontext's injections
-	_, _ = rt.BuildInstances(nil) // initialises rt as cuecontext.New does, building nothing
+	// cue.Runtime and its methods are deprecated in favour of cue.Context,
+	// but they are the only way to a Context without cuecontext's
+	// injections; BuildInstances of nothing initialises rt as
+	// cuecontext.New does, building nothing.
+	var rt cue.Runtime            //nolint:staticcheck // SA1019: see above
+	_, _ = rt.BuildInstances(nil) //nolint:staticcheck // SA1019: see above
 	return (*cue.Context)(&rt)
 }
 
