@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -92,6 +93,11 @@ func (g *groupCommit[W]) run() {
 			g.drain()
 			return
 		}
+		// Let the goroutines ready to run queue their writes before the
+		// group closes: without it a group held 1.6-1.9 writes in
+		// BenchmarkBroker on SQLite, with it 3.4-4.3, for 15% less broker
+		// CPU per exchange (each commit writes its pages to the WAL).
+		runtime.Gosched()
 		batch := []*pending[W]{first}
 	more:
 		for len(batch) < maxBatch {
