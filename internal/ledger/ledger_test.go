@@ -880,3 +880,70 @@ func TestErasedCiphertextLeavesNoBytes(t *testing.T) {
 		}
 	})
 }
+
+// SQLite in WAL mode writes an erasure to the WAL, while the file and the
+// WAL's older frames still hold the ciphertext until a checkpoint copies the
+// pages back and the WAL is truncated. A running broker checkpoints soon
+// after each erasure: an attacker who copies the file and its WAL a few
+// seconds after a revocation or expiry finds no ciphertext of the closed
+// token, the ledger still open.
+func TestErasureReachesTheSQLiteFile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := backends[0]
+	require.Equal(t, "sqlite", b.name)
+	revoke := func(t *testing.T, l ledger.Ledger, tok github.Secret) {
+		revoked, err := l.MarkRevoked(ctx, audit.SHA256Hex(tok.Reveal()), ledger.Revocation{By: "job", At: t0})
+		require.NoError(t, err)
+		require.True(t, revoked)
+	}
+	for _, tc := range []struct {
+		name   string
+		erase  func(t *testing.T, l ledger.Ledger, tok github.Secret)
+		reader bool // another process reads the file meanwhile: the checkpoint is retried once it ends
+	}{
+		{name: "revoked", erase: revoke},
+		{name: "expired", erase: func(t *testing.T, l ledger.Ledger, _ github.Secret) {
+			n, err := l.Expire(ctx, t0.Add(time.Hour))
+			require.NoError(t, err)
+			require.Equal(t, 1, n)
+		}},
+		{name: "revoked while another reader holds the file", erase: revoke, reader: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dsn := b.fresh(t)
+			l := open(t, b, dsn)
+			closing := mint(t, l, intent("acme/api", 1, 1, 1), t0.Add(time.Hour))
+			live := mint(t, l, intent("acme/api", 2, 1, 2), t0.Add(2*time.Hour))
+			sealed := func(tok github.Secret) []byte {
+				db, err := sql.Open("sqlite", dsn)
+				require.NoError(t, err)
+				defer db.Close()
+				var c []byte
+				require.NoError(t, db.QueryRow("SELECT sealed_token FROM entries WHERE token_sha256 = $1", audit.SHA256Hex(tok.Reveal())).Scan(&c))
+				require.NotEmpty(t, c)
+				return c[len(c)-32:]
+			}
+			gone, held := sealed(closing), sealed(live)
+			require.True(t, bytes.Contains(b.raw(t, dsn), gone), "the ciphertext is in the file or its WAL while live")
+			if tc.reader {
+				db, err := sql.Open("sqlite", dsn)
+				require.NoError(t, err)
+				defer db.Close()
+				tx, err := db.Begin()
+				require.NoError(t, err)
+				var n int
+				require.NoError(t, tx.QueryRow("SELECT count(*) FROM entries").Scan(&n))
+				go func() {
+					time.Sleep(2 * time.Second) // a checkpoint or two refused meanwhile
+					_ = tx.Rollback()
+				}()
+			}
+			tc.erase(t, l, closing)
+			require.Eventually(t, func() bool { return !bytes.Contains(b.raw(t, dsn), gone) }, 10*time.Second, 50*time.Millisecond,
+				"the erased ciphertext leaves the file and its WAL while the ledger is open")
+			assert.True(t, bytes.Contains(b.raw(t, dsn), held), "the live token's ciphertext is kept")
+		})
+	}
+}

@@ -115,7 +115,7 @@ func Open(ctx context.Context, c Config) (Ledger, error) {
 		l.pg = newGroupCommit(pgCommitter{db: db}.commit)
 		return l, nil
 	}
-	l.lite = newGroupCommit(sqliteCommit(db))
+	l.lite, l.eraser = newGroupCommit(sqliteCommit(db)), newWALEraser(db)
 	for _, q := range []string{insertExchange, insertIntent, updateMint} {
 		// Prepared now: a transaction (on SQLite's one connection) then
 		// finds them prepared.

@@ -24,6 +24,15 @@ type sqlLedger struct {
 	// The group commit of the exchange path's writes: one of them is set.
 	lite *groupCommit[sqliteWrite]
 	pg   *groupCommit[pgWrite]
+	// eraser checkpoints SQLite's WAL after erasures; nil on PostgreSQL.
+	eraser *walEraser
+}
+
+// erased is called once a write erased tokens.
+func (l *sqlLedger) erased() {
+	if l.eraser != nil {
+		l.eraser.erased()
+	}
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
@@ -267,6 +276,7 @@ func (l *sqlLedger) MarkRevoked(ctx context.Context, sha string, r Revocation) (
 		return false, fmt.Errorf("record the revocation of %s: %w", audit.ShortSHA(sha), err)
 	}
 	if n == 1 {
+		l.erased()
 		return true, nil
 	}
 	found, err := l.exists(ctx, "token_sha256 = $1", sha)
@@ -285,6 +295,9 @@ func (l *sqlLedger) Expire(ctx context.Context, now time.Time) (int, error) {
 	n, err := res.RowsAffected()
 	if err != nil {
 		return 0, err
+	}
+	if n > 0 {
+		l.erased()
 	}
 	if _, err := l.db.ExecContext(ctx, "DELETE FROM exchanges WHERE expires_at < $1", ms(now)); err != nil {
 		return int(n), fmt.Errorf("forget expired OIDC exchanges: %w", err)
@@ -449,6 +462,9 @@ func (l *sqlLedger) Stats(ctx context.Context) (Stats, error) {
 func (l *sqlLedger) Close() error {
 	if l.lite != nil {
 		l.lite.close()
+	}
+	if l.eraser != nil {
+		l.eraser.close()
 	}
 	if l.pg != nil {
 		l.pg.close()
