@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"database/sql"
+	"sync"
 	"time"
 )
 
@@ -18,6 +19,7 @@ type walEraser struct {
 	db   *sql.DB
 	kick chan struct{}
 	quit chan struct{}
+	stop sync.Once
 	done chan struct{}
 }
 
@@ -68,7 +70,8 @@ func (e *walEraser) checkpoint() bool {
 }
 
 // close stops the eraser; closing the database checkpoints a last time.
+// Closing twice is harmless.
 func (e *walEraser) close() {
-	close(e.quit)
+	e.stop.Do(func() { close(e.quit) })
 	<-e.done
 }
