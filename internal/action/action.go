@@ -14,8 +14,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	githubactions "github.com/sethvargo/go-githubactions"
 )
 
 // SummaryLimit is the most GitHub accepts in one step's summary.
@@ -83,10 +81,10 @@ func (a *Action) InActions() bool { return a.getenv("GITHUB_ACTIONS") == "true" 
 
 // command writes one workflow command line.
 func (a *Action) command(name string, props map[string]string, msg string) {
-	c := githubactions.Command{Name: name, Message: msg, Properties: props}
+	line := formatCommand(name, props, msg)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	fmt.Fprintln(a.out, c.String())
+	fmt.Fprintln(a.out, line)
 }
 
 // AddMask tells the runner to hide value from logs and summaries from now on.

@@ -3,8 +3,44 @@ package action
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"sort"
 	"strings"
 )
+
+// formatCommand is the workflow command line "::name k=v,k=v::message", as
+// the toolkit's command.ts (and go-githubactions' Command.String) writes it:
+// properties sorted by name, property values and the message escaped.
+// It is jitkey's own (go-githubactions' is the same code) so that the step
+// binaries do not link that package, whose step-summary templates link
+// html/template.
+func formatCommand(name string, props map[string]string, msg string) string {
+	if name == "" {
+		name = "missing.command"
+	}
+	var b strings.Builder
+	b.WriteString("::")
+	b.WriteString(name)
+	if len(props) > 0 {
+		kv := make([]string, 0, len(props))
+		for k, v := range props {
+			kv = append(kv, k+"="+escapeProperty(v))
+		}
+		sort.Strings(kv)
+		b.WriteString(" ")
+		b.WriteString(strings.Join(kv, ","))
+	}
+	b.WriteString("::")
+	b.WriteString(escapeData(msg))
+	return b.String()
+}
+
+var (
+	dataEscaper     = strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A")
+	propertyEscaper = strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C")
+)
+
+func escapeData(v string) string     { return dataEscaper.Replace(v) }
+func escapeProperty(v string) string { return propertyEscaper.Replace(v) }
 
 // registered are the workflow commands the runner acts on (the command
 // extensions of actions/runner's ActionCommandManager, and stop-commands),

@@ -21,14 +21,16 @@ import (
 // TestPostBinaryLinksNoPolicyEngine: the post step's binary must stay free
 // of CUE, whose package initialisation alone would cost it ~23 ms per start,
 // and of the broker's storage and KMS clients (SQLite, pgx, the AWS SDK)
-// and go-github (the review's REST client).
+// go-github (the review's REST client) and go-githubactions (whose
+// step-summary templates link html/template).
 func TestPostBinaryLinksNoPolicyEngine(t *testing.T) {
 	t.Parallel()
 	out, err := exec.Command("go", "list", "-deps", "github.com/jitkey/jitkey/cmd/jitkey-post").CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	for _, pkg := range strings.Fields(string(out)) {
 		for _, banned := range []string{"cuelang.org/", "modernc.org/", "github.com/jackc/", "github.com/aws/",
-			"github.com/jitkey/jitkey/internal/ledger", "github.com/jitkey/jitkey/internal/signer", "github.com/google/go-github/"} {
+			"github.com/jitkey/jitkey/internal/ledger", "github.com/jitkey/jitkey/internal/signer", "github.com/google/go-github/",
+			"github.com/sethvargo/go-githubactions", "html/template"} {
 			assert.False(t, strings.HasPrefix(pkg, banned), "jitkey-post links %s", pkg)
 		}
 		assert.NotEqual(t, "github.com/jitkey/jitkey/internal/policy", pkg)
