@@ -175,9 +175,26 @@ func Prepare() {
 		close(done)
 	}()
 	if sc, err := newSchema(); err == nil {
+		// The schema's patterns (names, repositories, permissions) are
+		// compiled on first use, process-wide: checking a small policy now
+		// compiles them while the caller waits on the network.
+		sc.file("prepare.cue", warmUpPolicy)
+		sc.used++
 		putSchema(sc)
 	}
 }
+
+// warmUpPolicy is a policy with a rule and a ceiling, the parts of the
+// schema a mint's policies use.
+var warmUpPolicy = []byte(`apiVersion: "jitkey.dev/v1"
+rules: [{
+	name:            "deploy"
+	requireVerified: true
+	match: {repository: "acme/api", ref: "refs/heads/main", environment: "production", event_name: "push"}
+	grant: {repositories: ["caller", "acme/infra"], permissions: {contents: "read", deployments: "write"}}
+}]
+ceiling: {permissions: {contents: "write", deployments: "write"}, repositories: ["acme/*"]}
+`)
 
 // schemaInstance parses the embedded schema files once per process; each
 // run builds them into its own context. The instance is assembled by hand
