@@ -947,3 +947,37 @@ func TestErasureReachesTheSQLiteFile(t *testing.T) {
 		})
 	}
 }
+
+// SQLite's pages reach the file beside the writer: a second connection
+// checkpoints the WAL every 100 ms, so a few hundred pages written reach the
+// file without the writer stopping to copy them (it would once the WAL held
+// 1,000 pages, SQLite's default, stalling the writes queued behind).
+func TestSQLiteCheckpointsBesideTheWriter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := backends[0]
+	dsn := b.fresh(t)
+	l := open(t, b, dsn)
+	size := func() int64 {
+		st, err := os.Stat(dsn)
+		require.NoError(t, err)
+		return st.Size()
+	}
+	before := size()
+	var wg sync.WaitGroup
+	for i := range 30 {
+		wg.Go(func() {
+			x := ledger.OIDCToken{Issuer: "https://token.actions.githubusercontent.com", JTI: fmt.Sprintf("jti-%d", i), Expires: t0.Add(5 * time.Minute)}
+			id, first, err := l.ExchangeIntent(ctx, x, intent("acme/api", int64(i), 1, int64(i)))
+			assert.NoError(t, err)
+			assert.True(t, first)
+			assert.NoError(t, l.RecordMint(ctx, id, ledger.Mint{Token: newToken(), MintedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+		})
+	}
+	wg.Wait()
+	wal, err := os.Stat(dsn + "-wal")
+	require.NoError(t, err)
+	require.Less(t, wal.Size(), int64(1000*4096), "fewer pages than the writer's own checkpoint waits for")
+	require.Eventually(t, func() bool { return size() > before }, 5*time.Second, 20*time.Millisecond,
+		"the pages reach the database file while the ledger is open")
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -115,7 +116,13 @@ func Open(ctx context.Context, c Config) (Ledger, error) {
 		l.pg = newGroupCommit(pgCommitter{db: db}.commit)
 		return l, nil
 	}
-	l.lite, l.eraser = newGroupCommit(sqliteCommit(db)), newWALEraser(db)
+	side, err := sql.Open(d.driver, dsn)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open the %s ledger: %w", d.name, err)
+	}
+	side.SetMaxOpenConns(1)
+	l.lite, l.ckpt = newGroupCommit(sqliteCommit(db)), newWALCheckpointer(db, side)
 	for _, q := range []string{insertExchange, insertIntent, updateMint} {
 		// Prepared now: a transaction (on SQLite's one connection) then
 		// finds them prepared.
@@ -148,7 +155,7 @@ func (d dialect) dsn(s string) (string, error) {
 	// (busy_timeout) and take the write lock when their transaction begins.
 	// secure_delete zeroes what a write frees, so an erased token's
 	// ciphertext leaves the file's bytes, not only its rows.
-	return s + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=secure_delete(ON)&_txlock=immediate", nil
+	return s + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=secure_delete(ON)&_pragma=wal_autocheckpoint(" + strconv.Itoa(walWriterPages) + ")&_txlock=immediate", nil
 }
 
 // holderID names one acquisition of the sweep lock.

@@ -24,14 +24,15 @@ type sqlLedger struct {
 	// The group commit of the exchange path's writes: one of them is set.
 	lite *groupCommit[sqliteWrite]
 	pg   *groupCommit[pgWrite]
-	// eraser checkpoints SQLite's WAL after erasures; nil on PostgreSQL.
-	eraser *walEraser
+	// ckpt checkpoints SQLite's WAL beside the writer and after erasures;
+	// nil on PostgreSQL.
+	ckpt *walCheckpointer
 }
 
 // erased is called once a write erased tokens.
 func (l *sqlLedger) erased() {
-	if l.eraser != nil {
-		l.eraser.erased()
+	if l.ckpt != nil {
+		l.ckpt.erased()
 	}
 }
 
@@ -463,8 +464,8 @@ func (l *sqlLedger) Close() error {
 	if l.lite != nil {
 		l.lite.close()
 	}
-	if l.eraser != nil {
-		l.eraser.close()
+	if l.ckpt != nil {
+		l.ckpt.close()
 	}
 	if l.pg != nil {
 		l.pg.close()
