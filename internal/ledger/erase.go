@@ -23,15 +23,16 @@ import (
 // erased page goes to the WAL while the file, and the WAL's older frames,
 // still hold the ciphertext until a checkpoint copies the pages back and the
 // WAL is reset. Within eraseDelay of an erasure (a revocation, an expiry) the
-// writer's connection checkpoints with TRUNCATE (one for the erasures of that
-// delay), retried every eraseDelay while another process's read transaction
-// holds it off.
+// second connection checkpoints with TRUNCATE (one for the erasures of that
+// delay), which holds writes back for its copy and fsyncs; it waits at most
+// sideBusy for the writer's transaction or another process's reader, and is
+// tried again every eraseDelay until it completes.
 type walCheckpointer struct {
-	writer, side *sql.DB
-	kick         chan struct{}
-	quit         chan struct{}
-	stop         sync.Once
-	done         chan struct{}
+	side *sql.DB
+	kick chan struct{}
+	quit chan struct{}
+	stop sync.Once
+	done chan struct{}
 }
 
 const (
@@ -42,10 +43,12 @@ const (
 	walWriterPages = 4000
 	// eraseDelay is how long an erased token's ciphertext may stay on disk.
 	eraseDelay = time.Second
+	// sideBusy is how long the second connection waits for a lock.
+	sideBusy = 20 * time.Millisecond
 )
 
-func newWALCheckpointer(writer, side *sql.DB) *walCheckpointer {
-	c := &walCheckpointer{writer: writer, side: side, kick: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+func newWALCheckpointer(side *sql.DB) *walCheckpointer {
+	c := &walCheckpointer{side: side, kick: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	go c.run()
 	return c
 }
@@ -74,25 +77,25 @@ func (c *walCheckpointer) run() {
 			continue
 		case <-tick.C:
 		}
-		_ = c.checkpoint(c.side, "PASSIVE")
+		_ = c.checkpoint("PASSIVE")
 		if eraseAt.IsZero() || time.Now().Before(eraseAt) {
 			continue
 		}
 		eraseAt = time.Time{}
-		if !c.checkpoint(c.writer, "TRUNCATE") {
+		if !c.checkpoint("TRUNCATE") {
 			eraseAt = time.Now().Add(eraseDelay)
 		}
 	}
 }
 
-// checkpoint runs a checkpoint in db's connection; false if it did not
-// complete (a reader held it off, or an error).
-func (c *walCheckpointer) checkpoint(db *sql.DB, mode string) bool {
+// checkpoint runs a checkpoint; false if it did not complete (the writer or
+// a reader held it off, or an error).
+func (c *walCheckpointer) checkpoint(mode string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), commitBound)
 	defer cancel()
 	var busy, frames, copied int
 	// mode is one of the constants above.
-	err := db.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &frames, &copied)
+	err := c.side.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &frames, &copied)
 	return err == nil && busy == 0
 }
 

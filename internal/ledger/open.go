@@ -116,13 +116,16 @@ func Open(ctx context.Context, c Config) (Ledger, error) {
 		l.pg = newGroupCommit(pgCommitter{db: db}.commit)
 		return l, nil
 	}
-	side, err := sql.Open(d.driver, dsn)
+	// The checkpointer's connection waits little for locks: a checkpoint
+	// that must wait for the writer or a reader is tried again later
+	// rather than hold the writer back.
+	side, err := sql.Open(d.driver, c.DSN+sqliteOptions(sideBusy))
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open the %s ledger: %w", d.name, err)
 	}
 	side.SetMaxOpenConns(1)
-	l.lite, l.ckpt = newGroupCommit(sqliteCommit(db)), newWALCheckpointer(db, side)
+	l.lite, l.ckpt = newGroupCommit(sqliteCommit(db)), newWALCheckpointer(side)
 	for _, q := range []string{insertExchange, insertIntent, updateMint} {
 		// Prepared now: a transaction (on SQLite's one connection) then
 		// finds them prepared.
@@ -151,11 +154,18 @@ func (d dialect) dsn(s string) (string, error) {
 		return "", fmt.Errorf("open the sqlite ledger: %w", err)
 	}
 	_ = f.Close()
-	// WAL lets readers run beside the writer; writers wait for each other
-	// (busy_timeout) and take the write lock when their transaction begins.
-	// secure_delete zeroes what a write frees, so an erased token's
-	// ciphertext leaves the file's bytes, not only its rows.
-	return s + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=secure_delete(ON)&_pragma=wal_autocheckpoint(" + strconv.Itoa(walWriterPages) + ")&_txlock=immediate", nil
+	return s + sqliteOptions(10*time.Second), nil
+}
+
+// sqliteOptions are the pragmas of a SQLite connection. WAL lets readers run
+// beside the writer; writers wait for each other (busy_timeout) and take the
+// write lock when their transaction begins. secure_delete zeroes what a write
+// frees, so an erased token's ciphertext leaves the file's bytes, not only
+// its rows (walCheckpointer). The writer checkpoints itself only at
+// walWriterPages.
+func sqliteOptions(busy time.Duration) string {
+	return "?_pragma=busy_timeout(" + strconv.FormatInt(busy.Milliseconds(), 10) + ")&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
+		"&_pragma=secure_delete(ON)&_pragma=wal_autocheckpoint(" + strconv.Itoa(walWriterPages) + ")&_txlock=immediate"
 }
 
 // holderID names one acquisition of the sweep lock.

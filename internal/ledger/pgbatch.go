@@ -50,6 +50,7 @@ type pgCommitter struct{ db *sql.DB }
 func (p pgCommitter) commit(batch []*pending[pgWrite]) {
 	ctx, cancel := context.WithTimeout(context.Background(), commitBound)
 	defer cancel()
+	var refused []*pending[pgWrite]
 	for len(batch) > 0 {
 		failed, errs, err := p.send(ctx, batch)
 		if failed < 0 {
@@ -59,13 +60,23 @@ func (p pgCommitter) commit(batch []*pending[pgWrite]) {
 				}
 				op.answer <- errs[i]
 			}
-			return
+			break
 		}
 		// The server refused one statement, so it rolled the whole group
-		// back: that write is answered with its error, the others run
-		// again in a group of their own (none of them committed).
-		batch[failed].answer <- errs[failed]
+		// back (none of it committed): the others run again without it.
+		refused = append(refused, batch[failed])
 		batch = append(batch[:failed:failed], batch[failed+1:]...)
+	}
+	// A refused write runs again alone, after the group committed: what
+	// refused it may be a write of its own group (a token recorded twice),
+	// and its caller then finds that write committed, as it would have
+	// one statement after the other.
+	for _, op := range refused {
+		_, errs, err := p.send(ctx, []*pending[pgWrite]{op})
+		if errs[0] == nil {
+			errs[0] = err
+		}
+		op.answer <- errs[0]
 	}
 }
 

@@ -95,8 +95,10 @@ func (w *groupWorld) committed(t *testing.T) map[int64]int {
 // the next group, one transaction; each is answered only once that
 // transaction committed (its row visible to another session when its
 // answer arrives, none answered while the commit is held); a write the
-// server refuses is answered with its error and the others commit, each
-// once; closing answers every write queued.
+// server refuses is answered with its error (it runs again alone once its
+// group committed, so a duplicate of a write in its group meets that
+// write) and the others commit, each once; closing answers every write
+// queued.
 func TestPostgresGroupCommit(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
