@@ -107,13 +107,19 @@ func jobClaims(iss string) map[string]any {
 
 func sign(t testing.TB, key any, alg jose.SignatureAlgorithm, kid string, claims map[string]any) string {
 	t.Helper()
+	payload, err := json.Marshal(claims)
+	require.NoError(t, err)
+	return signRaw(t, key, alg, kid, payload)
+}
+
+// signRaw signs payload as it is.
+func signRaw(t testing.TB, key any, alg jose.SignatureAlgorithm, kid string, payload []byte) string {
+	t.Helper()
 	opts := (&jose.SignerOptions{}).WithType("JWT")
 	if kid != "" {
 		opts = opts.WithHeader("kid", kid)
 	}
 	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
-	require.NoError(t, err)
-	payload, err := json.Marshal(claims)
 	require.NoError(t, err)
 	jws, err := s.Sign(payload)
 	require.NoError(t, err)
@@ -251,7 +257,7 @@ func TestVerifyRefusesDuplicateClaims(t *testing.T) {
 			require.NoError(t, err)
 			payload = append(append(payload[:len(payload)-1], ','), tt.extra+"}"...)
 			require.True(t, json.Valid(payload), "%s", payload)
-			_, err = v.Verify(context.Background(), signPayload(t, a, payload), "jitkey")
+			_, err = v.Verify(context.Background(), signRaw(t, a, jose.RS256, "a", payload), "jitkey")
 			require.ErrorIs(t, err, ErrInvalidToken)
 			assert.Contains(t, err.Error(), "claim "+strconv.Quote(tt.dup)+" appears twice")
 		})
@@ -277,22 +283,10 @@ func TestVerifyRefusesMalformedClaims(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			_, err := v.Verify(context.Background(), signPayload(t, a, []byte(payload)), "jitkey")
+			_, err := v.Verify(context.Background(), signRaw(t, a, jose.RS256, "a", []byte(payload)), "jitkey")
 			require.ErrorIs(t, err, ErrInvalidToken)
 		})
 	}
-}
-
-// signPayload signs payload as it is (RS256, kid "a").
-func signPayload(t *testing.T, key *rsa.PrivateKey, payload []byte) string {
-	t.Helper()
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "a"))
-	require.NoError(t, err)
-	jws, err := s.Sign(payload)
-	require.NoError(t, err)
-	out, err := jws.CompactSerialize()
-	require.NoError(t, err)
-	return out
 }
 
 func TestVerifyRejectsAlgNone(t *testing.T) {

@@ -47,16 +47,22 @@ func TestBatcherCloseAnswersEveryWrite(t *testing.T) {
 	}
 	time.Sleep(time.Millisecond)
 	b.close()
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("a write was left waiting after close")
-	}
+	waitAll(t, &wg, "a write was left waiting after close")
 	var rows int
 	require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM t").Scan(&rows))
 	assert.Equal(t, answers["committed"], rows, "every write answered committed is in the table, and only those")
 	assert.Equal(t, 200, answers["committed"]+answers["closed"])
 	b.close() // twice is harmless
+}
+
+// waitAll waits for wg, failing t with what after 10 s.
+func waitAll(t *testing.T, wg *sync.WaitGroup, what string) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal(what)
+	}
 }

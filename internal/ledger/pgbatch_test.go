@@ -157,13 +157,7 @@ func TestPostgresGroupCommit(t *testing.T) {
 			}
 			assert.Empty(t, w.committed(t), "nothing is visible before the commit")
 			release()
-			done := make(chan struct{})
-			go func() { wg.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				t.Fatal("a write was left waiting")
-			}
+			waitAll(t, &wg, "a write was left waiting")
 			if tc.close {
 				<-closed
 			}
