@@ -48,10 +48,13 @@ func testKeys() (*rsa.PrivateKey, *rsa.PrivateKey) {
 
 // issuer is a test OIDC issuer publishing key A as kid "a".
 type issuer struct {
-	srv       *httptest.Server
-	jwksCalls atomic.Int32
-	jwksURI   string // override of the discovery document's jwks_uri
-	discIss   string // override of the discovery document's issuer
+	srv            *httptest.Server
+	jwksCalls      atomic.Int32
+	discoveryCalls atomic.Int32
+	failDiscovery  atomic.Int32  // answer this many discovery requests 404
+	hold           chan struct{} // when set, discovery answers once it is closed
+	jwksURI        string        // override of the discovery document's jwks_uri
+	discIss        string        // override of the discovery document's issuer
 }
 
 func newIssuer(t testing.TB) *issuer {
@@ -60,6 +63,14 @@ func newIssuer(t testing.TB) *issuer {
 	is := &issuer{}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_services/token/.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
+		is.discoveryCalls.Add(1)
+		if is.hold != nil {
+			<-is.hold
+		}
+		if is.failDiscovery.Add(-1) >= 0 {
+			http.NotFound(w, nil)
+			return
+		}
 		iss, jwks := is.url(), is.url()+"/.well-known/jwks"
 		if is.discIss != "" {
 			iss = is.discIss
@@ -519,5 +530,58 @@ func FuzzParseSubject(f *testing.F) {
 		require.NotEmpty(t, s.Repo)
 		require.NotEmpty(t, s.Context)
 		require.Equal(t, s.OwnerID == "", s.RepoID == "", "both IDs or neither")
+	})
+}
+
+// TestPrefetch: the keys fetched ahead are the ones Verify uses (one
+// discovery and one key fetch in all, however the two interleave); a
+// prefetch that failed is forgotten, and Verify fetches and reports on its
+// own; a token signed by a key the prefetched set lacks (the issuer rotated)
+// makes Verify fetch again, as without a prefetch.
+func TestPrefetch(t *testing.T) {
+	t.Parallel()
+	a, b := testKeys()
+	ctx := context.Background()
+
+	t.Run("verify waits for the prefetch in flight", func(t *testing.T) {
+		t.Parallel()
+		is := newIssuer(t)
+		release := make(chan struct{})
+		is.hold = release
+		v := is.verifier(t, t0.Add(30*time.Second))
+		v.Prefetch(ctx)
+		v.Prefetch(ctx) // a second call starts nothing
+		errc := make(chan error, 1)
+		go func() {
+			_, err := v.Verify(ctx, sign(t, a, jose.RS256, "a", jobClaims(is.url())), "jitkey")
+			errc <- err
+		}()
+		close(release)
+		require.NoError(t, <-errc)
+		assert.Equal(t, int32(1), is.discoveryCalls.Load())
+		assert.Equal(t, int32(1), is.jwksCalls.Load())
+	})
+
+	t.Run("a failed prefetch is forgotten", func(t *testing.T) {
+		t.Parallel()
+		is := newIssuer(t)
+		is.failDiscovery.Store(1)
+		v := is.verifier(t, t0.Add(30*time.Second))
+		v.Prefetch(ctx)
+		_, err := v.Verify(ctx, sign(t, a, jose.RS256, "a", jobClaims(is.url())), "jitkey")
+		require.NoError(t, err)
+		assert.Equal(t, int32(2), is.discoveryCalls.Load(), "the prefetch's failed fetch, then Verify's own")
+		assert.Equal(t, int32(1), is.jwksCalls.Load())
+	})
+
+	t.Run("an unknown key is fetched again", func(t *testing.T) {
+		t.Parallel()
+		is := newIssuer(t)
+		v := is.verifier(t, t0.Add(30*time.Second))
+		v.Prefetch(ctx)
+		_, err := v.Verify(ctx, sign(t, b, jose.RS256, "b", jobClaims(is.url())), "jitkey")
+		require.ErrorIs(t, err, ErrInvalidToken)
+		assert.Contains(t, err.Error(), `publishes no RS256 key "b"`)
+		assert.Equal(t, int32(2), is.jwksCalls.Load(), "the prefetched set lacked the key: fetched once more")
 	})
 }

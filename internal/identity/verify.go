@@ -35,8 +35,9 @@ type Verifier struct {
 	now    func() time.Time
 	leeway time.Duration
 
-	mu   sync.Mutex
-	keys map[string]*jose.JSONWebKeySet // by issuer
+	mu       sync.Mutex
+	keys     map[string]*jose.JSONWebKeySet // by issuer
+	prefetch chan struct{}                  // closed when Prefetch ended; nil before it started
 }
 
 // ErrInvalidToken wraps every reason a token is refused.
@@ -170,9 +171,49 @@ func (v *Verifier) checkStandard(std jwt.Claims, iss, audience string) error {
 	return fmt.Errorf("%w: %w", ErrInvalidToken, err)
 }
 
+// Prefetch starts fetching the expected issuer's key set for a Verify to
+// come, and returns at once: a step calls it before it requests the job's
+// token, so that the issuer's two round trips (discovery document, keys)
+// overlap that request instead of following it. A Verify meanwhile waits for
+// the fetch rather than starting another. A failed prefetch is forgotten:
+// Verify fetches again and reports its own error. The keys come from where
+// Verify would fetch them: the issuer the Verifier expects, nowhere else.
+func (v *Verifier) Prefetch(ctx context.Context) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.prefetch != nil || v.keys[v.issuer] != nil {
+		return
+	}
+	done := make(chan struct{})
+	v.prefetch = done
+	go func() {
+		defer close(done)
+		set, err := v.fetchKeys(ctx, v.issuer)
+		if err != nil {
+			return
+		}
+		v.mu.Lock()
+		if v.keys[v.issuer] == nil {
+			v.keys[v.issuer] = set
+		}
+		v.mu.Unlock()
+	}()
+}
+
 // key finds the signing key kid of iss, fetching the issuer's key set once
-// and again when kid is unknown (the issuer rotated its keys).
+// (or taking the one Prefetch is fetching) and again when kid is unknown
+// (the issuer rotated its keys).
 func (v *Verifier) key(ctx context.Context, iss, kid string) (*rsa.PublicKey, error) {
+	v.mu.Lock()
+	pending := v.prefetch
+	v.mu.Unlock()
+	if pending != nil && iss == v.issuer {
+		select {
+		case <-pending:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	v.mu.Lock()
 	set := v.keys[iss]
 	v.mu.Unlock()

@@ -331,24 +331,36 @@ func (st *step) whoAsks(ctx context.Context, in action.Inputs) (policy.Claims, s
 		st.Infof("jitkey: no OIDC token offered (no 'id-token: write'): the identity comes from the runner environment and is unverified")
 		return env, "", nil
 	}
+	// The issuer's keys are fetched while the token is requested (on a
+	// runner, two round trips to the issuer fewer in a row).
+	v, verr := st.verifier()
+	if verr == nil {
+		pctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		v.Prefetch(pctx)
+	}
 	raw, err := st.A.IDToken(ctx, in.Audience)
 	if err != nil {
 		return env, "", fmt.Errorf("request the job's OIDC token: %w", err)
 	}
-	issuer, err := identity.IssuerFor(st.Getenv("GITHUB_SERVER_URL"))
-	if err != nil {
-		return env, "", err
-	}
-	v, err := identity.NewVerifier(issuer, identity.Options{Now: st.Env.Now,
-		HTTPClient: &http.Client{Transport: st.net, Timeout: 15 * time.Second}})
-	if err != nil {
-		return env, "", err
+	if verr != nil {
+		return env, "", verr
 	}
 	id, err := v.Verify(ctx, raw, in.Audience)
 	if err != nil {
 		return env, "", fmt.Errorf("verify the job's OIDC token: %w", err)
 	}
 	return id.Claims, id.Issuer, nil
+}
+
+// verifier checks job tokens of the issuer of the GitHub the job runs on.
+func (st *step) verifier() (*identity.Verifier, error) {
+	issuer, err := identity.IssuerFor(st.Getenv("GITHUB_SERVER_URL"))
+	if err != nil {
+		return nil, err
+	}
+	return identity.NewVerifier(issuer, identity.Options{Now: st.Env.Now,
+		HTTPClient: &http.Client{Transport: st.net, Timeout: 15 * time.Second}})
 }
 
 // minter builds the Minter: the App client, the policy source (which
