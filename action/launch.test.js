@@ -186,9 +186,10 @@ test('main verifies jitkey-post once for the job; post runs it unread while it i
   assert.strictEqual(r.code, 0, r.out);
   assert.ok(fs.existsSync(path.join(marker, postName)));
 
-  // Without main's record (main was killed before it wrote one), or with a
-  // record of another action's file, post hashes the binary itself.
-  for (const e of [{ ...env, [`STATE_${launcher.POST_STATE}`]: '' },
+  // Without main's record (main was killed before it wrote one), with a
+  // record that does not read, or with a record of another action's file,
+  // post hashes the binary itself.
+  for (const e of [{ ...env, [`STATE_${launcher.POST_STATE}`]: '' }, { ...env, [`STATE_${launcher.POST_STATE}`]: '{not json' },
     { ...env, [`STATE_${launcher.POST_STATE}`]: JSON.stringify({ ...rec, path: `${post}.other` }) }]) {
     const p = await opened(async () => {
       got = await launcher.resolve('post', step, root, e, () => {});
